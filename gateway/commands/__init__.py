@@ -1,0 +1,22 @@
+"""Subcommands of ``retrogate``; each module offers ``register(subparsers)``.
+
+``register`` adds the subparser and sets ``run`` as its default, so the CLI
+core never changes when a command is added.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Protocol
+
+from . import decode
+
+
+class Command(Protocol):
+    """A module that adds one subcommand."""
+
+    def register(self, sub: argparse._SubParsersAction[Any]) -> None:  # pragma: no cover
+        """Add the subparser and set ``run`` on it."""
+
+
+COMMANDS: tuple[Command, ...] = (decode,)

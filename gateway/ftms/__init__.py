@@ -1,0 +1,110 @@
+"""Sans-IO codec for the Fitness Machine and Heart Rate services.
+
+Bytes in, immutable typed records out, and back. Nothing here does I/O,
+awaits or logs: the gateway, the simulator and the ``decode`` command all use
+the same functions, so every byte the project reads in tests was produced by
+these encoders.
+"""
+
+from .control import (
+    ControlOp,
+    ControlPointRequest,
+    ControlPointResponse,
+    InvalidParameter,
+    ResultCode,
+    decode_control_request,
+    decode_control_response,
+    encode_control_request,
+    encode_control_response,
+)
+from .errors import FtmsDecodeError, FtmsEncodeError, FtmsError, UnsupportedOpCode
+from .heart_rate import (
+    BatteryLevel,
+    BodySensorLocation,
+    HeartRate,
+    SensorLocation,
+    decode_battery_level,
+    decode_body_sensor_location,
+    decode_heart_rate,
+    encode_battery_level,
+    encode_body_sensor_location,
+    encode_heart_rate,
+)
+from .jsonable import to_jsonable
+from .kinds import DECODERS
+from .machine import (
+    FitnessMachineFeature,
+    InclineRange,
+    MachineStatus,
+    MachineStatusOp,
+    SpeedRange,
+    StopPause,
+    TrainingStatus,
+    TrainingStatusCode,
+    decode_feature,
+    decode_incline_range,
+    decode_machine_status,
+    decode_speed_range,
+    decode_training_status,
+    encode_feature,
+    encode_incline_range,
+    encode_machine_status,
+    encode_speed_range,
+    encode_training_status,
+)
+from .treadmill import (
+    TreadmillData,
+    TreadmillDataJoiner,
+    decode_treadmill_data,
+    encode_treadmill_data,
+)
+
+__all__ = [
+    "DECODERS",
+    "BatteryLevel",
+    "BodySensorLocation",
+    "ControlOp",
+    "ControlPointRequest",
+    "ControlPointResponse",
+    "FitnessMachineFeature",
+    "FtmsDecodeError",
+    "FtmsEncodeError",
+    "FtmsError",
+    "HeartRate",
+    "InclineRange",
+    "InvalidParameter",
+    "MachineStatus",
+    "MachineStatusOp",
+    "ResultCode",
+    "SensorLocation",
+    "SpeedRange",
+    "StopPause",
+    "TrainingStatus",
+    "TrainingStatusCode",
+    "TreadmillData",
+    "TreadmillDataJoiner",
+    "UnsupportedOpCode",
+    "decode_battery_level",
+    "decode_body_sensor_location",
+    "decode_control_request",
+    "decode_control_response",
+    "decode_feature",
+    "decode_heart_rate",
+    "decode_incline_range",
+    "decode_machine_status",
+    "decode_speed_range",
+    "decode_training_status",
+    "decode_treadmill_data",
+    "encode_battery_level",
+    "encode_body_sensor_location",
+    "encode_control_request",
+    "encode_control_response",
+    "encode_feature",
+    "encode_heart_rate",
+    "encode_incline_range",
+    "encode_machine_status",
+    "encode_speed_range",
+    "encode_training_status",
+    "encode_treadmill_data",
+    "to_jsonable",
+]

@@ -1,0 +1,11 @@
+"""Shared test settings: hypothesis profiles (CI runs more examples)."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("ci", max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=100)
+settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
