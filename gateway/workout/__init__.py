@@ -1,0 +1,1 @@
+"""Workouts: plan model and loader, the segment engine, the energy model."""
