@@ -201,8 +201,14 @@ class SimulatedStation:
     # --- time ---------------------------------------------------------------------
 
     def next_due(self) -> float:
-        """When ``advance`` next has something to do (never later than MAX_STEP_S)."""
-        dues = [self._next_treadmill, self.treadmill.now + MAX_STEP_S]
+        """When ``advance`` next has something to do.
+
+        Distance triggers cannot be scheduled in time, so while one waits the
+        station asks to be advanced at least every MAX_STEP_S.
+        """
+        dues = [self._next_treadmill]
+        if any(e.at_m is not None for e in self._waiting):
+            dues.append(self.treadmill.now + MAX_STEP_S)
         if self.spec.with_hr:
             dues.append(self._next_hr)
         dues += [due for due, _ in self._reverts]
