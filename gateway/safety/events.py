@@ -1,0 +1,133 @@
+"""What the governor is told. Speeds are km/h floats at this boundary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ..workout.energy import Direction
+
+
+@dataclass(frozen=True, slots=True)
+class TreadmillRecord:
+    """A (joined) Treadmill Data record: the belt speed as the machine reports it."""
+
+    speed_kmh: float
+
+
+@dataclass(frozen=True, slots=True)
+class TargetReported:
+    """Status 0x05: the machine's target changed (our command, the console, anyone)."""
+
+    target_kmh: float
+
+
+class StopKind(StrEnum):
+    """How the belt stopped without us."""
+
+    USER = "user"
+    SAFETY_KEY = "safety_key"
+    STARTED = "started"  # started or resumed by the user (console)
+
+
+@dataclass(frozen=True, slots=True)
+class MachineStopped:
+    """Status 0x02/0x03/0x04: the console or the safety key changed the run state."""
+
+    kind: StopKind
+
+
+@dataclass(frozen=True, slots=True)
+class HeartRateSample:
+    """A heart-rate measurement; ``contact`` False means the value is not usable."""
+
+    bpm: int
+    contact: bool | None = True
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentChange:
+    """The workout engine moved to a segment (or free mode flipped direction)."""
+
+    index: int
+    direction: Direction
+    target_kmh: float
+    incline_pct: float | None = None
+
+
+class CommandKind(StrEnum):
+    """Commands any source may ask for."""
+
+    START = "start"
+    PAUSE = "pause"
+    STOP = "stop"
+    SET_SPEED = "set_speed"
+    SET_INCLINE = "set_incline"
+    SET_DIRECTION = "set_direction"
+    SET_CAP = "set_cap"
+    CONFIRM = "confirm"  # the runner confirms after an escalation stop
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A request from the plan, MQTT, the dashboard or the CLI.
+
+    ``issued_at`` is on the session clock; a command older than its ttl is
+    refused. ``retained`` marks an MQTT retained message (always refused).
+    """
+
+    id: str
+    kind: CommandKind
+    value: float | str | None = None
+    issued_at: float | None = None
+    ttl_s: float | None = None
+    source: str = "unknown"
+    retained: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ControlGranted:
+    """Request Control succeeded."""
+
+
+@dataclass(frozen=True, slots=True)
+class ControlLost:
+    """Status 0xFF, or the link to the treadmill went away."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommandFailed:
+    """A control-point procedure answered with a result other than success, or timed out."""
+
+    what: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpeedRangeReported:
+    """The machine's Supported Speed Range (read after every connect)."""
+
+    min_kmh: float
+    max_kmh: float
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time passed (the service ticks a few times a second)."""
+
+
+Event = (
+    TreadmillRecord
+    | TargetReported
+    | MachineStopped
+    | HeartRateSample
+    | SegmentChange
+    | Command
+    | ControlGranted
+    | ControlLost
+    | CommandFailed
+    | SpeedRangeReported
+    | Tick
+)

@@ -1,0 +1,559 @@
+"""The governor: ``step(state, event, now) -> (state, actions)``.
+
+Every Set Target Speed it emits goes through :func:`_command`, which clamps to
+:func:`ceiling_c` (the backward cap, the turnaround speed, the HR fallback and
+the machine's range); nothing else creates one. Speeds are integers of
+0.01 km/h inside, so "6.2 > 6.0 + 0.2" is decided exactly.
+
+The rules, each a handler below and a row in tests/unit/test_governor_rules.py:
+
+| rule | trigger | action |
+|---|---|---|
+| cap | target during a backward segment | command at most the cap |
+| correct_overspeed | belt > cap + tolerance (record) | Set Target Speed(cap) now |
+| correct_target | machine target > cap (status 0x05) | Set Target Speed(cap) now |
+| escalate | still over after the window | Pause, halt until confirmed |
+| turnaround | direction change while moving | slow to turnaround, dwell, then ramp |
+| ramp | target above the current command | at most accel x 1 s per step |
+| hr_ceiling | HR above the ceiling | step down every interval |
+| hr_pause | HR above the pause threshold | Pause, halt |
+| hr_lost | no HR for the timeout, backward | slow to backward walking speed |
+| control_lost | 0xFF, refused command, timeout | Request Control with backoff, alert |
+| stale_command | expired, retained, replayed | refuse with a reason |
+| bad_command | malformed or out of range | refuse with a reason |
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import NamedTuple
+
+from ..ftms.units import centi
+from ..workout.energy import Direction
+from .actions import (
+    Action,
+    Alert,
+    CommandResult,
+    Decision,
+    Level,
+    Pause,
+    RequestControl,
+    SetIncline,
+    SetTargetSpeed,
+    Start,
+    Stop,
+)
+from .events import (
+    Command,
+    CommandFailed,
+    CommandKind,
+    ControlGranted,
+    ControlLost,
+    Event,
+    HeartRateSample,
+    MachineStopped,
+    SegmentChange,
+    SpeedRangeReported,
+    StopKind,
+    TargetReported,
+    Tick,
+    TreadmillRecord,
+)
+from .limits import HARD_CEILING_KMH, SafetyLimits
+
+RAMP_INTERVAL_S = 1.0
+HR_RELEASE_BPM = 5.0  # hysteresis below the ceiling before the step-down is released
+SEEN_IDS = 256  # command ids remembered to refuse replays
+
+
+class Phase(StrEnum):
+    """Where the governor is in a run."""
+
+    RUNNING = "running"
+    TURNING = "turning"  # slowing down to the turnaround speed
+    DWELL = "dwell"  # holding the turnaround speed, counting down
+    HALTED = "halted"  # escalated: paused until the runner confirms
+
+
+class GovernorState(NamedTuple):
+    """Everything the governor knows; replaced, never mutated.
+
+    A NamedTuple rather than a frozen dataclass: the governor copies it on
+    nearly every event, and a tuple copy is several times cheaper (measured
+    in tests/bench/test_bench_governor.py).
+    """
+
+    limits: SafetyLimits
+    cap_c: int
+    min_c: int = 0
+    max_c: int = 2000
+    direction: Direction = Direction.FORWARD
+    phase: Phase = Phase.RUNNING
+    running: bool = False
+    running_since: float | None = None
+    requested_c: int = 0
+    incline_pct: float | None = None
+    commanded_c: int | None = None
+    commanded_at: float | None = None
+    reported_c: int | None = None
+    target_c: int | None = None
+    over_cap_since: float | None = None
+    pending_direction: Direction | None = None
+    pending_target_c: int = 0
+    dwell_until: float | None = None
+    dwell_announced: int | None = None
+    hr_bpm: int | None = None
+    hr_at: float | None = None
+    hr_reduction_c: int = 0
+    hr_step_at: float | None = None
+    hr_lost: bool = False
+    has_control: bool = False
+    control_retry_at: float | None = None
+    control_backoff_s: float = 1.0
+    segment: int | None = None
+    seen_ids: tuple[str, ...] = ()
+
+    @property
+    def cap_active(self) -> bool:
+        """The backward cap applies now (backward, or turning around)."""
+        return self.direction is Direction.BACKWARD or self.phase in (Phase.TURNING, Phase.DWELL)
+
+    @property
+    def cap_held(self) -> bool:
+        """We can enforce the cap: we hold control. Never pretend otherwise."""
+        return self.has_control
+
+    @property
+    def over_cap(self) -> bool:
+        """The belt is above the cap plus tolerance while the cap applies."""
+        return self.over_cap_since is not None
+
+
+_INDEX = {name: i for i, name in enumerate(GovernorState._fields)}
+_new_tuple = tuple.__new__
+
+
+def replace(s: GovernorState, **changes: object) -> GovernorState:
+    """``s`` with some fields changed (a faster ``_replace`` for the hot path)."""
+    values: list[object] = list(s)
+    for name, value in changes.items():
+        values[_INDEX[name]] = value
+    return _new_tuple(GovernorState, values)
+
+
+def initial_state(limits: SafetyLimits) -> GovernorState:
+    """A governor for a fresh session."""
+    return GovernorState(limits=limits, cap_c=centi(limits.backward_cap_kmh))
+
+
+def ceiling_c(s: GovernorState, now: float) -> int:
+    """The fastest target the governor may command right now."""
+    limit = s.max_c
+    if s.cap_active:
+        limit = min(limit, s.cap_c)
+    if s.phase in (Phase.TURNING, Phase.DWELL):
+        limit = min(limit, centi(s.limits.turnaround_kmh))
+    if s.hr_lost and s.direction is Direction.BACKWARD:
+        limit = min(limit, centi(s.limits.backward_walk_kmh))
+    return max(limit, 0)
+
+
+def _goal_c(s: GovernorState, now: float) -> int:
+    wanted = s.requested_c - s.hr_reduction_c
+    if s.phase in (Phase.TURNING, Phase.DWELL):
+        wanted = centi(s.limits.turnaround_kmh)
+    goal = min(wanted, ceiling_c(s, now))
+    return max(goal, s.min_c) if goal > 0 else 0
+
+
+class _Out:
+    """Collects actions; every speed command is logged with its rule."""
+
+    def __init__(self) -> None:
+        self.actions: list[Action] = []
+
+    def decide(self, rule: str, why: str, action: Action, what: str) -> None:
+        self.actions.append(action)
+        self.actions.append(Decision(rule, why, what))
+
+    def alert(self, level: Level, code: str, message: str) -> None:
+        self.actions.append(Alert(level, code, message))
+
+
+def _kmh(c: int) -> str:
+    return f"{c / 100:.2f} km/h"
+
+
+def _command(
+    s: GovernorState, out: _Out, now: float, rule: str, why: str, *, ramp: bool = True
+) -> GovernorState:
+    """Move the commanded target towards the goal: the only Set Target Speed source."""
+    if not s.has_control:
+        return s
+    goal = _goal_c(s, now)
+    if goal <= 0:
+        return s  # no target yet (0 is not a speed a treadmill accepts)
+    wanted = s.requested_c - s.hr_reduction_c
+    if s.cap_active and wanted > goal and s.phase is Phase.RUNNING:
+        rule, why = "cap", f"{why}; {_kmh(wanted)} capped at {_kmh(goal)}"
+    current = s.commanded_c if s.commanded_c is not None else (s.reported_c or 0)
+    if ramp and goal > current:
+        accel = (
+            s.limits.backward_accel_kmh_s
+            if s.direction is Direction.BACKWARD
+            else s.limits.forward_accel_kmh_s
+        )
+        if s.commanded_at is not None and now - s.commanded_at < RAMP_INTERVAL_S:
+            return s
+        goal = min(goal, current + centi(accel * RAMP_INTERVAL_S))
+        goal = max(goal, s.min_c)
+    goal = min(goal, ceiling_c(s, now))  # the invariant, whatever the arithmetic above did
+    if goal == s.commanded_c:
+        return s
+    out.decide(rule, why, SetTargetSpeed(goal / 100), f"set target {_kmh(goal)}")
+    return replace(s, commanded_c=goal, commanded_at=now)
+
+
+# --- handlers ------------------------------------------------------------------------
+
+
+def _on_record(s: GovernorState, e: TreadmillRecord, now: float, out: _Out) -> GovernorState:
+    c = centi(e.speed_kmh)
+    s = replace(s, reported_c=c)
+    limit = ceiling_c(s, now)
+    if s.cap_active and c > limit + centi(s.limits.tolerance_kmh):
+        since = s.over_cap_since if s.over_cap_since is not None else now
+        s = replace(s, over_cap_since=since)
+        if s.phase is not Phase.HALTED and now - since >= s.limits.escalation_s:
+            return _escalate(s, out, f"belt {_kmh(c)} above {_kmh(limit)} for {now - since:.1f} s")
+        if s.has_control and s.phase is not Phase.HALTED:
+            why = f"belt {_kmh(c)} > limit {_kmh(limit)} + tolerance"
+            out.decide(
+                "correct_overspeed", why, SetTargetSpeed(limit / 100), f"set target {_kmh(limit)}"
+            )
+            out.alert(Level.WARNING, "overspeed", f"Belt at {_kmh(c)}, slowing to {_kmh(limit)}")
+            s = replace(s, commanded_c=limit, commanded_at=now)
+        return s
+    if s.over_cap_since is not None:
+        s = replace(s, over_cap_since=None)
+    if s.phase is Phase.TURNING and c <= centi(s.limits.turnaround_kmh + s.limits.tolerance_kmh):
+        s = _begin_dwell(s, now, out)
+    return s
+
+
+def _escalate(s: GovernorState, out: _Out, why: str) -> GovernorState:
+    out.decide("escalate", why, Pause(), "pause the belt; halt until the runner confirms")
+    out.alert(
+        Level.DANGER, "escalated", f"Belt did not slow down ({why}); paused. Confirm to go on."
+    )
+    return replace(s, phase=Phase.HALTED, running=False)
+
+
+def _on_target(s: GovernorState, e: TargetReported, now: float, out: _Out) -> GovernorState:
+    c = centi(e.target_kmh)
+    s = replace(s, target_c=c)
+    limit = ceiling_c(s, now)
+    if s.cap_active and c > limit:
+        if s.has_control and s.phase is not Phase.HALTED:
+            why = f"machine target {_kmh(c)} > limit {_kmh(limit)}"
+            out.decide(
+                "correct_target", why, SetTargetSpeed(limit / 100), f"set target {_kmh(limit)}"
+            )
+            out.alert(
+                Level.WARNING, "target_over_cap", f"Target {_kmh(c)} refused, cap {_kmh(limit)}"
+            )
+            s = replace(s, commanded_c=limit, commanded_at=now)
+        return s
+    if c != s.commanded_c and not s.cap_active:
+        # Forward: somebody chose another speed on the console; follow them.
+        s = replace(s, requested_c=c + s.hr_reduction_c, commanded_c=c, commanded_at=now)
+    return s
+
+
+def _on_stopped(s: GovernorState, e: MachineStopped, now: float, out: _Out) -> GovernorState:
+    if e.kind is StopKind.STARTED:
+        return replace(s, running=True, running_since=now)
+    if e.kind is StopKind.SAFETY_KEY:
+        out.alert(Level.DANGER, "safety_key", "Safety key pulled: the belt stopped.")
+    return replace(s, running=False, commanded_c=None)
+
+
+def _on_hr(s: GovernorState, e: HeartRateSample, now: float, out: _Out) -> GovernorState:
+    if e.contact is False or e.bpm <= 0:
+        return s
+    lim = s.limits
+    s = replace(s, hr_bpm=e.bpm, hr_at=now)
+    if s.hr_lost:
+        out.alert(Level.INFO, "hr_back", "Heart rate is back.")
+        s = replace(s, hr_lost=False)
+    if e.bpm >= lim.hr_pause_bpm and s.running and s.phase is not Phase.HALTED:
+        why = f"HR {e.bpm} bpm >= {lim.hr_pause_bpm:.0f} bpm ({lim.hr_pause_pct:.0f} % HRmax)"
+        out.decide("hr_pause", why, Pause(), "pause the belt; halt until the runner confirms")
+        out.alert(Level.DANGER, "hr_pause", f"Heart rate {e.bpm} bpm: paused. Confirm to go on.")
+        return replace(s, phase=Phase.HALTED, running=False)
+    if e.bpm > lim.hr_ceiling_bpm:
+        if s.hr_step_at is None or now - s.hr_step_at >= lim.hr_step_interval_s:
+            step_c = centi(lim.hr_step_kmh)
+            s = replace(s, hr_reduction_c=s.hr_reduction_c + step_c, hr_step_at=now)
+            out.alert(Level.WARNING, "hr_ceiling", f"Heart rate {e.bpm} bpm: slowing down.")
+            why = f"HR {e.bpm} bpm > ceiling {lim.hr_ceiling_bpm:.0f} bpm"
+            s = _command(s, out, now, "hr_ceiling", why, ramp=False)
+    elif e.bpm < lim.hr_ceiling_bpm - HR_RELEASE_BPM and s.hr_reduction_c:
+        s = replace(s, hr_reduction_c=0, hr_step_at=None)
+        s = _command(s, out, now, "hr_ceiling", f"HR {e.bpm} bpm back under the ceiling")
+    return s
+
+
+def _on_segment(s: GovernorState, e: SegmentChange, now: float, out: _Out) -> GovernorState:
+    target = _clamp_request(s, e.target_kmh)
+    s = replace(s, segment=e.index)
+    if e.incline_pct is not None and e.incline_pct != s.incline_pct:
+        s = replace(s, incline_pct=e.incline_pct)
+        out.decide(
+            "segment", f"segment {e.index}", SetIncline(e.incline_pct), f"incline {e.incline_pct} %"
+        )
+    return _change_direction(s, e.direction, target, now, out, f"segment {e.index}")
+
+
+def _change_direction(
+    s: GovernorState, direction: Direction, target: int, now: float, out: _Out, why: str
+) -> GovernorState:
+    moving = (s.reported_c or 0) > 0 or (s.commanded_c or 0) > 0
+    if direction is s.direction or not s.running or not moving:
+        s = replace(s, direction=direction, requested_c=target, pending_direction=None)
+        if s.phase in (Phase.TURNING, Phase.DWELL):
+            s = replace(s, phase=Phase.RUNNING, dwell_until=None)
+        return _command(s, out, now, "cap" if s.cap_active else "segment", why)
+    s = replace(s, phase=Phase.TURNING, pending_direction=direction, pending_target_c=target)
+    out.alert(
+        Level.INFO,
+        "turnaround",
+        f"Turning {direction.value}: slowing to {s.limits.turnaround_kmh} km/h",
+    )
+    s = _command(
+        s, out, now, "turnaround", f"{why}: {s.direction.value} -> {direction.value}", ramp=False
+    )
+    if (s.reported_c or 0) <= centi(s.limits.turnaround_kmh + s.limits.tolerance_kmh):
+        s = _begin_dwell(s, now, out)
+    return s
+
+
+def _begin_dwell(s: GovernorState, now: float, out: _Out) -> GovernorState:
+    seconds = math.ceil(s.limits.dwell_s)
+    out.alert(Level.INFO, "countdown", f"Turn around in {seconds} s")
+    return replace(
+        s, phase=Phase.DWELL, dwell_until=now + s.limits.dwell_s, dwell_announced=seconds
+    )
+
+
+def _on_tick(s: GovernorState, now: float, out: _Out) -> GovernorState:
+    lim = s.limits
+    if s.phase is Phase.DWELL and s.dwell_until is not None:
+        left = math.ceil(s.dwell_until - now)
+        if left <= 0:
+            direction = s.pending_direction or s.direction
+            out.alert(Level.INFO, "turned", f"Now {direction.value}.")
+            s = replace(
+                s,
+                phase=Phase.RUNNING,
+                direction=direction,
+                requested_c=s.pending_target_c,
+                pending_direction=None,
+                dwell_until=None,
+                dwell_announced=None,
+            )
+        elif left != s.dwell_announced:
+            out.alert(Level.INFO, "countdown", f"Turn around in {left} s")
+            s = replace(s, dwell_announced=left)
+    if (
+        s.over_cap_since is not None
+        and s.phase is not Phase.HALTED
+        and now - s.over_cap_since >= lim.escalation_s
+    ):
+        return _escalate(s, out, f"belt above the cap for {now - s.over_cap_since:.1f} s")
+    s = _check_hr_timeout(s, now, out)
+    if not s.has_control and s.control_retry_at is not None and now >= s.control_retry_at:
+        out.decide("control_lost", "retrying control", RequestControl(), "request control")
+        backoff = min(s.control_backoff_s * 2, lim.control_retry_max_s)
+        s = replace(s, control_retry_at=now + s.control_backoff_s, control_backoff_s=backoff)
+    if s.running and s.phase is not Phase.HALTED:
+        s = _command(s, out, now, "ramp", "towards the target")
+    return s
+
+
+def _check_hr_timeout(s: GovernorState, now: float, out: _Out) -> GovernorState:
+    lim = s.limits
+    if not lim.hr_expected or s.hr_lost or not s.running or s.direction is not Direction.BACKWARD:
+        return s
+    last = s.hr_at if s.hr_at is not None else s.running_since
+    if last is None or now - last < lim.hr_timeout_s:
+        return s
+    s = replace(s, hr_lost=True)
+    out.alert(
+        Level.WARNING,
+        "hr_lost",
+        f"No heart rate for {lim.hr_timeout_s:.0f} s: slowing to walking pace.",
+    )
+    return _command(s, out, now, "hr_lost", f"no HR since {now - last:.0f} s", ramp=False)
+
+
+def _on_control(s: GovernorState, e: Event, now: float, out: _Out) -> GovernorState:
+    if isinstance(e, ControlGranted):
+        s = replace(
+            s, has_control=True, control_retry_at=None, control_backoff_s=1.0, commanded_c=None
+        )
+        # Re-assert the cap before anything else.
+        return _command(s, out, now, "control_granted", "control (re)granted", ramp=False)
+    reason = e.reason if isinstance(e, ControlLost | CommandFailed) else "unknown"
+    what = f"{e.what}: " if isinstance(e, CommandFailed) else ""
+    out.alert(
+        Level.DANGER,
+        "control_lost",
+        f"Lost control of the treadmill ({what}{reason}); the cap is NOT held.",
+    )
+    out.actions.append(Decision("control_lost", f"{what}{reason}", "request control with backoff"))
+    retry = now if s.control_retry_at is None else s.control_retry_at
+    return replace(s, has_control=False, control_retry_at=retry, commanded_c=None)
+
+
+# --- commands ------------------------------------------------------------------------
+
+
+def _clamp_request(s: GovernorState, kmh: float) -> int:
+    return min(max(centi(kmh), 0), s.max_c)
+
+
+def _refuse(s: GovernorState, c: Command, out: _Out, rule: str, error: str) -> GovernorState:
+    out.actions.append(CommandResult(c.id, False, error=error))
+    out.actions.append(Decision(rule, f"{c.kind.value} from {c.source}", f"refused: {error}"))
+    return s
+
+
+def _number(value: float | str | None) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _on_command(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState:
+    if c.retained:
+        return _refuse(s, c, out, "stale_command", "retained commands are ignored")
+    if c.id in s.seen_ids:
+        return _refuse(s, c, out, "stale_command", f"command {c.id!r} was already handled")
+    s = replace(s, seen_ids=(*s.seen_ids[-(SEEN_IDS - 1) :], c.id))
+    ttl = c.ttl_s if c.ttl_s is not None else s.limits.command_ttl_s
+    if c.issued_at is not None and now - c.issued_at > ttl:
+        return _refuse(s, c, out, "stale_command", f"expired {now - c.issued_at - ttl:.1f} s ago")
+    handler = _COMMANDS.get(c.kind)
+    if handler is None:  # pragma: no cover - every kind has a handler
+        return _refuse(s, c, out, "bad_command", f"unknown command {c.kind}")
+    return handler(s, c, now, out)
+
+
+def _cmd_speed(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState:
+    value = _number(c.value)
+    if value is None or not 0 <= value <= s.max_c / 100:
+        return _refuse(
+            s, c, out, "bad_command", f"speed must be a number from 0 to {s.max_c / 100:g} km/h"
+        )
+    if s.phase is Phase.HALTED:
+        return _refuse(s, c, out, "escalate", "halted after a safety stop: confirm first")
+    s = replace(s, requested_c=_clamp_request(s, value))
+    s = _command(
+        s, out, now, "cap" if s.cap_active else "command", f"set_speed {value} from {c.source}"
+    )
+    goal = _goal_c(s, now)
+    note = f" (capped at {_kmh(goal)})" if goal < centi(value) else ""
+    out.actions.append(CommandResult(c.id, True, applied=f"target {_kmh(goal)}{note}"))
+    return s
+
+
+def _cmd_incline(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState:
+    value = _number(c.value)
+    if value is None or not -10 <= value <= 40:
+        return _refuse(s, c, out, "bad_command", "incline must be a number from -10 to 40 %")
+    out.decide("command", f"set_incline from {c.source}", SetIncline(value), f"incline {value} %")
+    out.actions.append(CommandResult(c.id, True, applied=f"incline {value} %"))
+    return replace(s, incline_pct=value)
+
+
+def _cmd_run(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState:
+    if c.kind is CommandKind.START:
+        if s.phase is Phase.HALTED:
+            return _refuse(s, c, out, "escalate", "halted after a safety stop: confirm first")
+        out.decide("command", f"start from {c.source}", Start(), "start")
+        out.actions.append(CommandResult(c.id, True, applied="start"))
+        return replace(s, running=True, running_since=now, commanded_c=None)
+    action: Action = Pause() if c.kind is CommandKind.PAUSE else Stop()
+    out.decide("command", f"{c.kind.value} from {c.source}", action, c.kind.value)
+    out.actions.append(CommandResult(c.id, True, applied=c.kind.value))
+    return replace(s, running=False, commanded_c=None)
+
+
+def _cmd_direction(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState:
+    if c.value not in ("forward", "backward"):
+        return _refuse(s, c, out, "bad_command", "direction must be 'forward' or 'backward'")
+    direction = Direction(c.value)
+    s = _change_direction(s, direction, s.requested_c, now, out, f"set_direction from {c.source}")
+    out.actions.append(CommandResult(c.id, True, applied=f"direction {direction.value}"))
+    return s
+
+
+def _cmd_cap(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState:
+    value = _number(c.value)
+    configured = s.limits.backward_cap_kmh
+    highest = HARD_CEILING_KMH if s.limits.allow_raising_cap else configured
+    if value is None or not 0 < value <= highest:
+        return _refuse(
+            s, c, out, "bad_command", f"cap must be a number above 0 and at most {highest:g} km/h"
+        )
+    s = replace(s, cap_c=centi(value))
+    s = _command(s, out, now, "cap", f"set_cap {value} from {c.source}", ramp=False)
+    out.actions.append(CommandResult(c.id, True, applied=f"backward cap {value:.2f} km/h"))
+    return s
+
+
+def _cmd_confirm(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState:
+    if s.phase is not Phase.HALTED:
+        out.actions.append(CommandResult(c.id, True, applied="nothing to confirm"))
+        return s
+    out.actions.append(Decision("escalate", f"confirm from {c.source}", "halt lifted"))
+    out.actions.append(CommandResult(c.id, True, applied="halt lifted; press start to go on"))
+    return replace(s, phase=Phase.RUNNING, over_cap_since=None, hr_reduction_c=0, hr_step_at=None)
+
+
+_COMMANDS = {
+    CommandKind.SET_SPEED: _cmd_speed,
+    CommandKind.SET_INCLINE: _cmd_incline,
+    CommandKind.START: _cmd_run,
+    CommandKind.PAUSE: _cmd_run,
+    CommandKind.STOP: _cmd_run,
+    CommandKind.SET_DIRECTION: _cmd_direction,
+    CommandKind.SET_CAP: _cmd_cap,
+    CommandKind.CONFIRM: _cmd_confirm,
+}
+
+
+def step(state: GovernorState, event: Event, now: float) -> tuple[GovernorState, list[Action]]:
+    """Feed one event; the new state and what to do about it."""
+    out = _Out()
+    if isinstance(event, TreadmillRecord):
+        state = _on_record(state, event, now, out)
+    elif isinstance(event, TargetReported):
+        state = _on_target(state, event, now, out)
+    elif isinstance(event, HeartRateSample):
+        state = _on_hr(state, event, now, out)
+    elif isinstance(event, Tick):
+        state = _on_tick(state, now, out)
+    elif isinstance(event, Command):
+        state = _on_command(state, event, now, out)
+    elif isinstance(event, SegmentChange):
+        state = _on_segment(state, event, now, out)
+    elif isinstance(event, MachineStopped):
+        state = _on_stopped(state, event, now, out)
+    elif isinstance(event, SpeedRangeReported):
+        state = replace(state, min_c=centi(event.min_kmh), max_c=centi(event.max_kmh))
+    else:
+        state = _on_control(state, event, now, out)
+    return state, out.actions

@@ -1,0 +1,58 @@
+"""Driving the governor in tests: a timeline of events and everything it did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gateway.safety import Action, Event, GovernorState, SafetyLimits, initial_state, step
+from gateway.safety.actions import Alert, CommandResult, Decision, SetTargetSpeed
+from gateway.safety.events import ControlGranted, SpeedRangeReported
+
+
+@dataclass
+class Run:
+    """A governor and the actions it produced, step by step."""
+
+    state: GovernorState
+    now: float = 0.0
+    log: list[tuple[float, Event, list[Action]]] = field(default_factory=list)
+
+    def feed(self, event: Event, at: float | None = None) -> list[Action]:
+        if at is not None:
+            self.now = at
+        self.state, actions = step(self.state, event, self.now)
+        self.log.append((self.now, event, actions))
+        return actions
+
+    def speeds(self, since: float = float("-inf")) -> list[tuple[float, float]]:
+        return [
+            (t, a.kmh)
+            for t, _, actions in self.log
+            if t >= since
+            for a in actions
+            if isinstance(a, SetTargetSpeed)
+        ]
+
+
+def started(limits: SafetyLimits | None = None, *, hr: bool = False) -> Run:
+    limits = limits or SafetyLimits(hr_expected=hr)
+    run = Run(initial_state(limits))
+    run.feed(SpeedRangeReported(0.5, 16.0))
+    run.feed(ControlGranted())
+    return run
+
+
+def of(actions: list[Action], kind: type) -> list[object]:
+    return [a for a in actions if isinstance(a, kind)]
+
+
+def results(actions: list[Action]) -> list[CommandResult]:
+    return [a for a in actions if isinstance(a, CommandResult)]
+
+
+def alerts(actions: list[Action]) -> list[str]:
+    return [a.code for a in actions if isinstance(a, Alert)]
+
+
+def rules(actions: list[Action]) -> list[str]:
+    return [a.rule for a in actions if isinstance(a, Decision)]

@@ -1,0 +1,195 @@
+"""SAFETY.md invariants under any sequence of events (hypothesis stateful)."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from gateway.ftms.units import centi
+from gateway.safety import Action, Event, SafetyLimits, initial_state, step
+from gateway.safety.actions import CommandResult, Decision, Pause, SetTargetSpeed
+from gateway.safety.events import (
+    Command,
+    CommandFailed,
+    CommandKind,
+    ControlGranted,
+    ControlLost,
+    HeartRateSample,
+    MachineStopped,
+    SegmentChange,
+    SpeedRangeReported,
+    StopKind,
+    TargetReported,
+    Tick,
+    TreadmillRecord,
+)
+from gateway.safety.governor import Phase
+from gateway.workout.energy import Direction
+
+speeds = st.integers(0, 1600).map(lambda c: c / 100)
+values = st.one_of(
+    speeds,
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["forward", "backward", "fast", ""]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+)
+
+
+class Governor(RuleBasedStateMachine):
+    """Random events; the invariants are checked after every step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.limits = SafetyLimits(backward_cap_kmh=6.0, age=40, hr_expected=True)
+        self.state = initial_state(self.limits)
+        self.now = 0.0
+        self.last: list[Action] = []
+        self.last_event: Event | None = None
+        self.before = self.state
+        self.ids = 0
+        self.feed(SpeedRangeReported(0.5, 16.0))
+
+    def feed(self, event: Event) -> None:
+        self.before = self.state
+        self.state, self.last = step(self.state, event, self.now)
+        self.last_event = event
+
+    @rule(dt=st.floats(0.0, 5.0))
+    def tick(self, dt: float) -> None:
+        self.now += dt
+        self.feed(Tick())
+
+    @rule(speed=speeds)
+    def record(self, speed: float) -> None:
+        self.feed(TreadmillRecord(speed))
+
+    @rule(kmh=speeds)
+    def console_target(self, kmh: float) -> None:
+        self.feed(TargetReported(kmh))
+
+    @rule(bpm=st.integers(0, 230), contact=st.sampled_from([True, False, None]))
+    def heart(self, bpm: int, contact: bool | None) -> None:
+        self.feed(HeartRateSample(bpm, contact))
+
+    @rule(index=st.integers(0, 20), direction=st.sampled_from(Direction), kmh=speeds)
+    def segment(self, index: int, direction: Direction, kmh: float) -> None:
+        self.feed(SegmentChange(index, direction, kmh))
+
+    @rule(
+        kind=st.sampled_from(CommandKind),
+        value=values,
+        retained=st.booleans(),
+        age=st.none() | st.floats(0, 20),
+    )
+    def command(self, kind: CommandKind, value: object, retained: bool, age: float | None) -> None:
+        self.ids += 1
+        issued = None if age is None else self.now - age
+        self.feed(Command(f"id{self.ids}", kind, value, issued_at=issued, retained=retained))  # type: ignore[arg-type]
+
+    @rule()
+    def replay(self) -> None:
+        self.feed(Command(f"id{self.ids}", CommandKind.SET_SPEED, 3.0))
+
+    @rule(kind=st.sampled_from(StopKind))
+    def console_button(self, kind: StopKind) -> None:
+        self.feed(MachineStopped(kind))
+
+    @rule()
+    def granted(self) -> None:
+        self.feed(ControlGranted())
+
+    @rule()
+    def lost(self) -> None:
+        self.feed(ControlLost("status 0xff"))
+
+    @rule()
+    def refused(self) -> None:
+        self.feed(CommandFailed("set_target_speed", "operation failed"))
+
+    # --- the invariants -------------------------------------------------------------
+
+    @invariant()
+    def never_command_above_the_cap(self) -> None:
+        """1: every Set Target Speed while the cap applies is at most the cap."""
+        for action in self.last:
+            if isinstance(action, SetTargetSpeed):
+                assert centi(action.kmh) <= self.state.max_c
+                if self.state.cap_active or (
+                    self.before.cap_active and self.state.phase is not Phase.RUNNING
+                ):
+                    assert centi(action.kmh) <= self.state.cap_c, (action, self.state)
+
+    @invariant()
+    def correct_what_we_did_not_command(self) -> None:
+        """2: a record above cap + tolerance is answered in the same step."""
+        event, s = self.last_event, self.before
+        if not isinstance(event, TreadmillRecord) or not s.cap_active or not s.has_control:
+            return
+        if s.phase is Phase.HALTED:
+            return
+        limit = min(s.cap_c, s.max_c)
+        if s.phase in (Phase.TURNING, Phase.DWELL):
+            limit = min(limit, centi(self.limits.turnaround_kmh))
+        if centi(event.speed_kmh) > limit + centi(self.limits.tolerance_kmh) and not s.hr_lost:
+            answered = [a for a in self.last if isinstance(a, SetTargetSpeed | Pause)]
+            assert answered, (event, s)
+
+    @invariant()
+    def escalate_when_ignored(self) -> None:
+        """3: over the cap for the whole window ends in a halt."""
+        s = self.state
+        over = (
+            s.over_cap_since is not None and self.now - s.over_cap_since >= self.limits.escalation_s
+        )
+        if over and isinstance(self.last_event, Tick | TreadmillRecord):
+            assert s.phase is Phase.HALTED
+
+    @invariant()
+    def every_command_gets_one_answer(self) -> None:
+        """9 and the MQTT contract: exactly one result per command."""
+        if isinstance(self.last_event, Command):
+            answers = [a for a in self.last if isinstance(a, CommandResult)]
+            assert len(answers) == 1
+            assert answers[0].id == self.last_event.id
+
+    @invariant()
+    def refused_commands_change_nothing(self) -> None:
+        """8: a refused command leaves the state as it was (but for the replay memory)."""
+        if not isinstance(self.last_event, Command):
+            return
+        (answer,) = [a for a in self.last if isinstance(a, CommandResult)]
+        if answer.ok:
+            return
+        assert not [a for a in self.last if not isinstance(a, CommandResult | Decision)]
+        for name in self.before._fields:
+            if name != "seen_ids":
+                assert getattr(self.state, name) == getattr(self.before, name), name
+
+    @invariant()
+    def every_action_is_explained(self) -> None:
+        """9: every belt action comes with a decision record."""
+        moves = [
+            a
+            for a in self.last
+            if not isinstance(a, CommandResult | Decision) and a.__class__.__name__ != "Alert"
+        ]
+        decisions = [a for a in self.last if isinstance(a, Decision)]
+        assert len(decisions) >= len(moves)
+
+    @precondition(lambda self: self.state.phase is Phase.HALTED)
+    @rule()
+    def nothing_moves_the_belt_up_while_halted(self) -> None:
+        """3 (cont.): until confirmed, no command starts the belt or raises the target."""
+        self.ids += 1
+        self.feed(Command(f"id{self.ids}", CommandKind.START))
+        assert not [a for a in self.last if a.__class__.__name__ == "Start"]
+        assert math.isfinite(self.now)
+
+
+TestGovernor = Governor.TestCase
+TestGovernor.settings = settings(max_examples=200, stateful_step_count=60, deadline=None)

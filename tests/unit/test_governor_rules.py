@@ -1,0 +1,293 @@
+"""Every rule of the governor (SAFETY.md), one table row each."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+
+from gateway.safety import SafetyLimits, initial_state
+from gateway.safety.actions import Pause, RequestControl, SetIncline, SetTargetSpeed, Start
+from gateway.safety.events import (
+    Command,
+    CommandFailed,
+    CommandKind,
+    ControlGranted,
+    ControlLost,
+    HeartRateSample,
+    MachineStopped,
+    SegmentChange,
+    StopKind,
+    TargetReported,
+    Tick,
+    TreadmillRecord,
+)
+from gateway.safety.governor import Phase
+from gateway.workout.energy import Direction
+
+from .governor_helpers import Run, alerts, of, results, rules, started
+
+FWD, BWD = Direction.FORWARD, Direction.BACKWARD
+_ids = iter(range(1_000_000))
+
+
+def cmd(kind: CommandKind, value: object = None, **kw: object) -> Command:
+    return Command(f"c{next(_ids)}", kind, value, **kw)  # type: ignore[arg-type]
+
+
+def backward_at(speed: float, limits: SafetyLimits | None = None) -> Run:
+    """Running backward, settled at ``speed`` (belt reports it)."""
+    run = started(limits)
+    run.feed(SegmentChange(0, BWD, speed))
+    run.feed(cmd(CommandKind.START))
+    t = 0.0
+    while run.state.commanded_c != round(min(speed, 6.0) * 100):
+        t += 1.0
+        run.feed(Tick(), at=t)
+    run.feed(TreadmillRecord(run.state.commanded_c / 100))
+    return run
+
+
+def test_cap_plan_asks_for_more_than_the_cap() -> None:
+    run = backward_at(8.0)
+    assert max(kmh for _, kmh in run.speeds()) == 6.0
+    assert "cap" in rules([a for _, _, acts in run.log for a in acts])
+
+
+def test_correct_overspeed_in_response_to_that_very_record() -> None:
+    run = backward_at(5.0)
+    actions = run.feed(TreadmillRecord(6.5), at=run.now + 0.1)
+    assert of(actions, SetTargetSpeed) == [SetTargetSpeed(6.0)]
+    assert rules(actions) == ["correct_overspeed"]
+    assert alerts(actions) == ["overspeed"]
+
+
+def test_within_tolerance_is_not_corrected() -> None:
+    run = backward_at(6.0)
+    assert run.feed(TreadmillRecord(6.2), at=run.now + 0.1) == []
+
+
+def test_correct_target_from_the_console() -> None:
+    run = backward_at(5.0)
+    actions = run.feed(TargetReported(7.0), at=run.now + 0.1)
+    assert of(actions, SetTargetSpeed) == [SetTargetSpeed(6.0)]
+    assert rules(actions) == ["correct_target"]
+
+
+def test_own_target_echo_is_not_a_correction() -> None:
+    run = backward_at(5.0)
+    assert run.feed(TargetReported(5.0), at=run.now + 0.1) == []
+
+
+def test_escalate_when_ignored_then_confirm() -> None:
+    run = backward_at(5.0)
+    t0 = run.now
+    for dt in (0.0, 1.0, 2.0):
+        assert of(run.feed(TreadmillRecord(7.0), at=t0 + dt), SetTargetSpeed)
+    actions = run.feed(TreadmillRecord(7.0), at=t0 + 3.0)
+    assert of(actions, Pause) == [Pause()]
+    assert rules(actions) == ["escalate"]
+    assert run.state.phase is Phase.HALTED
+    refused = run.feed(cmd(CommandKind.START))
+    assert results(refused)[0].error == "halted after a safety stop: confirm first"
+    assert results(run.feed(cmd(CommandKind.CONFIRM)))[0].ok
+    assert of(run.feed(cmd(CommandKind.START)), Start) == [Start()]
+
+
+def test_escalate_on_tick_when_records_stop() -> None:
+    run = backward_at(5.0)
+    run.feed(TreadmillRecord(7.0), at=run.now + 0.1)
+    assert of(run.feed(Tick(), at=run.now + 3.0), Pause) == [Pause()]
+
+
+def test_turnaround_slows_dwells_counts_down_then_ramps() -> None:
+    run = started()
+    run.feed(SegmentChange(0, FWD, 8.0))
+    run.feed(cmd(CommandKind.START))
+    for t in range(1, 12):
+        run.feed(Tick(), at=float(t))
+    run.feed(TreadmillRecord(8.0))
+    actions = run.feed(SegmentChange(1, BWD, 5.0), at=12.0)
+    assert of(actions, SetTargetSpeed) == [SetTargetSpeed(2.0)]
+    assert run.state.phase is Phase.TURNING
+    assert run.state.direction is FWD  # not backward until the dwell is over
+    run.feed(TreadmillRecord(5.0), at=13.0)
+    assert run.state.phase is Phase.TURNING
+    dwell = run.feed(TreadmillRecord(2.1), at=16.0)
+    assert alerts(dwell) == ["countdown"]
+    counted = [alerts(run.feed(Tick(), at=16.0 + k))[:1] for k in (1, 2, 3, 4)]
+    assert counted == [["countdown"]] * 4
+    turned = run.feed(Tick(), at=21.0)
+    assert "turned" in alerts(turned)
+    assert run.state.direction is BWD
+    for t in range(22, 40):
+        run.feed(Tick(), at=float(t))
+    ramp = run.speeds(since=21.0)
+    assert ramp[-1][1] == 5.0
+    steps = [b - a for (_, a), (_, b) in itertools.pairwise(ramp)]
+    assert all(s <= 0.5 for s in steps)  # backward acceleration 0.5 km/h per s
+    times = [t for t, _ in ramp]
+    assert all(b - a >= 1.0 for a, b in itertools.pairwise(times))
+
+
+def test_slowing_down_is_not_ramped() -> None:
+    run = backward_at(6.0)
+    actions = run.feed(cmd(CommandKind.SET_SPEED, 2.0), at=run.now + 0.1)
+    assert of(actions, SetTargetSpeed) == [SetTargetSpeed(2.0)]
+
+
+def test_hr_ceiling_steps_down_and_releases() -> None:
+    run = backward_at(5.0, SafetyLimits(age=40, hr_expected=True))  # HRmax 180, ceiling 162
+    t = run.now
+    first = run.feed(HeartRateSample(165), at=t + 0.5)
+    assert of(first, SetTargetSpeed) == [SetTargetSpeed(4.5)]
+    assert run.feed(HeartRateSample(166), at=t + 5) == []  # not before the interval
+    second = run.feed(HeartRateSample(166), at=t + 10.5)
+    assert of(second, SetTargetSpeed) == [SetTargetSpeed(4.0)]
+    run.feed(HeartRateSample(150), at=t + 20)
+    for k in range(1, 5):
+        run.feed(Tick(), at=t + 20 + k)
+    assert run.speeds()[-1][1] == 5.0  # back, ramped
+
+
+def test_hr_far_above_pauses() -> None:
+    run = backward_at(5.0, SafetyLimits(age=40, hr_expected=True))  # pause at 171
+    actions = run.feed(HeartRateSample(175), at=run.now + 1)
+    assert of(actions, Pause) == [Pause()]
+    assert run.state.phase is Phase.HALTED
+
+
+def test_hr_lost_in_backward_slows_to_walking() -> None:
+    run = backward_at(5.0, SafetyLimits(hr_expected=True))
+    run.feed(HeartRateSample(120), at=run.now)
+    t = run.now
+    assert of(run.feed(Tick(), at=t + 29), SetTargetSpeed) == []
+    actions = run.feed(Tick(), at=t + 30.5)
+    assert of(actions, SetTargetSpeed) == [SetTargetSpeed(3.0)]
+    assert "hr_lost" in alerts(actions)
+    assert "hr_back" in alerts(run.feed(HeartRateSample(118), at=t + 40))
+
+
+def test_contact_lost_counts_as_no_heart_rate() -> None:
+    run = backward_at(5.0, SafetyLimits(hr_expected=True))
+    run.feed(HeartRateSample(120), at=run.now)
+    t = run.now
+    run.feed(HeartRateSample(0, contact=False), at=t + 20)
+    assert of(run.feed(Tick(), at=t + 31), SetTargetSpeed) == [SetTargetSpeed(3.0)]
+
+
+def test_lost_control_is_loud_and_retried_with_backoff() -> None:
+    run = backward_at(5.0)
+    actions = run.feed(ControlLost("status 0xff"), at=100.0)
+    assert "control_lost" in alerts(actions)
+    assert not run.state.cap_held
+    retries = [
+        t
+        for t in (100.0, 100.5, 101.0, 102.0, 103.0, 105.0, 109.0)
+        if of(run.feed(Tick(), at=t), RequestControl)
+    ]
+    assert retries == [100.0, 101.0, 103.0, 109.0]  # 1, 2, 4 s apart
+    regained = run.feed(ControlGranted(), at=110.0)
+    assert of(regained, SetTargetSpeed) == [SetTargetSpeed(5.0)]  # cap re-asserted first
+    assert run.state.cap_held
+
+
+def test_refused_command_means_lost_control() -> None:
+    run = backward_at(5.0)
+    run.feed(CommandFailed("set_target_speed", "control not permitted"))
+    assert not run.state.has_control
+    assert of(run.feed(Tick(), at=run.now + 0.1), RequestControl)
+
+
+@pytest.mark.parametrize(
+    ("command", "error"),
+    [
+        (Command("x1", CommandKind.START, retained=True), "retained commands are ignored"),
+        (Command("x2", CommandKind.SET_SPEED, 3.0, issued_at=0.0, ttl_s=5.0), "expired"),
+        (Command("x3", CommandKind.SET_SPEED, math.nan), "speed must be a number"),
+        (Command("x4", CommandKind.SET_SPEED, "fast"), "speed must be a number"),
+        (Command("x5", CommandKind.SET_SPEED, -1.0), "speed must be a number"),
+        (Command("x6", CommandKind.SET_SPEED, 1e9), "speed must be a number"),
+        (Command("x7", CommandKind.SET_SPEED, True), "speed must be a number"),
+        (Command("x8", CommandKind.SET_DIRECTION, "sideways"), "direction must be"),
+        (Command("x9", CommandKind.SET_CAP, 7.0), "cap must be a number above 0 and at most 6"),
+        (Command("xa", CommandKind.SET_CAP, 0.0), "cap must be"),
+        (Command("xb", CommandKind.SET_INCLINE, math.inf), "incline must be"),
+    ],
+)
+def test_stale_and_bad_commands_are_refused_and_change_nothing(
+    command: Command, error: str
+) -> None:
+    run = backward_at(5.0)
+    run.now = 60.0
+    before = run.state
+    actions = run.feed(command)
+    assert [r.ok for r in results(actions)] == [False]
+    assert error in (results(actions)[0].error or "")
+    assert of(actions, SetTargetSpeed) == []
+    if command.retained:
+        assert run.state == before
+    else:
+        assert {k: getattr(run.state, k) for k in before._fields if k != "seen_ids"} == {
+            k: getattr(before, k) for k in before._fields if k != "seen_ids"
+        }
+
+
+def test_replayed_command_is_refused() -> None:
+    run = backward_at(5.0)
+    command = Command("same", CommandKind.SET_SPEED, 4.0)
+    assert results(run.feed(command))[0].ok
+    assert results(run.feed(command))[0].error == "command 'same' was already handled"
+
+
+def test_set_cap_lowers_at_once_and_raising_needs_permission() -> None:
+    run = backward_at(6.0)
+    actions = run.feed(cmd(CommandKind.SET_CAP, 4.0), at=run.now + 0.1)
+    assert of(actions, SetTargetSpeed) == [SetTargetSpeed(4.0)]
+    allowed = backward_at(6.0, SafetyLimits(allow_raising_cap=True, hr_expected=False))
+    assert results(allowed.feed(cmd(CommandKind.SET_CAP, 8.0)))[0].ok
+    assert not results(allowed.feed(cmd(CommandKind.SET_CAP, 12.5)))[0].ok
+
+
+def test_set_speed_result_says_when_capped() -> None:
+    run = backward_at(5.0)
+    (result,) = results(run.feed(cmd(CommandKind.SET_SPEED, 9.0), at=run.now + 2))
+    assert result.ok
+    assert result.applied is not None
+    assert "capped at 6.00 km/h" in result.applied
+
+
+def test_forward_console_change_is_followed_not_fought() -> None:
+    run = started()
+    run.feed(SegmentChange(0, FWD, 8.0))
+    run.feed(cmd(CommandKind.START))
+    for t in range(1, 12):
+        run.feed(Tick(), at=float(t))
+    assert run.feed(TargetReported(9.5), at=12.0) == []
+    assert [of(run.feed(Tick(), at=float(t)), SetTargetSpeed) for t in (13, 14)] == [[], []]
+
+
+def test_safety_key_alerts_and_stops_running() -> None:
+    run = backward_at(5.0)
+    actions = run.feed(MachineStopped(StopKind.SAFETY_KEY))
+    assert alerts(actions) == ["safety_key"]
+    assert not run.state.running
+
+
+def test_segment_incline_is_set() -> None:
+    run = started()
+    actions = run.feed(SegmentChange(0, FWD, 5.0, incline_pct=2.0))
+    assert of(actions, SetIncline) == [SetIncline(2.0)]
+
+
+def test_without_control_nothing_is_written() -> None:
+    run = Run(initial_state(SafetyLimits(hr_expected=False)))
+    actions = run.feed(SegmentChange(0, BWD, 5.0))
+    assert of(actions, SetTargetSpeed) == []
+
+
+def test_every_command_gets_exactly_one_result() -> None:
+    run = backward_at(5.0)
+    for kind in CommandKind:
+        assert len(results(run.feed(cmd(kind, 1.0)))) == 1
