@@ -84,3 +84,44 @@ def keytel_kcal_per_min(
 def hr_max(age: float) -> float:
     """Tanaka 2001: 208 - 0.7 * age (220 - age has a 10-12 bpm SD)."""
     return 208 - 0.7 * age
+
+
+class EnergyMeter:
+    """The gateway's own energy estimate for a session, integrated record by record.
+
+    Keytel (heart rate) when the runner's sex is configured and a usable HR
+    is there, ACSM with the backward multiplier otherwise; ``method`` says
+    which produced the latest increment.
+    """
+
+    def __init__(
+        self, weight_kg: float, age: float, sex: Literal["male", "female"] | None = None
+    ) -> None:
+        self.weight_kg = weight_kg
+        self.age = age
+        self.sex = sex
+        self.kcal = 0.0
+        self.method = "acsm"
+        self._last: float | None = None
+
+    def update(
+        self,
+        now: float,
+        speed_kmh: float,
+        incline_pct: float,
+        direction: Direction,
+        heart_rate_bpm: int | None,
+    ) -> float:
+        """Add the energy since the previous update; returns the total kcal."""
+        last, self._last = self._last, now
+        if last is None or now <= last or speed_kmh <= 0:
+            return self.kcal
+        minutes = (now - last) / 60
+        if self.sex is not None and heart_rate_bpm is not None and heart_rate_bpm >= 90:
+            per_min = keytel_kcal_per_min(heart_rate_bpm, self.weight_kg, self.age, self.sex)
+            self.method = "keytel"
+        else:
+            per_min = kcal_per_min_from_vo2(vo2(speed_kmh, incline_pct, direction), self.weight_kg)
+            self.method = "acsm"
+        self.kcal += per_min * minutes
+        return self.kcal

@@ -1,0 +1,180 @@
+"""Configuration: a TOML file in the user config dir, overridable by environment.
+
+Precedence (highest first): ``RETROGATE_...`` environment variables (nested
+keys with ``__``, e.g. ``RETROGATE_MQTT__BROKER``), the file given with
+``--config``, the default file. An invalid file is refused with its path,
+line and key, and nothing starts.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from platformdirs import user_config_dir, user_data_dir
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from .safety.limits import SafetyLimits
+
+APP = "retrogate"
+ADDRESS = re.compile(r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$|^sim(:.*)?$")
+
+
+def default_config_path() -> Path:
+    """``~/.config/retrogate/config.toml`` on Linux."""
+    return Path(user_config_dir(APP)) / "config.toml"
+
+
+def _default_id() -> str:
+    return re.sub(r"[^a-z0-9_-]", "-", socket.gethostname().lower()) or "gateway"
+
+
+class RunnerProfile(BaseModel):
+    """Who runs: for the HR ceiling (age) and the energy estimate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    age: int = Field(40, ge=10, le=100)
+    weight_kg: float = Field(70.0, gt=20, le=300)
+    sex: Literal["male", "female"] | None = None
+
+
+class StationConfig(BaseModel):
+    """One treadmill with its optional heart-rate strap."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9_-]{1,40}$")
+    treadmill: str = Field(description="Bluetooth address, or 'sim' for the simulator")
+    treadmill_name: str | None = None
+    hrm: str | None = Field(None, description="Bluetooth address of the HR strap, if any")
+    hrm_name: str | None = None
+    safety: SafetyLimits | None = None
+
+    @field_validator("treadmill", "hrm")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and not ADDRESS.match(value):
+            raise ValueError("expected a Bluetooth address like AA:BB:CC:DD:EE:FF, or 'sim'")
+        return value
+
+
+class MqttConfig(BaseModel):
+    """Where to publish; 'embedded' starts a broker inside the gateway."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    broker: str = "embedded"
+    port: int = Field(1883, ge=1, le=65535)
+    prefix: str = Field("retrogate", pattern=r"^[A-Za-z0-9_/-]+$")
+    username: str | None = None
+    password: SecretStr | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    discovery: bool = True
+    discovery_prefix: str = "homeassistant"
+
+
+class Settings(BaseSettings):
+    """Everything the gateway reads at start."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RETROGATE_", env_nested_delimiter="__", extra="forbid", toml_file=None
+    )
+
+    gateway_id: str = Field(default_factory=_default_id, pattern=r"^[a-z0-9_-]{1,40}$")
+    adapter: str = "hci0"
+    stations: list[StationConfig] = Field(default_factory=list)
+    safety: SafetyLimits = Field(default_factory=SafetyLimits)
+    runner: RunnerProfile = Field(default_factory=RunnerProfile)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    data_dir: Path = Field(default_factory=lambda: Path(user_data_dir(APP)))
+
+    _path: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    def limits_for(self, station: StationConfig) -> SafetyLimits:
+        """The station's limits (or the global ones), with the runner's age."""
+        base = station.safety or self.safety
+        return base.model_copy(
+            update={"age": self.runner.age, "hr_expected": station.hrm is not None}
+        )
+
+    @property
+    def path(self) -> Path | None:
+        """The file this configuration came from, if any."""
+        return self._path
+
+
+class ConfigError(ValueError):
+    """The configuration could not be read or is invalid."""
+
+
+def _line_of(text: str, key: str) -> int | None:
+    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=", re.MULTILINE)
+    match = pattern.search(text)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+def load_config(path: Path | None = None) -> Settings:
+    """Load ``path`` (or the default file, if it exists) plus the environment."""
+    explicit = path is not None
+    path = path or default_config_path()
+    if explicit and not path.exists():
+        raise ConfigError(f"{path}: no such file (run `retrogate pair` to create one)")
+    text = ""
+    if path.exists():
+        try:
+            text = path.read_text(encoding="utf-8")
+            tomllib.loads(text)
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    # The TOML source reads the file named in model_config, so each load uses
+    # a subclass that names its own file (no module-level state).
+    config = SettingsConfigDict(**Settings.model_config)
+    config["toml_file"] = path if text else None
+    file_settings = type("FileSettings", (Settings,), {"model_config": config})
+    try:
+        settings: Settings = file_settings()
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"])
+            line = _line_of(text, str(err["loc"][-1])) if err["loc"] else None
+            where = f"line {line}, " if line else ""
+            problems.append(f"{where}{key}: {err['msg']}")
+        raise ConfigError(f"{path}: " + "; ".join(problems)) from exc
+    settings._path = path if text else None
+    return settings
+
+
+def save_config(settings: Settings, path: Path) -> None:
+    """Write the configuration as TOML (what ``retrogate pair`` does)."""
+    data: dict[str, Any] = settings.model_dump(mode="json", exclude_none=True)
+    if settings.mqtt.password is not None:
+        data["mqtt"]["password"] = settings.mqtt.password.get_secret_value()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(tomli_w.dumps(data), encoding="utf-8")

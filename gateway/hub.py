@@ -1,0 +1,138 @@
+"""The hub: "what is happening now" for one station, and who wants to know.
+
+The station runtime writes; MQTT, the recorder and the status line listen.
+A listener gets every message in order and must not block (it enqueues).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .ftms import HeartRate, TreadmillData
+from .safety.actions import Alert, CommandResult, Decision
+from .workout.engine import Progress
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The station's state, published at most once a second as ``state``."""
+
+    station: str
+    speed_kmh: float | None = None
+    target_kmh: float | None = None
+    cap_kmh: float = 6.0
+    capped: bool = False
+    cap_held: bool = False
+    direction: str = "forward"
+    phase: str = "running"
+    running: bool = False
+    incline_pct: float | None = None
+    distance_m: int | None = None
+    elapsed_s: int | None = None
+    energy_kcal: float = 0.0
+    energy_method: str = "acsm"
+    treadmill_energy_kcal: int | None = None
+    heart_rate_bpm: int | None = None
+    hr_contact: bool | None = None
+    hr_max_bpm: float = 180.0
+    segment: Progress | None = None
+    plan: str | None = None
+    treadmill_connected: bool = False
+    hrm_connected: bool = False
+    last_sample_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetrySample:
+    """One treadmill record, numbered: the stream nothing may lose."""
+
+    seq: int
+    at: float
+    record: TreadmillData
+
+
+@dataclass(frozen=True, slots=True)
+class HeartRateMessage:
+    """One HR measurement, numbered."""
+
+    seq: int
+    at: float
+    sample: HeartRate
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionMessage:
+    """A governor decision (published on safety/events, recorded)."""
+
+    at: float
+    decision: Decision
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMessage:
+    """An alert for the runner."""
+
+    at: float
+    alert: Alert
+
+
+@dataclass(frozen=True, slots=True)
+class ResultMessage:
+    """The answer to a command."""
+
+    at: float
+    result: CommandResult
+
+
+@dataclass(frozen=True, slots=True)
+class StateMessage:
+    """The snapshot changed."""
+
+    snapshot: Snapshot
+
+
+HubMessage = (
+    TelemetrySample
+    | HeartRateMessage
+    | DecisionMessage
+    | AlertMessage
+    | ResultMessage
+    | StateMessage
+)
+Listener = Callable[[HubMessage], None]
+
+
+@dataclass
+class Hub:
+    """Latest snapshot, recent alerts, and the listeners."""
+
+    snapshot: Snapshot
+    alerts: deque[AlertMessage] = field(default_factory=lambda: deque(maxlen=50))
+    _listeners: list[Listener] = field(default_factory=list)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Receive every message from now on; returns the unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def publish(self, message: HubMessage) -> None:
+        """Hand a message to every listener (a failing listener is logged, not fatal)."""
+        if isinstance(message, AlertMessage):
+            self.alerts.append(message)
+        for listener in list(self._listeners):
+            try:
+                listener(message)
+            except Exception:
+                log.exception("hub listener %r failed", listener)
+
+    def update(self, **changes: Any) -> Snapshot:
+        """Change the snapshot and tell the listeners."""
+        self.snapshot = replace(self.snapshot, **changes)
+        self.publish(StateMessage(self.snapshot))
+        return self.snapshot

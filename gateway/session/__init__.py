@@ -1,0 +1,1 @@
+"""Talking to one device over a Link: control point, reconnects, a station's runtime."""

@@ -1,0 +1,143 @@
+"""Workout plans: TOML files of forward and backward segments.
+
+A plan that fails validation is refused with the file, segment and field
+("intro.toml: segments[3].speed_kmh: Input should be less than or equal to
+20"); a risky but valid plan loads with warnings the runner sees first.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .energy import Direction
+
+SPEED_JUMP_WARN_KMH = 3.0
+
+
+class Segment(BaseModel):
+    """One stretch of a workout, ended by time or by distance."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    direction: Direction
+    speed_kmh: float = Field(gt=0, le=20)
+    duration_s: float | None = Field(None, gt=0, le=4 * 3600)
+    distance_m: float | None = Field(None, gt=0, le=50_000)
+    incline_pct: float | None = Field(None, ge=-5, le=20)
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _one_end(self) -> Segment:
+        if (self.duration_s is None) == (self.distance_m is None):
+            raise ValueError("give exactly one of duration_s or distance_m")
+        return self
+
+    @property
+    def expected_distance_m(self) -> float:
+        """How far the segment goes (at its target speed, for timed ones)."""
+        if self.distance_m is not None:
+            return self.distance_m
+        assert self.duration_s is not None
+        return self.speed_kmh / 3.6 * self.duration_s
+
+
+class Plan(BaseModel):
+    """A named list of segments."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    level: int = Field(1, ge=1, le=10, description="1 = first steps; orders the builtin list")
+    segments: tuple[Segment, ...] = Field(min_length=1)
+
+    def warnings(self, backward_cap_kmh: float, backward_limit_m: float) -> list[str]:
+        """What a careful coach would point out before the runner starts."""
+        out: list[str] = []
+        previous: Segment | None = None
+        for i, seg in enumerate(self.segments):
+            if seg.direction is Direction.BACKWARD:
+                if seg.expected_distance_m > backward_limit_m:
+                    out.append(
+                        f"segments[{i}]: backward for {seg.expected_distance_m:.0f} m, "
+                        f"longer than the {backward_limit_m:.0f} m recommended"
+                    )
+                if seg.speed_kmh > backward_cap_kmh:
+                    out.append(
+                        f"segments[{i}]: {seg.speed_kmh} km/h backward will be capped at "
+                        f"{backward_cap_kmh} km/h"
+                    )
+            if (
+                previous is not None
+                and abs(seg.speed_kmh - previous.speed_kmh) > SPEED_JUMP_WARN_KMH
+            ):
+                out.append(
+                    f"segments[{i}]: speed jumps from {previous.speed_kmh} to {seg.speed_kmh} km/h"
+                )
+            previous = seg
+        return out
+
+    @property
+    def total_s(self) -> float:
+        """Planned duration, timed segments at face value, distances at target speed."""
+        return sum(
+            s.duration_s if s.duration_s is not None else s.expected_distance_m / s.speed_kmh * 3.6
+            for s in self.segments
+        )
+
+
+class PlanError(ValueError):
+    """A plan file could not be read or failed validation."""
+
+
+def parse_plan(text: str, origin: str) -> Plan:
+    """Validate TOML text; errors name ``origin``, the segment and the field."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PlanError(f"{origin}: not valid TOML: {exc}") from exc
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(
+                "."
+            )
+            problems.append(f"{loc or 'plan'}: {err['msg']}")
+        raise PlanError(f"{origin}: " + "; ".join(problems)) from exc
+
+
+def load_plan_file(path: Path) -> Plan:
+    """Read a plan from a file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlanError(f"{path}: cannot read: {exc.strerror}") from exc
+    return parse_plan(text, str(path))
+
+
+def builtin_plans() -> dict[str, Plan]:
+    """The plans shipped with retrogate, by name (file stem)."""
+    folder = resources.files(__package__) / "plans"
+    plans = {
+        entry.name.removesuffix(".toml"): parse_plan(entry.read_text(encoding="utf-8"), entry.name)
+        for entry in folder.iterdir()
+        if entry.name.endswith(".toml")
+    }
+    return dict(sorted(plans.items(), key=lambda item: (item[1].level, item[0])))
+
+
+def resolve_plan(name_or_path: str) -> Plan:
+    """A builtin plan by name, or a plan file by path."""
+    plans = builtin_plans()
+    if name_or_path in plans:
+        return plans[name_or_path]
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        return load_plan_file(path)
+    raise PlanError(f"no builtin plan {name_or_path!r} (have: {', '.join(plans)}) and no such file")

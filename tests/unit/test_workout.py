@@ -1,0 +1,135 @@
+"""Plan files, builtin plans and the engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.workout.energy import Direction
+from gateway.workout.engine import WorkoutEngine
+from gateway.workout.plan import Plan, PlanError, builtin_plans, parse_plan, resolve_plan
+
+GOOD = """
+name = "test"
+[[segments]]
+direction = "forward"
+speed_kmh = 5.0
+duration_s = 60
+[[segments]]
+direction = "backward"
+speed_kmh = 4.0
+distance_m = 50
+incline_pct = 1.0
+"""
+
+
+def test_builtin_plans_follow_the_practice() -> None:
+    plans = builtin_plans()
+    assert list(plans) == ["intro-backward-walk", "backward-walk-intervals", "retro-run-intervals"]
+    for name, plan in plans.items():
+        warm_up = plan.segments[0]
+        assert warm_up.direction is Direction.FORWARD, name
+        assert warm_up.duration_s == 600, name  # 10-minute warm-up
+        assert plan.warnings(backward_cap_kmh=6.0, backward_limit_m=100) == [], name
+        backward = [s for s in plan.segments if s.direction is Direction.BACKWARD]
+        assert backward
+        assert all(s.expected_distance_m <= 100 for s in backward), name
+    retro = [
+        s.distance_m
+        for s in plans["retro-run-intervals"].segments
+        if s.direction is Direction.BACKWARD
+    ]
+    assert retro == sorted(retro)  # gradual progression
+    assert retro[0] == 50
+    assert retro[-1] == 100
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            GOOD.replace("speed_kmh = 4.0", "speed_kmh = 40"),
+            "segments[1].speed_kmh: Input should be less than or equal to 20",
+        ),
+        (
+            GOOD.replace('"backward"', '"sideways"'),
+            "segments[1].direction: Input should be 'forward' or 'backward'",
+        ),
+        (
+            GOOD.replace("distance_m = 50", "distance_m = 50\nduration_s = 3"),
+            "segments[1]: Value error, give exactly one",
+        ),
+        (
+            GOOD.replace("incline_pct", "incline"),
+            "segments[1].incline: Extra inputs are not permitted",
+        ),
+        ('name = "x"\nsegments = []', "segments: Tuple should have at least 1 item"),
+        ("name = ", "not valid TOML"),
+    ],
+)
+def test_bad_plans_name_the_segment_and_field(text: str, message: str) -> None:
+    with pytest.raises(PlanError) as exc:
+        parse_plan(text, "my.toml")
+    assert str(exc.value).startswith("my.toml: ")
+    assert message in str(exc.value)
+
+
+def test_risky_plans_warn() -> None:
+    plan = parse_plan(
+        GOOD.replace("distance_m = 50", "distance_m = 400").replace(
+            "speed_kmh = 4.0", "speed_kmh = 9.0"
+        ),
+        "x",
+    )
+    warnings = plan.warnings(backward_cap_kmh=6.0, backward_limit_m=100)
+    assert "segments[1]: backward for 400 m, longer than the 100 m recommended" in warnings
+    assert "segments[1]: 9.0 km/h backward will be capped at 6.0 km/h" in warnings
+    assert "segments[1]: speed jumps from 5.0 to 9.0 km/h" in warnings
+
+
+def test_resolve_by_name_or_file(tmp_path: Path) -> None:
+    assert resolve_plan("intro-backward-walk").level == 1
+    path = tmp_path / "mine.toml"
+    path.write_text(GOOD)
+    assert resolve_plan(str(path)).name == "test"
+    with pytest.raises(PlanError, match="no builtin plan 'nope'"):
+        resolve_plan("nope")
+
+
+def test_engine_advances_by_time_only_while_moving_and_by_distance() -> None:
+    engine = WorkoutEngine(parse_plan(GOOD, "x"))
+    first = engine.start(0.0, 1000.0)
+    assert (first.index, first.direction, first.target_kmh) == (0, Direction.FORWARD, 5.0)
+    assert engine.on_record(30.0, 1040.0, moving=True) is None
+    assert engine.on_record(90.0, 1040.0, moving=False) is None  # paused: time does not count
+    second = engine.on_record(121.0, 1080.0, moving=True)
+    assert second is not None
+    assert (second.index, second.direction, second.incline_pct) == (1, Direction.BACKWARD, 1.0)
+    progress = engine.progress()
+    assert progress is not None
+    assert progress.left_m == 50
+    assert engine.on_record(130.0, 1120.0, moving=True) is None
+    assert engine.on_record(140.0, 1130.0, moving=True) is None  # the plan is over
+    assert engine.finished
+    assert engine.segment is None
+
+
+def test_engine_skip_and_counter_reset() -> None:
+    engine = WorkoutEngine(parse_plan(GOOD, "x"))
+    engine.start(0.0, 500.0)
+    change = engine.skip()
+    assert change is not None
+    assert change.index == 1
+    assert engine.on_record(1.0, 10.0, moving=True) is None  # machine counter went back to 10 m
+    assert engine.on_record(2.0, 55.0, moving=True) is None
+    assert engine.progress() is not None
+    assert engine.on_record(3.0, 61.0, moving=True) is None
+    assert engine.finished
+
+
+def test_plan_totals() -> None:
+    plan = Plan.model_validate(
+        {"name": "t", "segments": [{"direction": "forward", "speed_kmh": 3.6, "distance_m": 100}]}
+    )
+    assert plan.total_s == pytest.approx(100)
