@@ -36,7 +36,7 @@ def test_builtin_plans_follow_the_practice() -> None:
         assert backward
         assert all(s.expected_distance_m <= 100 for s in backward), name
     retro = [
-        s.distance_m
+        s.expected_distance_m
         for s in plans["retro-run-intervals"].segments
         if s.direction is Direction.BACKWARD
     ]
