@@ -10,7 +10,13 @@ ARCHITECTURE.md rule 4.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Protocol
+
+from .clock import Clock
 
 DataCallback = Callable[[bytes], None]
 DisconnectCallback = Callable[[], None]
@@ -64,3 +70,39 @@ class Link(Protocol):
     def on_disconnect(self, callback: DisconnectCallback) -> Callable[[], None]:
         """Call ``callback`` when the peer goes away; returns an unsubscribe."""
         ...
+
+
+@dataclass
+class ProvidedLinks:
+    """Links for one station from a provider, and an optional state follower.
+
+    ``follow_direction`` lets a simulated runner turn when the gateway says so.
+    """
+
+    treadmill: Link
+    hrm: Link | None
+    follow_direction: Callable[[str], None] | None = None
+
+
+class LinkProvider(Protocol):
+    """Makes links for stations that have no real device (the simulator)."""
+
+    def links(
+        self, station_id: str, clock: Clock, scenario: Path | None
+    ) -> AbstractAsyncContextManager[ProvidedLinks]:
+        """Links for ``station_id``, valid inside the context."""
+        ...
+
+
+PROVIDER_GROUP = "retrogate.link_providers"
+
+
+def load_provider(name: str) -> LinkProvider:
+    """A link provider plugged in through the ``retrogate.link_providers`` entry points."""
+    for entry in entry_points(group=PROVIDER_GROUP):
+        if entry.name == name:
+            provider: LinkProvider = entry.load()()
+            return provider
+    raise LinkError(
+        f"no link provider {name!r} is installed (is retrogate installed with uv sync?)"
+    )

@@ -21,11 +21,12 @@ class _Event(BaseModel):
 
     at_s: float | None = Field(None, ge=0, description="seconds after the simulator starts")
     at_m: float | None = Field(None, ge=0, description="metres of belt travel")
+    at_run_s: float | None = Field(None, ge=0, description="seconds the belt has been running")
 
     @model_validator(mode="after")
     def _one_trigger(self) -> _Event:
-        if (self.at_s is None) == (self.at_m is None):
-            raise ValueError("give exactly one of at_s or at_m")
+        if [self.at_s, self.at_m, self.at_run_s].count(None) != 2:
+            raise ValueError("give exactly one of at_s, at_m or at_run_s")
         return self
 
 

@@ -207,7 +207,7 @@ class SimulatedStation:
         station asks to be advanced at least every MAX_STEP_S.
         """
         dues = [self._next_treadmill]
-        if any(e.at_m is not None for e in self._waiting):
+        if any(e.at_m is not None or e.at_run_s is not None for e in self._waiting):
             dues.append(self.treadmill.now + MAX_STEP_S)
         if self.spec.with_hr:
             dues.append(self._next_hr)
@@ -250,6 +250,7 @@ class SimulatedStation:
             for e in self._waiting
             if (e.at_s is not None and self.start + e.at_s <= now)
             or (e.at_m is not None and self.treadmill.distance_m >= e.at_m)
+            or (e.at_run_s is not None and self.treadmill.elapsed_s >= e.at_run_s)
         ]
         for event in due:
             self._waiting.remove(event)

@@ -63,8 +63,10 @@ from .events import (
 from .limits import HARD_CEILING_KMH, SafetyLimits
 
 RAMP_INTERVAL_S = 1.0
+TURN_TIMEOUT_S = 20.0  # a belt that has not slowed for the turnaround by then is ignoring us
 HR_RELEASE_BPM = 5.0  # hysteresis below the ceiling before the step-down is released
 SEEN_IDS = 256  # command ids remembered to refuse replays
+RECENT_COMMANDS = 4  # echoes (status 0x05) of our own targets can arrive after the next one
 
 
 class Phase(StrEnum):
@@ -96,11 +98,13 @@ class GovernorState(NamedTuple):
     incline_pct: float | None = None
     commanded_c: int | None = None
     commanded_at: float | None = None
+    recent_commands: tuple[int, ...] = ()  # late status echoes of these are ours
     reported_c: int | None = None
     target_c: int | None = None
     over_cap_since: float | None = None
     pending_direction: Direction | None = None
     pending_target_c: int = 0
+    turning_since: float | None = None
     dwell_until: float | None = None
     dwell_announced: int | None = None
     hr_bpm: int | None = None
@@ -159,6 +163,20 @@ def ceiling_c(s: GovernorState, now: float) -> int:
     return max(limit, 0)
 
 
+def overspeed_limit_c(s: GovernorState) -> int | None:
+    """The speed above which the belt endangers the runner, or None when facing forward.
+
+    Facing backward: the backward cap. Turning around (the dwell): the
+    turnaround speed. Slowing down for a turn while still facing forward is
+    expected to take a while and is no overspeed; its own timeout applies.
+    """
+    if s.phase is Phase.DWELL:
+        return min(s.cap_c, centi(s.limits.turnaround_kmh), s.max_c)
+    if s.direction is Direction.BACKWARD:
+        return min(s.cap_c, s.max_c)
+    return None
+
+
 def _goal_c(s: GovernorState, now: float) -> int:
     wanted = s.requested_c - s.hr_reduction_c
     if s.phase in (Phase.TURNING, Phase.DWELL):
@@ -212,7 +230,12 @@ def _command(
     if goal == s.commanded_c:
         return s
     out.decide(rule, why, SetTargetSpeed(goal / 100), f"set target {_kmh(goal)}")
-    return replace(s, commanded_c=goal, commanded_at=now)
+    return _commanded(s, goal, now)
+
+
+def _commanded(s: GovernorState, c: int, now: float) -> GovernorState:
+    recent = (*s.recent_commands[-(RECENT_COMMANDS - 1) :], c)
+    return replace(s, commanded_c=c, commanded_at=now, recent_commands=recent)
 
 
 # --- handlers ------------------------------------------------------------------------
@@ -221,19 +244,20 @@ def _command(
 def _on_record(s: GovernorState, e: TreadmillRecord, now: float, out: _Out) -> GovernorState:
     c = centi(e.speed_kmh)
     s = replace(s, reported_c=c)
-    limit = ceiling_c(s, now)
-    if s.cap_active and c > limit + centi(s.limits.tolerance_kmh):
+    danger = overspeed_limit_c(s)
+    if danger is not None and c > danger + centi(s.limits.tolerance_kmh):
+        limit = ceiling_c(s, now)
         since = s.over_cap_since if s.over_cap_since is not None else now
         s = replace(s, over_cap_since=since)
         if s.phase is not Phase.HALTED and now - since >= s.limits.escalation_s:
-            return _escalate(s, out, f"belt {_kmh(c)} above {_kmh(limit)} for {now - since:.1f} s")
+            return _escalate(s, out, f"belt {_kmh(c)} above {_kmh(danger)} for {now - since:.1f} s")
         if s.has_control and s.phase is not Phase.HALTED:
             why = f"belt {_kmh(c)} > limit {_kmh(limit)} + tolerance"
             out.decide(
                 "correct_overspeed", why, SetTargetSpeed(limit / 100), f"set target {_kmh(limit)}"
             )
             out.alert(Level.WARNING, "overspeed", f"Belt at {_kmh(c)}, slowing to {_kmh(limit)}")
-            s = replace(s, commanded_c=limit, commanded_at=now)
+            s = _commanded(s, limit, now)
         return s
     if s.over_cap_since is not None:
         s = replace(s, over_cap_since=None)
@@ -265,9 +289,9 @@ def _on_target(s: GovernorState, e: TargetReported, now: float, out: _Out) -> Go
             )
             s = replace(s, commanded_c=limit, commanded_at=now)
         return s
-    if c != s.commanded_c and not s.cap_active:
+    if c not in s.recent_commands and not s.cap_active:
         # Forward: somebody chose another speed on the console; follow them.
-        s = replace(s, requested_c=c + s.hr_reduction_c, commanded_c=c, commanded_at=now)
+        s = _commanded(replace(s, requested_c=c + s.hr_reduction_c), c, now)
     return s
 
 
@@ -325,7 +349,13 @@ def _change_direction(
         if s.phase in (Phase.TURNING, Phase.DWELL):
             s = replace(s, phase=Phase.RUNNING, dwell_until=None)
         return _command(s, out, now, "cap" if s.cap_active else "segment", why)
-    s = replace(s, phase=Phase.TURNING, pending_direction=direction, pending_target_c=target)
+    s = replace(
+        s,
+        phase=Phase.TURNING,
+        pending_direction=direction,
+        pending_target_c=target,
+        turning_since=now,
+    )
     out.alert(
         Level.INFO,
         "turnaround",
@@ -372,6 +402,12 @@ def _on_tick(s: GovernorState, now: float, out: _Out) -> GovernorState:
         and now - s.over_cap_since >= lim.escalation_s
     ):
         return _escalate(s, out, f"belt above the cap for {now - s.over_cap_since:.1f} s")
+    if (
+        s.phase is Phase.TURNING
+        and s.turning_since is not None
+        and now - s.turning_since >= TURN_TIMEOUT_S
+    ):
+        return _escalate(s, out, f"belt not slowed for the turnaround after {TURN_TIMEOUT_S:g} s")
     s = _check_hr_timeout(s, now, out)
     if not s.has_control and s.control_retry_at is not None and now >= s.control_retry_at:
         out.decide("control_lost", "retrying control", RequestControl(), "request control")
@@ -504,9 +540,10 @@ def _cmd_cap(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorSta
     value = _number(c.value)
     configured = s.limits.backward_cap_kmh
     highest = HARD_CEILING_KMH if s.limits.allow_raising_cap else configured
-    if value is None or not 0 < value <= highest:
+    lowest = max(s.min_c, 1) / 100  # a cap below the slowest belt speed means nothing
+    if value is None or not lowest <= value <= highest:
         return _refuse(
-            s, c, out, "bad_command", f"cap must be a number above 0 and at most {highest:g} km/h"
+            s, c, out, "bad_command", f"cap must be a number from {lowest:g} to {highest:g} km/h"
         )
     s = replace(s, cap_c=centi(value))
     s = _command(s, out, now, "cap", f"set_cap {value} from {c.source}", ramp=False)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from bleak.backends.bluezdbus.manager import _global_instances
 
 from tests.support.bluezoo import BlueZoo, start_bluezoo
 
@@ -19,3 +21,17 @@ def bluezoo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[BlueZoo
     with start_bluezoo(tmp_path / "bluezoo.log") as zoo:
         monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", zoo.bus_address)
         yield zoo
+
+
+@pytest.fixture(autouse=True)
+async def _release_bleak_bus() -> AsyncIterator[None]:
+    """Close bleak's D-Bus connection for this test's loop.
+
+    bleak keeps one BlueZ manager (with its socket) per event loop and frees
+    it only when a later loop asks for a manager, so the last test's socket
+    would leak and fail the run with a ResourceWarning.
+    """
+    yield
+    manager = _global_instances.pop(asyncio.get_running_loop(), None)
+    if manager is not None and manager._bus is not None:
+        manager._bus.disconnect()

@@ -26,7 +26,7 @@ from gateway.safety.events import (
     Tick,
     TreadmillRecord,
 )
-from gateway.safety.governor import Phase
+from gateway.safety.governor import Phase, overspeed_limit_c
 from gateway.workout.energy import Direction
 
 speeds = st.integers(0, 1600).map(lambda c: c / 100)
@@ -132,10 +132,10 @@ class Governor(RuleBasedStateMachine):
             return
         if s.phase is Phase.HALTED:
             return
-        limit = min(s.cap_c, s.max_c)
-        if s.phase in (Phase.TURNING, Phase.DWELL):
-            limit = min(limit, centi(self.limits.turnaround_kmh))
-        if centi(event.speed_kmh) > limit + centi(self.limits.tolerance_kmh) and not s.hr_lost:
+        limit = overspeed_limit_c(s)
+        if limit is None:
+            return
+        if centi(event.speed_kmh) > limit + centi(self.limits.tolerance_kmh):
             answered = [a for a in self.last if isinstance(a, SetTargetSpeed | Pause)]
             assert answered, (event, s)
 

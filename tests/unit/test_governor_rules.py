@@ -211,8 +211,9 @@ def test_refused_command_means_lost_control() -> None:
         (Command("x6", CommandKind.SET_SPEED, 1e9), "speed must be a number"),
         (Command("x7", CommandKind.SET_SPEED, True), "speed must be a number"),
         (Command("x8", CommandKind.SET_DIRECTION, "sideways"), "direction must be"),
-        (Command("x9", CommandKind.SET_CAP, 7.0), "cap must be a number above 0 and at most 6"),
+        (Command("x9", CommandKind.SET_CAP, 7.0), "cap must be a number from 0.5 to 6 km/h"),
         (Command("xa", CommandKind.SET_CAP, 0.0), "cap must be"),
+        (Command("xc", CommandKind.SET_CAP, 0.001), "cap must be"),
         (Command("xb", CommandKind.SET_INCLINE, math.inf), "incline must be"),
     ],
 )
@@ -291,3 +292,61 @@ def test_every_command_gets_exactly_one_result() -> None:
     run = backward_at(5.0)
     for kind in CommandKind:
         assert len(results(run.feed(cmd(kind, 1.0)))) == 1
+
+
+def forward_at_speed(kmh: float) -> Run:
+    run = started()
+    run.feed(SegmentChange(0, FWD, kmh))
+    run.feed(cmd(CommandKind.START))
+    for t in range(1, 20):
+        run.feed(Tick(), at=float(t))
+    run.feed(TreadmillRecord(kmh))
+    return run
+
+
+def test_slowing_down_for_a_turn_is_not_an_overspeed() -> None:
+    """Found running the demo: 7 km/h forward takes 5 s to reach the turnaround speed."""
+    run = forward_at_speed(7.0)
+    run.feed(SegmentChange(1, BWD, 5.0), at=20.0)
+    for k, belt in enumerate((6.0, 5.0, 4.0, 3.0, 2.0), start=1):
+        actions = run.feed(TreadmillRecord(belt), at=20.0 + k)
+        assert of(actions, Pause) == []
+        run.feed(Tick(), at=20.0 + k)
+    assert run.state.phase is Phase.DWELL
+
+
+def test_a_belt_that_never_slows_for_a_turn_is_halted() -> None:
+    run = forward_at_speed(7.0)
+    run.feed(SegmentChange(1, BWD, 5.0), at=20.0)
+    paused = []
+    for k in range(1, 25):
+        run.feed(TreadmillRecord(7.0), at=20.0 + k)
+        paused += of(run.feed(Tick(), at=20.0 + k), Pause)
+    assert paused == [Pause()]
+    assert run.state.phase is Phase.HALTED
+    assert run.state.direction is FWD  # the runner never turned
+
+
+def test_speed_up_during_the_dwell_is_corrected() -> None:
+    run = forward_at_speed(7.0)
+    run.feed(SegmentChange(1, BWD, 5.0), at=20.0)
+    run.feed(TreadmillRecord(2.0), at=25.0)
+    assert run.state.phase is Phase.DWELL
+    actions = run.feed(TreadmillRecord(3.0), at=26.0)
+    assert of(actions, SetTargetSpeed) == [SetTargetSpeed(2.0)]
+
+
+def test_a_late_echo_of_our_own_ramp_step_is_not_a_console_change() -> None:
+    """Found over BlueZoo: the 0x05 echo of 1.0 km/h arrived after the 2.0 step."""
+    run = started()
+    run.feed(SegmentChange(0, FWD, 6.0))
+    run.feed(cmd(CommandKind.START))
+    run.feed(Tick(), at=1.0)
+    run.feed(Tick(), at=2.0)
+    run.feed(Tick(), at=3.0)
+    assert run.speeds()[-1][1] == 3.0
+    run.feed(TargetReported(2.0), at=3.05)  # late echo of the previous step
+    run.feed(TargetReported(3.0), at=3.06)
+    for t in range(3, 8):
+        run.feed(Tick(), at=float(t))
+    assert run.speeds()[-1][1] == 6.0

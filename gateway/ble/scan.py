@@ -1,0 +1,145 @@
+"""Finding treadmills and heart-rate straps.
+
+The callback is given to the scanner's constructor: BlueZ (and BlueZoo)
+may report a device once, before StartDiscovery returns, and a listener
+added after ``start`` misses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bleak import BleakScanner
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData
+from bleak.exc import BleakError
+from dbus_fast import BusType, Message, MessageType
+from dbus_fast.aio import MessageBus
+
+from ..ftms import uuids as U
+from ..link import LinkError
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A device worth listing: what it is and how strong it is."""
+
+    address: str
+    name: str
+    rssi: int
+    treadmill: bool
+    heart_rate: bool
+
+    @property
+    def offers(self) -> str:
+        """Human words for what the device offers."""
+        kinds = []
+        if self.treadmill:
+            kinds.append("treadmill (FTMS)")
+        if self.heart_rate:
+            kinds.append("heart rate")
+        return ", ".join(kinds)
+
+
+def classify(device: BLEDevice, adv: AdvertisementData) -> Found | None:
+    """A Found for a treadmill or HR strap; None for anything else."""
+    uuids = {u.lower() for u in adv.service_uuids}
+    service_data = adv.service_data.get(U.FITNESS_MACHINE_SERVICE)
+    treadmill = U.FITNESS_MACHINE_SERVICE in uuids
+    if service_data is not None and len(service_data) >= 3:
+        # FTMS Service Data: flags, then machine type; bit 0 = treadmill.
+        treadmill = bool(int.from_bytes(service_data[1:3], "little") & U.MACHINE_TYPE_TREADMILL)
+    heart_rate = U.HEART_RATE_SERVICE in uuids
+    if not (treadmill or heart_rate):
+        return None
+    name = adv.local_name or device.name or "(unnamed)"
+    return Found(device.address, name, adv.rssi, treadmill, heart_rate)
+
+
+async def scan(
+    adapter: str, timeout_s: float, on_found: Callable[[Found], None] | None = None
+) -> dict[str, Found]:
+    """Scan for ``timeout_s``; ``on_found`` hears of each device as it appears."""
+    seen: dict[str, Found] = {}
+
+    def detected(device: BLEDevice, adv: AdvertisementData) -> None:
+        found = classify(device, adv)
+        if found is None:
+            return
+        new = found.address not in seen
+        seen[found.address] = found
+        if new and on_found is not None:
+            on_found(found)
+
+    try:
+        async with BleakScanner(detected, bluez={"adapter": adapter}):
+            await asyncio.sleep(timeout_s)
+    except BleakError as exc:
+        raise LinkError(f"cannot scan on {adapter}: {exc}") from exc
+    return seen
+
+
+KNOWN_GRACE_S = 3.0  # how long to wait for a fresh advertisement of a known device
+
+
+async def known_device(address: str, adapter: str) -> BLEDevice | None:
+    """A device BlueZ already has an object for (seen or paired before), if any.
+
+    BlueZ does not report a known device again unless its data changes, so a
+    scan alone can miss a treadmill found a minute ago by ``retrogate pair``.
+    """
+    try:
+        bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+    except (OSError, ValueError):
+        return None
+    try:
+        reply = await bus.call(
+            Message(
+                destination="org.bluez",
+                path="/",
+                interface="org.freedesktop.DBus.ObjectManager",
+                member="GetManagedObjects",
+            )
+        )
+    finally:
+        bus.disconnect()
+    if reply is None or reply.message_type is MessageType.ERROR:
+        return None
+    for path, interfaces in reply.body[0].items():
+        device = interfaces.get("org.bluez.Device1")
+        if not device or not path.startswith(f"/org/bluez/{adapter}/"):
+            continue
+        props = {key: variant.value for key, variant in device.items()}
+        if str(props.get("Address", "")).upper() == address.upper():
+            return BLEDevice(props["Address"], props.get("Name"), {"path": path, "props": props})
+    return None
+
+
+async def find(address: str, adapter: str, timeout_s: float) -> BLEDevice:
+    """The device, from a fresh advertisement or BlueZ's memory; LinkError if neither."""
+    wanted = address.upper()
+    loop = asyncio.get_running_loop()
+    found: asyncio.Future[BLEDevice] = loop.create_future()
+
+    def detected(device: BLEDevice, adv: AdvertisementData) -> None:
+        if device.address.upper() == wanted and not found.done():
+            found.set_result(device)
+
+    try:
+        async with BleakScanner(detected, bluez={"adapter": adapter}):
+            known = await known_device(address, adapter)
+            wait = min(KNOWN_GRACE_S, timeout_s) if known is not None else timeout_s
+            try:
+                return await asyncio.wait_for(found, wait)
+            except TimeoutError:
+                if known is not None:
+                    return known
+                raise
+    except TimeoutError:
+        raise LinkError(
+            f"{address} did not show up within {timeout_s:g} s (in range? powered on?)"
+        ) from None
+    except BleakError as exc:
+        raise LinkError(f"cannot scan on {adapter}: {exc}") from exc

@@ -1,0 +1,36 @@
+"""Shared option handling for the commands."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from ..config import ConfigError, Settings, load_config
+
+
+def add_config_option(parser: argparse.ArgumentParser) -> None:
+    """``--config FILE``."""
+    parser.add_argument("--config", type=Path, help="config file (default: the user config dir)")
+
+
+def settings_or_exit(args: argparse.Namespace) -> Settings | None:
+    """Load the config; print the problem and return None when it is invalid."""
+    try:
+        return load_config(args.config)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Concise logs on stderr."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname).1s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    for noisy in ("bleak", "dbus_fast", "amqtt", "transitions", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,99 @@
+"""``retrogate pair``: choose a treadmill (and a strap) and save them in the config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..ble import Found, scan
+from ..ble.pairing import check_treadmill
+from ..config import ConfigError, StationConfig, default_config_path, load_config, save_config
+from ..link import LinkError
+from .scan import show
+
+
+def _choose(kind: str, options: list[Found], wanted: str | None, ask: bool) -> Found | None:
+    if wanted is not None:
+        if wanted == "first":
+            return options[0] if options else None
+        if wanted == "none":
+            return None
+        match = [f for f in options if f.address.upper() == wanted.upper()]
+        if not match:
+            raise LookupError(f"{kind} {wanted} was not found in the scan")
+        return match[0]
+    if not options:
+        return None
+    if not ask:
+        return options[0]
+    for i, found in enumerate(options, start=1):
+        print(f"  [{i}] {found.name} ({found.address}, {found.rssi} dBm)")
+    skip = " or Enter for none" if kind == "heart-rate strap" else ""
+    while True:
+        answer = input(f"Which {kind}? 1-{len(options)}{skip}: ").strip()
+        if not answer and skip:
+            return None
+        if answer.isdigit() and 1 <= int(answer) <= len(options):
+            return options[int(answer) - 1]
+        print(f"Please type a number from 1 to {len(options)}.")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Scan, choose, check, save."""
+    path: Path = args.config or default_config_path()
+    try:
+        settings = load_config(path if path.exists() else None)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Scanning on {args.adapter} for {args.timeout:g} s...", flush=True)
+    try:
+        seen = asyncio.run(scan(args.adapter, args.timeout, show))
+        treadmills = [f for f in seen.values() if f.treadmill]
+        straps = [f for f in seen.values() if f.heart_rate and not f.treadmill]
+        ask = sys.stdin.isatty()
+        treadmill = _choose("treadmill", treadmills, args.treadmill, ask)
+        if treadmill is None:
+            print("No treadmill found. Wake it up (press a key on the console) and try again.")
+            return 1
+        strap = _choose("heart-rate strap", straps, args.hrm, ask)
+        if not args.no_check:
+            print("Checking the treadmill...", flush=True)
+            print(asyncio.run(check_treadmill(treadmill.address, args.adapter)))
+    except (LookupError, LinkError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    station = StationConfig(
+        id=args.station,
+        treadmill=treadmill.address,
+        treadmill_name=treadmill.name,
+        hrm=strap.address if strap else None,
+        hrm_name=strap.name if strap else None,
+    )
+    stations = [s for s in settings.stations if s.id != station.id] + [station]
+    updated = settings.model_copy(update={"stations": stations, "adapter": args.adapter})
+    save_config(updated, path)
+    print(
+        f"Saved station {station.id!r} to {path}. Next: `retrogate run --plan intro-backward-walk`."
+    )
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    """Add ``pair``."""
+    parser = sub.add_parser("pair", help="choose a treadmill and strap and save them")
+    parser.add_argument("--config", type=Path, help="config file to write")
+    parser.add_argument("--adapter", default="hci0", help="BlueZ adapter (default hci0)")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to scan")
+    parser.add_argument("--station", default="treadmill", help="station id (default 'treadmill')")
+    parser.add_argument("--treadmill", help="address to use, or 'first' (no prompt)")
+    parser.add_argument("--hrm", help="strap address, 'first' or 'none' (no prompt)")
+    parser.add_argument(
+        "--no-check", action="store_true", help="do not connect to check (and bond) the treadmill"
+    )
+    parser.set_defaults(run=run)

@@ -1,0 +1,79 @@
+"""``retrogate run``: a session against the paired devices, or the simulator."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..clock import LoopClock
+from ..service import RunOptions, Service
+from ..session.station import StationRuntime
+from ..workout.plan import PlanError, resolve_plan
+from .common import add_config_option, settings_or_exit, setup_logging
+
+
+def summary(stations: list[StationRuntime]) -> str:
+    """What happened, per station, for the end of a run."""
+    lines = []
+    for st in stations:
+        s = st.hub.snapshot
+        lines.append(
+            f"{st.id}: {s.distance_m or 0} m in {s.elapsed_s or 0} s, {s.energy_kcal:.0f} kcal "
+            f"({s.energy_method}); fastest backward command {st.max_backward_command_kmh:.2f} km/h "
+            f"(cap {s.cap_kmh:.2f}); decode errors {st.counters['decode_errors']}"
+        )
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run until Ctrl-C (or --duration)."""
+    settings = settings_or_exit(args)
+    if settings is None:
+        return 2
+    plan = None
+    if args.plan:
+        try:
+            plan = resolve_plan(args.plan)
+        except PlanError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    setup_logging(args.verbose)
+    options = RunOptions(
+        plan=plan,
+        sim=args.sim,
+        scenario=args.scenario,
+        duration_s=args.duration,
+        status_line=not args.no_status,
+    )
+    service = Service(settings, options, LoopClock(args.speedup))
+    try:
+        stations = asyncio.run(service.run())
+    except KeyboardInterrupt:
+        stations = service.stations
+    except ValueError as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return 2
+    print("\n" + summary(stations))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    """Add ``run``."""
+    parser = sub.add_parser(
+        "run",
+        help="run a session: read the treadmill, govern the speed, follow a plan",
+        description="Run a session against the paired devices (or --sim). Ctrl-C stops "
+        "cleanly, slowing the belt first if a backward segment is running.",
+    )
+    add_config_option(parser)
+    parser.add_argument("--plan", help="builtin plan name or TOML file (default: free mode)")
+    parser.add_argument("--sim", action="store_true", help="use the in-process simulator")
+    parser.add_argument("--scenario", type=Path, help="simulator fault scenario (with --sim)")
+    parser.add_argument("--speedup", type=float, default=1.0, help="run the clock N times faster")
+    parser.add_argument("--duration", type=float, help="stop after this many (session) seconds")
+    parser.add_argument("--no-status", action="store_true", help="no live status line")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.set_defaults(run=run)

@@ -1,0 +1,49 @@
+"""``retrogate scan``: treadmills and heart-rate straps nearby, as they appear."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from ..ble import Found, scan
+from ..link import LinkError
+
+
+def show(found: Found) -> None:
+    """One line per device."""
+    print(
+        f"  {found.address}  {found.rssi:4d} dBm  {found.name[:24]:24}  {found.offers}", flush=True
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Scan and list."""
+    print(f"Scanning on {args.adapter} for {args.timeout:g} s (Ctrl-C to stop)...", flush=True)
+    try:
+        seen = asyncio.run(scan(args.adapter, args.timeout, show))
+    except KeyboardInterrupt:
+        return 0
+    except LinkError as exc:
+        print(
+            f"error: {exc}\nIs the adapter there (`bluetoothctl list`) and BlueZ running?",
+            file=sys.stderr,
+        )
+        return 1
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot reach BlueZ on the D-Bus system bus: {exc}", file=sys.stderr)
+        return 1
+    if not seen:
+        print("Nothing found. Wake the treadmill (press a key), put the strap on, and try again.")
+    else:
+        print(f"Found {len(seen)}. `retrogate pair` saves your choice.")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    """Add ``scan``."""
+    parser = sub.add_parser("scan", help="list nearby FTMS treadmills and heart-rate straps")
+    parser.add_argument("--adapter", default="hci0", help="BlueZ adapter (default hci0)")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to scan")
+    parser.set_defaults(run=run)

@@ -1,0 +1,139 @@
+"""The gateway service: every station's runtime, wired, in one TaskGroup.
+
+The only place that knows about stations, links and outputs together.
+Shutting down (Ctrl-C, --duration) slows a backward belt and pauses it
+before the links close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .ble import BleakLink
+from .clock import Clock
+from .config import Settings, StationConfig
+from .hub import HubMessage, StateMessage
+from .link import Link, ProvidedLinks, load_provider
+from .session.station import StationRuntime
+from .status import print_status
+from .workout.plan import Plan
+
+log = logging.getLogger(__name__)
+
+Output = Callable[[list[StationRuntime]], contextlib.AbstractAsyncContextManager[object]]
+
+
+@dataclass
+class RunOptions:
+    """How ``retrogate run`` (or the demo) was asked to run."""
+
+    plan: Plan | None = None
+    sim: bool = False
+    scenario: Path | None = None
+    duration_s: float | None = None
+    status_line: bool = True
+    control_timeout_s: float = 2.0
+    outputs: list[Output] = field(default_factory=list)
+
+
+def _stations(settings: Settings, options: RunOptions) -> list[StationConfig]:
+    if settings.stations:
+        return settings.stations
+    if options.sim:
+        return [StationConfig(id="sim", treadmill="sim")]
+    return []
+
+
+class Service:
+    """Runs the configured stations until cancelled or for ``duration_s``."""
+
+    def __init__(self, settings: Settings, options: RunOptions, clock: Clock) -> None:
+        self.settings = settings
+        self.options = options
+        self.clock = clock
+        self.stations: list[StationRuntime] = []
+        self.ready = asyncio.Event()
+
+    async def _links(self, stack: contextlib.AsyncExitStack, cfg: StationConfig) -> ProvidedLinks:
+        if self.options.sim or cfg.treadmill.startswith("sim"):
+            provider = load_provider("sim")
+            return await stack.enter_async_context(
+                provider.links(cfg.id, self.clock, self.options.scenario)
+            )
+        adapter = self.settings.adapter
+        treadmill: Link = BleakLink(cfg.treadmill, adapter)
+        hrm: Link | None = None
+        if cfg.hrm is not None:
+            hrm = (
+                treadmill
+                if cfg.hrm.upper() == cfg.treadmill.upper()
+                else BleakLink(cfg.hrm, adapter)
+            )
+        return ProvidedLinks(treadmill, hrm)
+
+    async def run(self) -> list[StationRuntime]:
+        """Serve; returns the station runtimes (for summaries) when done."""
+        configs = _stations(self.settings, self.options)
+        if not configs:
+            raise ValueError("no treadmill is paired: run `retrogate pair` first (or try --sim)")
+        async with contextlib.AsyncExitStack() as stack:
+            for cfg in configs:
+                links = await self._links(stack, cfg)
+                runtime = StationRuntime(
+                    cfg.id,
+                    self.settings.limits_for(cfg)
+                    if not self.options.sim
+                    else self.settings.limits_for(cfg).model_copy(
+                        update={"hr_expected": links.hrm is not None}
+                    ),
+                    self.clock,
+                    links.treadmill,
+                    links.hrm,
+                    plan=self.options.plan,
+                    weight_kg=self.settings.runner.weight_kg,
+                    sex=self.settings.runner.sex,
+                    control_timeout_s=self.options.control_timeout_s,
+                )
+                if links.follow_direction is not None:
+                    runtime.hub.subscribe(_direction_follower(links.follow_direction))
+                self.stations.append(runtime)
+            for output in self.options.outputs:
+                await stack.enter_async_context(output(self.stations))
+            try:
+                await self._serve()
+            finally:
+                await asyncio.gather(
+                    *(s.wind_down() for s in self.stations), return_exceptions=True
+                )
+        return self.stations
+
+    async def _serve(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            tasks = [
+                tg.create_task(station.run(), name=f"station-{station.id}")
+                for station in self.stations
+            ]
+            if self.options.status_line:
+                hubs = [s.hub for s in self.stations]
+                tasks.append(tg.create_task(print_status(hubs, self.clock), name="status"))
+            self.ready.set()
+            if self.options.duration_s is not None:
+                await self.clock.sleep(self.options.duration_s)
+                for task in tasks:  # a cancelled child ends the group without an error
+                    task.cancel()
+
+
+def _direction_follower(follow: Callable[[str], None]) -> Callable[[HubMessage], None]:
+    last: list[str] = []
+
+    def on_message(message: HubMessage) -> None:
+        if isinstance(message, StateMessage) and message.snapshot.direction not in last[-1:]:
+            last[:] = [message.snapshot.direction]
+            follow(message.snapshot.direction)
+
+    return on_message
