@@ -110,6 +110,7 @@ class Service:
                 await asyncio.gather(
                     *(s.wind_down() for s in self.stations), return_exceptions=True
                 )
+                await asyncio.gather(*(s.close() for s in self.stations), return_exceptions=True)
         return self.stations
 
     async def _serve(self) -> None:

@@ -207,8 +207,8 @@ def _command(
     s: GovernorState, out: _Out, now: float, rule: str, why: str, *, ramp: bool = True
 ) -> GovernorState:
     """Move the commanded target towards the goal: the only Set Target Speed source."""
-    if not s.has_control:
-        return s
+    if not s.has_control or s.phase is Phase.HALTED:
+        return s  # halted: nothing moves the belt until the runner confirms
     goal = _goal_c(s, now)
     if goal <= 0:
         return s  # no target yet (0 is not a speed a treadmill accepts)

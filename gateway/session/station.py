@@ -200,6 +200,14 @@ class StationRuntime:
                     await self._write(_REQUESTS[SetTargetSpeed](SetTargetSpeed(turn)))
                 await self._write(_REQUESTS[Pause](Pause()))
 
+    async def close(self) -> None:
+        """Disconnect every link (after ``wind_down``), so nothing is left dangling."""
+        links = {id(link): link for link in (self.treadmill, self.hrm) if link is not None}
+        for link in links.values():
+            with contextlib.suppress(LinkError, TimeoutError):
+                async with asyncio.timeout(5):
+                    await link.disconnect()
+
     # --- links ------------------------------------------------------------------------
 
     async def _link_loop(

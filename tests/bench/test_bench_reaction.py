@@ -26,6 +26,7 @@ from gateway.ftms import (
     encode_treadmill_data,
 )
 from gateway.ftms import uuids as U
+from gateway.hub import StateMessage
 from gateway.safety import SafetyLimits
 from gateway.session.station import StationRuntime
 from gateway.workout.plan import parse_plan
@@ -65,9 +66,16 @@ async def measure() -> list[float]:
             plan=BACKWARD,
             on_write=on_write,
         )
+        ready = asyncio.Event()
+        runtime.hub.subscribe(
+            lambda m: (
+                ready.set()
+                if isinstance(m, StateMessage) and m.snapshot.capped and m.snapshot.cap_held
+                else None
+            )
+        )
         task = asyncio.create_task(runtime.run())
-        while not (runtime.state.has_control and runtime.state.cap_active):
-            await asyncio.sleep(0.01)
+        await ready.wait()
         for i in range(SAMPLES):
             frame = (
                 Notify(U.FITNESS_MACHINE_STATUS, SPEED_UP)

@@ -350,3 +350,14 @@ def test_a_late_echo_of_our_own_ramp_step_is_not_a_console_change() -> None:
     for t in range(3, 8):
         run.feed(Tick(), at=float(t))
     assert run.speeds()[-1][1] == 6.0
+
+
+def test_no_new_target_while_halted() -> None:
+    """Found by hypothesis: a plan segment change after an escalation set a new target."""
+    run = backward_at(5.0)
+    t0 = run.now
+    run.feed(TreadmillRecord(7.0), at=t0 + 0.1)
+    run.feed(Tick(), at=t0 + 3.2)
+    assert run.state.phase is Phase.HALTED
+    assert of(run.feed(SegmentChange(1, FWD, 8.0), at=t0 + 4), SetTargetSpeed) == []
+    assert of(run.feed(Tick(), at=t0 + 6), SetTargetSpeed) == []
