@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bleak import BleakScanner
 from bleak.backends.device import BLEDevice
@@ -84,14 +85,10 @@ async def scan(
 KNOWN_GRACE_S = 3.0  # how long to wait for a fresh advertisement of a known device
 
 
-async def known_device(address: str, adapter: str) -> BLEDevice | None:
-    """A device BlueZ already has an object for (seen or paired before), if any.
-
-    BlueZ does not report a known device again unless its data changes, so a
-    scan alone can miss a treadmill found a minute ago by ``retrogate pair``.
-    """
+async def bluez_objects(bus_address: str | None = None) -> dict[str, Any] | None:
+    """BlueZ's object tree (adapters, devices) as plain values; None if unreachable."""
     try:
-        bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+        bus = await MessageBus(bus_address=bus_address, bus_type=BusType.SYSTEM).connect()
     except (OSError, ValueError):
         return None
     try:
@@ -107,11 +104,22 @@ async def known_device(address: str, adapter: str) -> BLEDevice | None:
         bus.disconnect()
     if reply is None or reply.message_type is MessageType.ERROR:
         return None
-    for path, interfaces in reply.body[0].items():
-        device = interfaces.get("org.bluez.Device1")
-        if not device or not path.startswith(f"/org/bluez/{adapter}/"):
+    return {
+        path: {iface: {k: v.value for k, v in props.items()} for iface, props in ifaces.items()}
+        for path, ifaces in reply.body[0].items()
+    }
+
+
+async def known_device(address: str, adapter: str) -> BLEDevice | None:
+    """A device BlueZ already has an object for (seen or paired before), if any.
+
+    BlueZ does not report a known device again unless its data changes, so a
+    scan alone can miss a treadmill found a minute ago by ``retrogate pair``.
+    """
+    for path, interfaces in (await bluez_objects() or {}).items():
+        props = interfaces.get("org.bluez.Device1")
+        if not props or not path.startswith(f"/org/bluez/{adapter}/"):
             continue
-        props = {key: variant.value for key, variant in device.items()}
         if str(props.get("Address", "")).upper() == address.upper():
             return BLEDevice(props["Address"], props.get("Name"), {"path": path, "props": props})
     return None

@@ -18,8 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from dbus_fast import BusType, Message, MessageType
-from dbus_fast.aio import MessageBus
+from gateway.ble.scan import bluez_objects
 
 from .services import require
 
@@ -47,26 +46,10 @@ def _bluezoo_command() -> list[str] | None:
 
 async def adapters_powered(bus_address: str) -> bool:
     """True once BlueZoo exports both adapters powered on."""
-    try:
-        bus = await MessageBus(bus_address=bus_address, bus_type=BusType.SYSTEM).connect()
-    except OSError:
-        return False
-    try:
-        reply = await bus.call(
-            Message(
-                destination="org.bluez",
-                path="/",
-                interface="org.freedesktop.DBus.ObjectManager",
-                member="GetManagedObjects",
-            )
-        )
-    finally:
-        bus.disconnect()
-    if reply is None or reply.message_type is MessageType.ERROR:
-        return False
+    objects = await bluez_objects(bus_address) or {}
     powered = [
-        ifaces["org.bluez.Adapter1"]["Powered"].value
-        for ifaces in reply.body[0].values()
+        ifaces["org.bluez.Adapter1"]["Powered"]
+        for ifaces in objects.values()
         if "org.bluez.Adapter1" in ifaces
     ]
     return powered.count(True) == 2
