@@ -30,9 +30,12 @@ from ..ftms import (
     MachineStatusOp,
     StopPause,
     TreadmillDataJoiner,
+    decode_feature,
     decode_heart_rate,
+    decode_incline_range,
     decode_machine_status,
     decode_speed_range,
+    decode_training_status,
     decode_treadmill_data,
 )
 from ..ftms import uuids as U
@@ -249,21 +252,37 @@ class StationRuntime:
         return lambda data: put(Raw(uuid, bytes(data)))
 
     async def _treadmill_connected(self, link: Link) -> None:
+        """Read what the machine is, subscribe, then ask for control (after every connect)."""
+        feature = decode_feature(await link.read(U.FITNESS_MACHINE_FEATURE))
+        if "speed" not in feature.target_settings:
+            self._announce(
+                Alert(
+                    Level.DANGER,
+                    "no_speed_control",
+                    "This treadmill does not accept speed targets: the cap cannot be enforced.",
+                )
+            )
         speed_range = decode_speed_range(await link.read(U.SUPPORTED_SPEED_RANGE))
         self.inbox.put_nowait(SpeedRangeReported(speed_range.min_kmh, speed_range.max_kmh))
+        incline = ""
+        if link.has_characteristic(U.SUPPORTED_INCLINATION_RANGE):
+            incline_range = decode_incline_range(await link.read(U.SUPPORTED_INCLINATION_RANGE))
+            incline = f", incline {incline_range.min_pct:g}-{incline_range.max_pct:g} %"
         await self._control.start()
-        for uuid in (U.TREADMILL_DATA, U.FITNESS_MACHINE_STATUS):
-            await link.subscribe(uuid, self._enqueue(uuid))
+        for uuid in (U.TREADMILL_DATA, U.FITNESS_MACHINE_STATUS, U.TRAINING_STATUS):
+            if uuid == U.TREADMILL_DATA or link.has_characteristic(uuid):
+                await link.subscribe(uuid, self._enqueue(uuid))
         if self.hrm is link and link.has_characteristic(U.HEART_RATE_MEASUREMENT):
             await link.subscribe(U.HEART_RATE_MEASUREMENT, self._enqueue(U.HEART_RATE_MEASUREMENT))
             self._connection("hrm", True)
         self._connection("treadmill", True)
         log.info(
-            "%s: treadmill %s connected, %.1f-%.1f km/h",
+            "%s: treadmill %s connected, %.1f-%.1f km/h%s",
             self.id,
             link.address,
             speed_range.min_kmh,
             speed_range.max_kmh,
+            incline,
         )
         # Control first; the governor re-asserts the cap as soon as it is granted.
         self._actions.put_nowait(RequestControl())
@@ -305,6 +324,9 @@ class StationRuntime:
                     self._step(TargetReported(status.target_speed_kmh))
                 elif status.op in _STATUS_EVENTS:
                     self._step(_STATUS_EVENTS[status.op])
+            elif raw.uuid == U.TRAINING_STATUS:
+                status_name = decode_training_status(raw.data).status
+                log.debug("%s: training status %s", self.id, status_name)
             elif raw.uuid == U.HEART_RATE_MEASUREMENT:
                 sample = decode_heart_rate(raw.data)
                 self._seq_hr += 1

@@ -125,3 +125,16 @@ async def test_a_treadmill_that_ignores_commands_is_paused_within_the_window() -
     assert pauses[0] - first_over <= 3.0 + 1.0  # the escalation window plus one record
     assert runtime.state.phase.value == "halted"
     assert station.treadmill.state.value == "paused"
+
+
+async def test_a_treadmill_that_reverts_to_its_own_speed_never_breaks_the_cap() -> None:
+    """The machine goes back to its previous target 2 s after every command."""
+    runtime, station, watch = await run_plan(
+        {"at_s": 55, "action": "revert_speed", "after_s": 2.0}, seconds=200
+    )
+    assert runtime.max_backward_command_kmh <= 6.0
+    corrected = [
+        t for t, rule in watch.decisions if rule in ("correct_target", "correct_overspeed")
+    ]
+    assert corrected  # the reverts above the limit were seen and answered
+    assert runtime.state.phase.value != "halted" or any(r == "escalate" for _, r in watch.decisions)
