@@ -129,7 +129,7 @@ async def test_a_treadmill_that_ignores_commands_is_paused_within_the_window() -
 
 async def test_a_treadmill_that_reverts_to_its_own_speed_never_breaks_the_cap() -> None:
     """The machine goes back to its previous target 2 s after every command."""
-    runtime, station, watch = await run_plan(
+    runtime, _, watch = await run_plan(
         {"at_s": 55, "action": "revert_speed", "after_s": 2.0}, seconds=200
     )
     assert runtime.max_backward_command_kmh <= 6.0
