@@ -10,8 +10,8 @@ from gateway.workout.energy import (
     acsm_vo2,
     backward_multiplier,
     hr_max,
-    keytel_kcal_per_min,
     kcal_per_min_from_vo2,
+    keytel_kcal_per_min,
     vo2,
 )
 
