@@ -17,6 +17,7 @@ from pathlib import Path
 from .ble import BleakLink
 from .clock import Clock
 from .config import Settings, StationConfig
+from .ftms import ControlPointRequest
 from .hub import HubMessage, StateMessage
 from .link import Link, ProvidedLinks, load_provider
 from .session.station import StationRuntime
@@ -38,6 +39,8 @@ class RunOptions:
     duration_s: float | None = None
     status_line: bool = True
     control_timeout_s: float = 2.0
+    # Sees every control-point write (station id, request): tests and diagnostics.
+    on_write: Callable[[str, ControlPointRequest], None] | None = None
     outputs: list[Output] = field(default_factory=list)
 
 
@@ -98,6 +101,7 @@ class Service:
                     weight_kg=self.settings.runner.weight_kg,
                     sex=self.settings.runner.sex,
                     control_timeout_s=self.options.control_timeout_s,
+                    on_write=_bind(self.options.on_write, cfg.id),
                 )
                 if links.follow_direction is not None:
                     runtime.hub.subscribe(_direction_follower(links.follow_direction))
@@ -127,6 +131,14 @@ class Service:
                 await self.clock.sleep(self.options.duration_s)
                 for task in tasks:  # a cancelled child ends the group without an error
                     task.cancel()
+
+
+def _bind(
+    observer: Callable[[str, ControlPointRequest], None] | None, station_id: str
+) -> Callable[[ControlPointRequest], None] | None:
+    if observer is None:
+        return None
+    return lambda request: observer(station_id, request)
 
 
 def _direction_follower(follow: Callable[[str], None]) -> Callable[[HubMessage], None]:

@@ -99,7 +99,13 @@ async def run_gateway(
     settings = load_config(config)
     service = Service(
         settings,
-        RunOptions(plan=plan, duration_s=duration_s, status_line=False, control_timeout_s=30.0),
+        RunOptions(
+            plan=plan,
+            duration_s=duration_s,
+            status_line=False,
+            control_timeout_s=30.0,
+            on_write=lambda _, request: writes.append(request),
+        ),
         LoopClock(SPEEDUP),
     )
     task = asyncio.create_task(service.run())
@@ -111,7 +117,6 @@ async def run_gateway(
             decisions.append((message.at, message.decision.rule))
 
     station.hub.subscribe(on)
-    station._on_write = writes.append
     await task
     return service, decisions, writes
 
