@@ -66,6 +66,8 @@ class CommandKind(StrEnum):
     SET_DIRECTION = "set_direction"
     SET_CAP = "set_cap"
     CONFIRM = "confirm"  # the runner confirms after an escalation stop
+    NEXT_SEGMENT = "next_segment"  # for the workout engine, not the governor
+    LOAD_PLAN = "load_plan"  # for the workout engine, not the governor
 
 
 @dataclass(frozen=True, slots=True)

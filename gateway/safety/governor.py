@@ -482,8 +482,8 @@ def _on_command(s: GovernorState, c: Command, now: float, out: _Out) -> Governor
     if c.issued_at is not None and now - c.issued_at > ttl:
         return _refuse(s, c, out, "stale_command", f"expired {now - c.issued_at - ttl:.1f} s ago")
     handler = _COMMANDS.get(c.kind)
-    if handler is None:  # pragma: no cover - every kind has a handler
-        return _refuse(s, c, out, "bad_command", f"unknown command {c.kind}")
+    if handler is None:  # engine commands are routed to the workout engine first
+        return _refuse(s, c, out, "bad_command", f"{c.kind.value} is not a governor command")
     return handler(s, c, now, out)
 
 

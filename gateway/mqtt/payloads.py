@@ -1,0 +1,187 @@
+"""Versioned JSON payloads (``"v": 1``) with the canonical field names.
+
+Pydantic models, so other programs can rely on the JSON schema generated
+from them (``retrogate mqtt-schema`` writes it into docs/).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..ftms import HeartRate, TreadmillData, to_jsonable
+from ..hub import Snapshot
+from ..safety.actions import CommandResult, Decision
+
+VERSION: Literal[1] = 1
+
+CommandName = Literal[
+    "start",
+    "pause",
+    "stop",
+    "set_speed",
+    "set_incline",
+    "set_direction",
+    "next_segment",
+    "load_plan",
+    "set_cap",
+    "confirm",
+]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1] = VERSION
+
+
+class TelemetryPayload(_Payload):
+    """One treadmill record; consumers dedupe by ``seq``."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)  # the record's canonical fields
+
+    seq: int = Field(ge=1)
+    ts: float = Field(description="wall-clock seconds since the epoch")
+
+    @classmethod
+    def of(cls, seq: int, ts: float, record: TreadmillData) -> TelemetryPayload:
+        """From a decoded record."""
+        return cls(seq=seq, ts=ts, **to_jsonable(record))
+
+
+class HeartRatePayload(_Payload):
+    """One HR measurement."""
+
+    seq: int = Field(ge=1)
+    ts: float
+    heart_rate_bpm: int
+    contact: bool | None = None
+    energy_kj: int | None = None
+    rr_intervals_s: list[float] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, seq: int, ts: float, sample: HeartRate) -> HeartRatePayload:
+        """From a decoded measurement."""
+        return cls(
+            seq=seq,
+            ts=ts,
+            heart_rate_bpm=sample.heart_rate_bpm,
+            contact=sample.contact,
+            energy_kj=sample.energy_kj,
+            rr_intervals_s=list(sample.rr_intervals_s),
+        )
+
+
+class SegmentPayload(BaseModel):
+    """Where the workout is."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    index: int
+    count: int
+    direction: Literal["forward", "backward"]
+    note: str = ""
+    left_s: float | None = None
+    left_m: float | None = None
+    finished: bool = False
+
+
+class StatePayload(_Payload):
+    """The station's snapshot (retained, at most once a second)."""
+
+    ts: float
+    speed_kmh: float | None = None
+    target_kmh: float | None = None
+    cap_kmh: float
+    capped: bool
+    cap_held: bool
+    direction: Literal["forward", "backward"]
+    phase: str
+    running: bool
+    incline_pct: float | None = None
+    distance_m: int | None = None
+    elapsed_s: int | None = None
+    energy_kcal: float
+    energy_method: str
+    treadmill_energy_kcal: int | None = None
+    heart_rate_bpm: int | None = None
+    hr_contact: bool | None = None
+    hr_max_bpm: float
+    segment: SegmentPayload | None = None
+    plan: str | None = None
+
+    @classmethod
+    def of(cls, ts: float, s: Snapshot) -> StatePayload:
+        """From the hub's snapshot."""
+        fields: dict[str, Any] = {
+            name: getattr(s, name)
+            for name in cls.model_fields
+            if name not in ("v", "ts", "segment", "direction") and hasattr(s, name)
+        }
+        segment = None
+        if s.segment is not None:
+            seg = s.segment
+            segment = SegmentPayload(
+                index=seg.index,
+                count=seg.count,
+                direction=seg.direction.value,
+                note=seg.note,
+                left_s=seg.left_s,
+                left_m=seg.left_m,
+                finished=seg.finished,
+            )
+        direction: Literal["forward", "backward"] = (
+            "backward" if s.direction == "backward" else "forward"
+        )
+        return cls(ts=ts, segment=segment, direction=direction, **fields)
+
+
+class SafetyEventPayload(_Payload):
+    """One governor decision: why the belt did what it did."""
+
+    ts: float
+    rule: str
+    input: str
+    action: str
+
+    @classmethod
+    def of(cls, ts: float, decision: Decision) -> SafetyEventPayload:
+        """From a decision record."""
+        return cls(ts=ts, rule=decision.rule, input=decision.input, action=decision.action)
+
+
+class CommandPayload(BaseModel):
+    """What a client publishes on ``…/cmd``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, max_length=64)
+    cmd: CommandName
+    value: float | str | None = None
+    ttl_ms: int | None = Field(None, ge=1, le=60_000)
+    ts: float | None = Field(None, description="wall-clock seconds since the epoch when sent")
+
+
+class CommandResultPayload(_Payload):
+    """The one answer every command gets, malformed ones included."""
+
+    id: str | None
+    ok: bool
+    applied: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def of(cls, result: CommandResult) -> CommandResultPayload:
+        """From the governor's (or the engine's) result."""
+        return cls(id=result.id, ok=result.ok, applied=result.applied, error=result.error)
+
+
+SCHEMAS: dict[str, type[BaseModel]] = {
+    "telemetry": TelemetryPayload,
+    "heart_rate": HeartRatePayload,
+    "state": StatePayload,
+    "safety_event": SafetyEventPayload,
+    "command": CommandPayload,
+    "command_result": CommandResultPayload,
+}

@@ -1,0 +1,68 @@
+"""The topic tree of MQTT.md, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """Topic names for one gateway under a prefix (default ``retrogate``)."""
+
+    prefix: str
+    gateway: str
+
+    @property
+    def gateway_status(self) -> str:
+        """``online``/``offline``, retained; the connection's Last Will."""
+        return f"{self.prefix}/gateways/{self.gateway}/status"
+
+    @property
+    def diag(self) -> str:
+        """Counters, retained."""
+        return f"{self.prefix}/gateways/{self.gateway}/diag"
+
+    def availability(self, station: str, device: Literal["treadmill", "hrm"]) -> str:
+        """Per-device ``online``/``offline``, retained."""
+        return f"{self.prefix}/{station}/{device}/availability"
+
+    def state(self, station: str) -> str:
+        """JSON snapshot at most once a second, retained."""
+        return f"{self.prefix}/{station}/state"
+
+    def telemetry(self, station: str) -> str:
+        """One message per treadmill record, with ``seq``: the stream nothing may lose."""
+        return f"{self.prefix}/{station}/telemetry"
+
+    def heart_rate(self, station: str) -> str:
+        """One message per HR sample, with ``seq``."""
+        return f"{self.prefix}/{station}/heart_rate"
+
+    def workout(self, station: str) -> str:
+        """The active plan and segment, retained."""
+        return f"{self.prefix}/{station}/workout"
+
+    def safety_events(self, station: str) -> str:
+        """Every governor decision."""
+        return f"{self.prefix}/{station}/safety/events"
+
+    def command(self, station: str) -> str:
+        """Commands in (never retained)."""
+        return f"{self.prefix}/{station}/cmd"
+
+    def command_result(self, station: str) -> str:
+        """One answer per command."""
+        return f"{self.prefix}/{station}/cmd/result"
+
+    def command_filter(self) -> str:
+        """Subscription for the commands of every station."""
+        return f"{self.prefix}/+/cmd"
+
+    def station_of_command(self, topic: str) -> str | None:
+        """The station a command topic addresses, or None if it is not one."""
+        parts = topic.split("/")
+        prefix = self.prefix.split("/")
+        if len(parts) == len(prefix) + 2 and parts[: len(prefix)] == prefix and parts[-1] == "cmd":
+            return parts[len(prefix)]
+        return None
