@@ -113,6 +113,7 @@ class SpeedRangeReported:
 
     min_kmh: float
     max_kmh: float
+    step_kmh: float = 0.01
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,6 +90,7 @@ class GovernorState(NamedTuple):
     cap_c: int
     min_c: int = 0
     max_c: int = 2000
+    step_c: int = 1  # the machine's speed increment: it snaps targets to this grid
     direction: Direction = Direction.FORWARD
     phase: Phase = Phase.RUNNING
     running: bool = False
@@ -177,6 +178,18 @@ def overspeed_limit_c(s: GovernorState) -> int | None:
     return None
 
 
+def _snap(s: GovernorState, c: int) -> int:
+    """Down onto the machine's grid, so the echo of a target is the target (and never more)."""
+    if c <= s.min_c or s.step_c <= 1:
+        return c
+    return s.min_c + (c - s.min_c) // s.step_c * s.step_c
+
+
+def _ours(s: GovernorState, c: int) -> bool:
+    """A reported target is the echo of one of our recent commands."""
+    return any(abs(c - mine) < max(s.step_c, 1) for mine in s.recent_commands)
+
+
 def _goal_c(s: GovernorState, now: float) -> int:
     wanted = s.requested_c - s.hr_reduction_c
     if s.phase in (Phase.TURNING, Phase.DWELL):
@@ -226,7 +239,7 @@ def _command(
             return s
         goal = min(goal, current + centi(accel * RAMP_INTERVAL_S))
         goal = max(goal, s.min_c)
-    goal = min(goal, ceiling_c(s, now))  # the invariant, whatever the arithmetic above did
+    goal = _snap(s, min(goal, ceiling_c(s, now)))  # the invariant, whatever came before
     if goal == s.commanded_c:
         return s
     out.decide(rule, why, SetTargetSpeed(goal / 100), f"set target {_kmh(goal)}")
@@ -246,7 +259,7 @@ def _on_record(s: GovernorState, e: TreadmillRecord, now: float, out: _Out) -> G
     s = replace(s, reported_c=c)
     danger = overspeed_limit_c(s)
     if danger is not None and c > danger + centi(s.limits.tolerance_kmh):
-        limit = ceiling_c(s, now)
+        limit = _snap(s, ceiling_c(s, now))
         since = s.over_cap_since if s.over_cap_since is not None else now
         s = replace(s, over_cap_since=since)
         if s.phase is not Phase.HALTED and now - since >= s.limits.escalation_s:
@@ -277,7 +290,7 @@ def _escalate(s: GovernorState, out: _Out, why: str) -> GovernorState:
 def _on_target(s: GovernorState, e: TargetReported, now: float, out: _Out) -> GovernorState:
     c = centi(e.target_kmh)
     s = replace(s, target_c=c)
-    limit = ceiling_c(s, now)
+    limit = _snap(s, ceiling_c(s, now))
     if s.cap_active and c > limit:
         if s.has_control and s.phase is not Phase.HALTED:
             why = f"machine target {_kmh(c)} > limit {_kmh(limit)}"
@@ -289,7 +302,7 @@ def _on_target(s: GovernorState, e: TargetReported, now: float, out: _Out) -> Go
             )
             s = replace(s, commanded_c=limit, commanded_at=now)
         return s
-    if c not in s.recent_commands and not s.cap_active:
+    if not _ours(s, c) and not s.cap_active:
         # Forward: somebody chose another speed on the console; follow them.
         s = _commanded(replace(s, requested_c=c + s.hr_reduction_c), c, now)
     return s
@@ -590,7 +603,12 @@ def step(state: GovernorState, event: Event, now: float) -> tuple[GovernorState,
     elif isinstance(event, MachineStopped):
         state = _on_stopped(state, event, now, out)
     elif isinstance(event, SpeedRangeReported):
-        state = replace(state, min_c=centi(event.min_kmh), max_c=centi(event.max_kmh))
+        state = replace(
+            state,
+            min_c=centi(event.min_kmh),
+            max_c=centi(event.max_kmh),
+            step_c=max(1, centi(event.step_kmh)),
+        )
     else:
         state = _on_control(state, event, now, out)
     return state, out.actions

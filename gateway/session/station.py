@@ -263,7 +263,9 @@ class StationRuntime:
                 )
             )
         speed_range = decode_speed_range(await link.read(U.SUPPORTED_SPEED_RANGE))
-        self.inbox.put_nowait(SpeedRangeReported(speed_range.min_kmh, speed_range.max_kmh))
+        self.inbox.put_nowait(
+            SpeedRangeReported(speed_range.min_kmh, speed_range.max_kmh, speed_range.step_kmh)
+        )
         incline = ""
         if link.has_characteristic(U.SUPPORTED_INCLINATION_RANGE):
             incline_range = decode_incline_range(await link.read(U.SUPPORTED_INCLINATION_RANGE))

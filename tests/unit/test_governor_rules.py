@@ -18,6 +18,7 @@ from gateway.safety.events import (
     HeartRateSample,
     MachineStopped,
     SegmentChange,
+    SpeedRangeReported,
     StopKind,
     TargetReported,
     Tick,
@@ -361,3 +362,31 @@ def test_no_new_target_while_halted() -> None:
     assert run.state.phase is Phase.HALTED
     assert of(run.feed(SegmentChange(1, FWD, 8.0), at=t0 + 4), SetTargetSpeed) == []
     assert of(run.feed(Tick(), at=t0 + 6), SetTargetSpeed) == []
+
+
+def test_targets_land_on_the_machine_grid_and_its_echo_is_ours() -> None:
+    """Found running the README's demo: 0.93 + 1.0 = 1.93 km/h was echoed as 1.9 and
+    taken for a console change, so the warm-up crawled at 1.9 km/h."""
+    run = Run(initial_state(SafetyLimits(hr_expected=False)))
+    run.feed(SpeedRangeReported(0.5, 16.0, 0.1))
+    run.feed(ControlGranted())
+    run.feed(SegmentChange(0, FWD, 6.0))
+    run.feed(cmd(CommandKind.START))
+    run.feed(TreadmillRecord(0.93), at=0.5)
+    run.feed(Tick(), at=1.0)
+    assert run.speeds()[-1][1] == 1.9  # snapped down onto the 0.1 grid
+    run.feed(TargetReported(1.9), at=1.05)
+    for t in range(2, 8):
+        run.feed(Tick(), at=float(t))
+    assert run.speeds()[-1][1] == 6.0
+
+
+def test_a_cap_off_the_grid_is_commanded_below_it() -> None:
+    run = Run(initial_state(SafetyLimits(backward_cap_kmh=6.0, hr_expected=False)))
+    run.feed(SpeedRangeReported(0.5, 16.0, 0.4))  # grid 0.5, 0.9, ... 5.7, 6.1: cap lands on 5.7
+    run.feed(ControlGranted())
+    run.feed(SegmentChange(0, BWD, 9.0))
+    actions = run.feed(TreadmillRecord(7.0), at=1.0)
+    (correction,) = [a for a in actions if isinstance(a, SetTargetSpeed)]
+    assert correction.kmh <= 6.0
+    assert correction.kmh == 5.7
