@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from .clock import Clock
-from .hub import Snapshot
+from .hub import Hub, Snapshot
 
 
 def format_status(s: Snapshot) -> str:
@@ -39,12 +39,12 @@ def format_status(s: Snapshot) -> str:
 
 
 async def print_status(
-    snapshots: Sequence[object], clock: Clock, out: TextIO = sys.stdout, every_s: float = 1.0
+    hubs: Sequence[Hub], clock: Clock, out: TextIO = sys.stdout, every_s: float = 1.0
 ) -> None:
     """Print the status of every station once a second (in place on a terminal)."""
     tty = out.isatty()
     while True:
-        lines = [format_status(h.snapshot) for h in snapshots]  # type: ignore[attr-defined]
+        lines = [format_status(h.snapshot) for h in hubs]
         text = "   ".join(lines)
         if tty:
             out.write("\r\x1b[2K" + text[:200])
