@@ -132,7 +132,13 @@ class Hub:
                 log.exception("hub listener %r failed", listener)
 
     def update(self, **changes: Any) -> Snapshot:
-        """Change the snapshot and tell the listeners."""
+        """Change the snapshot and tell the listeners, if anything actually changed.
+
+        The runtime calls this after every event (ticks included); publishing
+        only real changes keeps listeners from a flood of identical states.
+        """
+        if all(getattr(self.snapshot, name) == value for name, value in changes.items()):
+            return self.snapshot
         self.snapshot = replace(self.snapshot, **changes)
         self.publish(StateMessage(self.snapshot))
         return self.snapshot

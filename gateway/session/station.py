@@ -20,7 +20,7 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ..clock import Clock
 from ..ftms import (
@@ -121,7 +121,7 @@ _REQUESTS: dict[type, Callable[[Any], ControlPointRequest]] = {
     Stop: lambda a: ControlPointRequest(ControlOp.STOP_OR_PAUSE, stop_pause=StopPause.STOP),
     RequestControl: lambda a: ControlPointRequest(ControlOp.REQUEST_CONTROL),
 }
-ENGINE_COMMANDS = {"next_segment", "load_plan"}
+ENGINE_COMMANDS = frozenset({CommandKind.NEXT_SEGMENT, CommandKind.LOAD_PLAN})
 
 
 class StationRuntime:
@@ -137,7 +137,7 @@ class StationRuntime:
         *,
         plan: Plan | None = None,
         weight_kg: float = 70.0,
-        sex: Any = None,
+        sex: Literal["male", "female"] | None = None,
         tick_s: float = 0.25,
         control_timeout_s: float = 2.0,
         on_write: Callable[[ControlPointRequest], None] | None = None,
@@ -170,7 +170,7 @@ class StationRuntime:
 
     def submit(self, command: Command) -> None:
         """Hand a command (MQTT, dashboard, CLI) to the station: never blocks."""
-        if command.kind.value in ENGINE_COMMANDS:
+        if command.kind in ENGINE_COMMANDS:
             self.inbox.put_nowait(EngineCommand(command))
         else:
             self.inbox.put_nowait(command)
@@ -388,7 +388,7 @@ class StationRuntime:
         self._step(Command(f"plan-stop-{self.clock.now():.3f}", CommandKind.STOP, source="plan"))
 
     def _on_engine_command(self, command: Command) -> None:
-        if command.kind.value == "next_segment":
+        if command.kind is CommandKind.NEXT_SEGMENT:
             if self.engine is None or not self._plan_started:
                 self._result(CommandResult(command.id, False, error="no workout plan is running"))
                 return
