@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import socket
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +26,7 @@ from pydantic_settings import (
 )
 
 from .safety.limits import SafetyLimits
+from .validation import describe
 
 APP = "retrogate"
 ADDRESS = re.compile(r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$|^sim(:.*)?$")
@@ -160,13 +162,12 @@ def load_config(path: Path | None = None) -> Settings:
     try:
         settings: Settings = file_settings()
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"])
-            line = _line_of(text, str(err["loc"][-1])) if err["loc"] else None
-            where = f"line {line}, " if line else ""
-            problems.append(f"{where}{key}: {err['msg']}")
-        raise ConfigError(f"{path}: " + "; ".join(problems)) from exc
+
+        def at_line(loc: Sequence[int | str]) -> str:
+            line = _line_of(text, str(loc[-1])) if loc else None
+            return f"line {line}, " if line else ""
+
+        raise ConfigError(f"{path}: {describe(exc, 'config', at_line)}") from exc
     settings._path = path if text else None
     return settings
 

@@ -13,6 +13,7 @@ import math
 from pydantic import ValidationError
 
 from ..safety.events import Command, CommandKind
+from ..validation import describe
 from .payloads import CommandPayload, CommandResultPayload
 
 MAX_PAYLOAD = 4096
@@ -46,11 +47,7 @@ def parse_command(
     try:
         payload = CommandPayload.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'payload'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        return _refuse(command_id, problems)
+        return _refuse(command_id, describe(exc))
     if isinstance(payload.value, float) and not math.isfinite(payload.value):
         return _refuse(payload.id, "value: must be a finite number")
     issued_at = None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ..validation import describe
 from .energy import Direction
 
 SPEED_JUMP_WARN_KMH = 3.0
@@ -103,13 +104,7 @@ def parse_plan(text: str, origin: str) -> Plan:
     try:
         return Plan.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(
-                "."
-            )
-            problems.append(f"{loc or 'plan'}: {err['msg']}")
-        raise PlanError(f"{origin}: " + "; ".join(problems)) from exc
+        raise PlanError(f"{origin}: {describe(exc, 'plan')}") from exc
 
 
 def load_plan_file(path: Path) -> Plan:

@@ -43,13 +43,13 @@ def test_a_scenario_with_every_trigger_kind(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[[events]]\nat_s = 1\naction = 'explode'", "events.0: Input tag 'explode'"),
-        ("[[events]]\nat_s = 1\naction = 'console'\nbutton = 'faster'", "events.0.console.button"),
+        ("[[events]]\nat_s = 1\naction = 'explode'", "events[0]: Input tag 'explode'"),
+        ("[[events]]\nat_s = 1\naction = 'console'\nbutton = 'faster'", "events[0].console.button"),
         ("[[events]]\naction = 'disconnect'", "give exactly one of at_s, at_m or at_run_s"),
-        ("[[events]]\nat_s = -1\naction = 'disconnect'", "events.0.disconnect.at_s"),
+        ("[[events]]\nat_s = -1\naction = 'disconnect'", "events[0].disconnect.at_s"),
         (
             "[[events]]\nat_s = 1\naction = 'silent'\nlength = 3",
-            "events.0.silent.length: Extra inputs",
+            "events[0].silent.length: Extra inputs",
         ),
         ("name = ", "not valid TOML"),
     ],

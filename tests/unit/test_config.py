@@ -1,0 +1,80 @@
+"""Configuration: file, environment, errors that name file, line and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.config import ConfigError, StationConfig, load_config, save_config
+
+GOOD = """
+gateway_id = "pi"
+[[stations]]
+id = "tm1"
+treadmill = "AA:BB:CC:DD:EE:FF"
+[runner]
+age = 50
+[safety]
+backward_cap_kmh = 5.0
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_file_values_and_limits_for_a_station(tmp_path: Path) -> None:
+    settings = load_config(write(tmp_path, GOOD))
+    assert settings.path == tmp_path / "config.toml"
+    (station,) = settings.stations
+    limits = settings.limits_for(station)
+    assert (limits.backward_cap_kmh, limits.age, limits.hr_max) == (5.0, 50, 173.0)
+
+
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RETROGATE_MQTT__BROKER", "mqtt://broker.lan")
+    monkeypatch.setenv("RETROGATE_GATEWAY_ID", "gym")
+    settings = load_config(write(tmp_path, GOOD))
+    assert (settings.mqtt.broker, settings.gateway_id) == ("mqtt://broker.lan", "gym")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            GOOD.replace("AA:BB:CC:DD:EE:FF", "treadmill"),
+            "line 5, stations[0].treadmill: Value error, expected a Bluetooth address",
+        ),
+        (
+            GOOD.replace("5.0", "14.0"),
+            "line 9, safety.backward_cap_kmh: Input should be less than or equal to 12",
+        ),
+        (GOOD + "colour = 'red'\n", "safety.colour: Extra inputs are not permitted"),
+        ("gateway_id = ", "not valid TOML"),
+    ],
+)
+def test_invalid_config_names_file_line_and_key(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    assert str(exc.value).startswith(f"{path}: ")
+    assert message in str(exc.value)
+
+
+def test_missing_explicit_file_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="run `retrogate pair`"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    settings = load_config(write(tmp_path, GOOD))
+    station = StationConfig(id="tm2", treadmill="sim", hrm="11:22:33:44:55:66")
+    path = tmp_path / "saved" / "config.toml"
+    save_config(settings.model_copy(update={"stations": [*settings.stations, station]}), path)
+    again = load_config(path)
+    assert [s.id for s in again.stations] == ["tm1", "tm2"]
+    assert again.stations[1].hrm == "11:22:33:44:55:66"
+    assert again.safety.backward_cap_kmh == 5.0
