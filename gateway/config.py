@@ -76,7 +76,11 @@ class MqttConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    broker: str = "embedded"
+    broker: str = Field(
+        "embedded", description='"embedded" (in-process), "none" (no MQTT), or a host name'
+    )
+    embedded_bind: str = "127.0.0.1"
+    protocol: Literal["3.1.1", "5"] = "5"
     port: int = Field(1883, ge=1, le=65535)
     prefix: str = Field("retrogate", pattern=r"^[A-Za-z0-9_/-]+$")
     username: str | None = None
@@ -86,6 +90,12 @@ class MqttConfig(BaseModel):
     key_file: Path | None = None
     discovery: bool = True
     discovery_prefix: str = "homeassistant"
+    replay_overlap: int = Field(
+        200,
+        ge=0,
+        description="stream messages re-sent before the last acknowledged one after a reconnect "
+        "(a broker killed after its PUBACK may never have delivered them)",
+    )
 
 
 class Settings(BaseSettings):

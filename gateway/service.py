@@ -20,8 +20,12 @@ from .config import Settings, StationConfig
 from .ftms import ControlPointRequest
 from .hub import HubMessage, StateMessage
 from .link import Link, ProvidedLinks, load_provider
+from .mqtt.bridge import MqttBridge
+from .mqtt.broker import embedded_broker
 from .session.station import StationRuntime
 from .status import print_status
+from .store.db import SessionStore
+from .store.recorder import Recorder
 from .workout.plan import Plan
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,8 @@ class RunOptions:
     # Sees every control-point write (station id, request): tests and diagnostics.
     on_write: Callable[[str, ControlPointRequest], None] | None = None
     outputs: list[Output] = field(default_factory=list)
+    record: bool = True  # the session store (always on when MQTT is)
+    mqtt: bool = True  # as configured in [mqtt]; False runs without any broker
 
 
 def _stations(settings: Settings, options: RunOptions) -> list[StationConfig]:
@@ -61,6 +67,9 @@ class Service:
         self.clock = clock
         self.stations: list[StationRuntime] = []
         self.ready = asyncio.Event()
+        self.recorder: Recorder | None = None
+        self._stopping = asyncio.Event()
+        self.bridge: MqttBridge | None = None
 
     async def _links(self, stack: contextlib.AsyncExitStack, cfg: StationConfig) -> ProvidedLinks:
         if self.options.sim or cfg.treadmill.startswith("sim"):
@@ -106,6 +115,7 @@ class Service:
                 if links.follow_direction is not None:
                     runtime.hub.subscribe(_direction_follower(links.follow_direction))
                 self.stations.append(runtime)
+            await self._outputs(stack)
             for output in self.options.outputs:
                 await stack.enter_async_context(output(self.stations))
             try:
@@ -117,6 +127,38 @@ class Service:
                 await asyncio.gather(*(s.close() for s in self.stations), return_exceptions=True)
         return self.stations
 
+    async def _outputs(self, stack: contextlib.AsyncExitStack) -> None:
+        """The session record, then MQTT (which publishes the record's streams)."""
+        mqtt = self.settings.mqtt
+        use_mqtt = self.options.mqtt and mqtt.broker != "none"
+        if not (self.options.record or use_mqtt):
+            return
+        store = SessionStore.in_dir(self.settings.data_dir)
+        stack.callback(store.close)
+        self.recorder = Recorder(store, self.settings.gateway_id, self.clock)
+        for station in self.stations:
+            self.recorder.attach(
+                station.id, station.hub, station.plan.name if station.plan else None
+            )
+        await stack.enter_async_context(self.recorder.running())
+        if not use_mqtt:
+            return
+        host, protocol = mqtt.broker, mqtt.protocol
+        if mqtt.broker == "embedded":
+            await stack.enter_async_context(embedded_broker(mqtt.embedded_bind, mqtt.port))
+            host = "127.0.0.1" if mqtt.embedded_bind in ("0.0.0.0", "") else mqtt.embedded_bind
+            protocol = "3.1.1"  # amqtt speaks MQTT 3.1.1
+        self.bridge = MqttBridge(
+            mqtt,
+            self.settings.gateway_id,
+            self.stations,
+            self.recorder,
+            self.clock,
+            host=host,
+            protocol=protocol,
+        )
+        await stack.enter_async_context(self.bridge.running())
+
     async def _serve(self) -> None:
         async with asyncio.TaskGroup() as tg:
             tasks = [
@@ -127,10 +169,18 @@ class Service:
                 hubs = [s.hub for s in self.stations]
                 tasks.append(tg.create_task(print_status(hubs, self.clock), name="status"))
             self.ready.set()
-            if self.options.duration_s is not None:
-                await self.clock.sleep(self.options.duration_s)
-                for task in tasks:  # a cancelled child ends the group without an error
-                    task.cancel()
+            with contextlib.suppress(TimeoutError):
+                if self.options.duration_s is None:
+                    await self._stopping.wait()
+                else:
+                    async with self.clock.timeout(self.options.duration_s):
+                        await self._stopping.wait()
+            for task in tasks:  # a cancelled child ends the group without an error
+                task.cancel()
+
+    def stop(self) -> None:
+        """End the run cleanly (as ``--duration`` does): wind down, flush, say offline."""
+        self._stopping.set()
 
 
 def _bind(

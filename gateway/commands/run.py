@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         scenario=args.scenario,
         duration_s=args.duration,
         status_line=not args.no_status,
+        mqtt=not args.no_mqtt,
     )
     service = Service(settings, options, LoopClock(args.speedup))
     try:
@@ -75,5 +76,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--speedup", type=float, default=1.0, help="run the clock N times faster")
     parser.add_argument("--duration", type=float, help="stop after this many (session) seconds")
     parser.add_argument("--no-status", action="store_true", help="no live status line")
+    parser.add_argument(
+        "--no-mqtt", action="store_true", help="no broker at all (the session is still recorded)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.set_defaults(run=run)

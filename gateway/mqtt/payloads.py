@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 from ..ftms import HeartRate, TreadmillData, to_jsonable
 from ..hub import Snapshot
-from ..safety.actions import CommandResult, Decision
+from ..safety.actions import Alert, CommandResult, Decision
+from ..workout.engine import Progress
+from ..workout.plan import Plan, Segment
 
 VERSION: Literal[1] = 1
 
@@ -86,6 +88,19 @@ class SegmentPayload(BaseModel):
     left_m: float | None = None
     finished: bool = False
 
+    @classmethod
+    def of(cls, seg: Progress) -> SegmentPayload:
+        """From the engine's progress."""
+        return cls(
+            index=seg.index,
+            count=seg.count,
+            direction=seg.direction.value,
+            note=seg.note,
+            left_s=seg.left_s,
+            left_m=seg.left_m,
+            finished=seg.finished,
+        )
+
 
 class StatePayload(_Payload):
     """The station's snapshot (retained, at most once a second)."""
@@ -119,18 +134,7 @@ class StatePayload(_Payload):
             for name in cls.model_fields
             if name not in ("v", "ts", "segment", "direction") and hasattr(s, name)
         }
-        segment = None
-        if s.segment is not None:
-            seg = s.segment
-            segment = SegmentPayload(
-                index=seg.index,
-                count=seg.count,
-                direction=seg.direction.value,
-                note=seg.note,
-                left_s=seg.left_s,
-                left_m=seg.left_m,
-                finished=seg.finished,
-            )
+        segment = SegmentPayload.of(s.segment) if s.segment is not None else None
         direction: Literal["forward", "backward"] = (
             "backward" if s.direction == "backward" else "forward"
         )
@@ -151,6 +155,77 @@ class SafetyEventPayload(_Payload):
         return cls(ts=ts, rule=decision.rule, input=decision.input, action=decision.action)
 
 
+class AlertPayload(_Payload):
+    """What the runner is told (the status line's and dashboard's banner)."""
+
+    ts: float
+    level: Literal["info", "warning", "danger"]
+    code: str
+    message: str
+
+    @classmethod
+    def of(cls, ts: float, alert: Alert) -> AlertPayload:
+        """From the runtime's alert."""
+        return cls(ts=ts, level=alert.level.value, code=alert.code, message=alert.message)
+
+
+class PlanSegmentPayload(BaseModel):
+    """One segment of the active plan, for timelines."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    direction: Literal["forward", "backward"]
+    speed_kmh: float
+    duration_s: float | None = None
+    distance_m: float | None = None
+    incline_pct: float | None = None
+    note: str = ""
+
+    @classmethod
+    def of(cls, seg: Segment) -> PlanSegmentPayload:
+        """From a plan segment."""
+        return cls(
+            direction=seg.direction.value,
+            speed_kmh=seg.speed_kmh,
+            duration_s=seg.duration_s,
+            distance_m=seg.distance_m,
+            incline_pct=seg.incline_pct,
+            note=seg.note,
+        )
+
+
+class WorkoutPayload(_Payload):
+    """The active plan and where the runner is in it (retained)."""
+
+    ts: float
+    plan: str | None
+    segments: list[PlanSegmentPayload] = Field(default_factory=list)
+    current: SegmentPayload | None = None
+
+    @classmethod
+    def of(cls, ts: float, plan: Plan | None, progress: Progress | None) -> WorkoutPayload:
+        """From the runtime's plan and the engine's progress."""
+        return cls(
+            ts=ts,
+            plan=plan.name if plan else None,
+            segments=[PlanSegmentPayload.of(seg) for seg in plan.segments] if plan else [],
+            current=SegmentPayload.of(progress) if progress else None,
+        )
+
+
+class DiagPayload(_Payload):
+    """The gateway's counters (retained on ``gateways/<id>/diag``)."""
+
+    ts: float
+    uptime_s: float
+    reconnects: int
+    decode_errors: int
+    outbox_depth: int
+    dropped: int
+    commands: int
+    commands_refused: int
+
+
 class CommandPayload(BaseModel):
     """What a client publishes on ``…/cmd``."""
 
@@ -158,8 +233,9 @@ class CommandPayload(BaseModel):
 
     id: str = Field(min_length=1, max_length=64)
     cmd: CommandName
-    value: float | str | None = None
-    ttl_ms: int | None = Field(None, ge=1, le=60_000)
+    # Strict: a JSON ``true`` must not become 1.0 km/h, nor "5" a speed.
+    value: StrictFloat | StrictStr | None = None
+    ttl_ms: StrictInt | None = Field(None, ge=1, le=60_000)
     ts: float | None = Field(None, description="wall-clock seconds since the epoch when sent")
 
 
@@ -182,6 +258,9 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "heart_rate": HeartRatePayload,
     "state": StatePayload,
     "safety_event": SafetyEventPayload,
+    "alert": AlertPayload,
+    "workout": WorkoutPayload,
+    "diag": DiagPayload,
     "command": CommandPayload,
     "command_result": CommandResultPayload,
 }

@@ -47,6 +47,10 @@ class Topics:
         """Every governor decision."""
         return f"{self.prefix}/{station}/safety/events"
 
+    def alerts(self, station: str) -> str:
+        """What the runner is told (an extension of MQTT.md for dashboards)."""
+        return f"{self.prefix}/{station}/alerts"
+
     def command(self, station: str) -> str:
         """Commands in (never retained)."""
         return f"{self.prefix}/{station}/cmd"

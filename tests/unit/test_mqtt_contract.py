@@ -83,6 +83,9 @@ def test_a_good_command_becomes_a_governor_command_with_its_age() -> None:
         ({"cmd": "start"}, "id: Field required", None),
         ({"id": "x", "cmd": "start", "extra": 1}, "extra: Extra inputs are not permitted", "x"),
         ({"id": "x", "cmd": "set_speed", "value": [1]}, "value", "x"),
+        # A JSON true is not 1 km/h: a wrong type never becomes a belt command.
+        ({"id": "x", "cmd": "set_speed", "value": True}, "value.float: Input should be", "x"),
+        ({"id": "x", "cmd": "set_speed", "value": 3, "ttl_ms": 1.5}, "ttl_ms: Input should", "x"),
         (
             {"id": "x", "cmd": "set_speed", "ttl_ms": 0},
             "ttl_ms: Input should be greater than or equal to 1",

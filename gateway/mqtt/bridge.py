@@ -1,0 +1,417 @@
+"""The gateway's MQTT side: publish the contract, take commands, never lose a sample.
+
+One connection per gateway. Each (re)connection runs, in one TaskGroup, the
+command reader, a sender per numbered stream (reading the session store from
+the last acknowledged seq), the state/workout/availability publisher (≤ 1 Hz)
+and the event sender; a disconnect ends the group and the loop reconnects
+with jittered exponential backoff. Nothing here is on the governor's path:
+stations run the same with no broker at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from importlib.metadata import version
+from typing import Any
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from ..clock import Clock
+from ..config import MqttConfig
+from ..hub import AlertMessage, DecisionMessage, HubMessage, ResultMessage, StateMessage
+from ..session.backoff import Backoff
+from ..session.station import StationRuntime
+from ..store.db import Stream
+from ..store.recorder import Recorder, StationRecord
+from .commands import parse_command
+from .discovery import device_config, discovery_topic
+from .payloads import (
+    AlertPayload,
+    CommandResultPayload,
+    DiagPayload,
+    SafetyEventPayload,
+    StatePayload,
+    WorkoutPayload,
+)
+from .topics import Topics
+
+log = logging.getLogger(__name__)
+
+STATE_INTERVAL_S = 1.0
+DIAG_INTERVAL_S = 10.0
+BATCH = 256
+EVENT_QUEUE = 10_000
+RESPONSES_KEPT = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message waiting for the connection (events, results, replies)."""
+
+    topic: str
+    payload: str | bytes
+    qos: int = 1
+    retain: bool = False
+    correlation: bytes | None = None
+
+
+class MqttBridge:
+    """Publishes every station on the broker and hands its commands to the stations."""
+
+    def __init__(
+        self,
+        cfg: MqttConfig,
+        gateway: str,
+        stations: list[StationRuntime],
+        recorder: Recorder,
+        clock: Clock,
+        *,
+        host: str,
+        protocol: str,
+    ) -> None:
+        self.cfg = cfg
+        self.topics = Topics(cfg.prefix, gateway)
+        self.stations = {s.id: s for s in stations}
+        self.recorder = recorder
+        self.clock = clock
+        self.host = host
+        self.protocol = (
+            aiomqtt.ProtocolVersion.V5 if protocol == "5" else aiomqtt.ProtocolVersion.V311
+        )
+        self.connected = asyncio.Event()
+        self.counters = {"reconnects": 0, "connects": 0, "commands": 0, "commands_refused": 0}
+        self.dropped = 0
+        self._events: deque[Outgoing] = deque()
+        self._events_ready = asyncio.Event()
+        self._state_dirty = {sid: asyncio.Event() for sid in self.stations}
+        self._responses: OrderedDict[str, tuple[str, bytes | None]] = OrderedDict()
+        self._acked: dict[tuple[int, Stream], int] = {}
+        self._stop = asyncio.Event()
+        self._progress = asyncio.Event()
+        self._discovery_wanted = asyncio.Event()
+        self._started = time.monotonic()
+        self._version = version("retrogate")
+        self._unsubscribe = [s.hub.subscribe(self._listener(s.id)) for s in self.stations.values()]
+
+    # --- hub side (never blocks) ---------------------------------------------------------
+
+    def _listener(self, station: str) -> Any:
+        def on_message(message: HubMessage) -> None:
+            if isinstance(message, StateMessage):
+                self._state_dirty[station].set()
+            elif isinstance(message, DecisionMessage):
+                ts = self.recorder.wall(message.at)
+                body = SafetyEventPayload.of(ts, message.decision).model_dump_json()
+                self._queue(Outgoing(self.topics.safety_events(station), body))
+            elif isinstance(message, AlertMessage):
+                ts = self.recorder.wall(message.at)
+                body = AlertPayload.of(ts, message.alert).model_dump_json()
+                self._queue(Outgoing(self.topics.alerts(station), body))
+            elif isinstance(message, ResultMessage):
+                self._answer(station, CommandResultPayload.of(message.result))
+
+        return on_message
+
+    def _queue(self, item: Outgoing) -> None:
+        if len(self._events) >= EVENT_QUEUE:
+            self._events.popleft()
+            self.dropped += 1
+        self._events.append(item)
+        self._events_ready.set()
+
+    def _answer(
+        self,
+        station: str,
+        result: CommandResultPayload,
+        reply: tuple[str, bytes | None] | None = None,
+    ) -> None:
+        """Every command's one answer on ``…/cmd/result``, and on its MQTT v5 response topic."""
+        body = result.model_dump_json(exclude_none=True)
+        self._queue(Outgoing(self.topics.command_result(station), body))
+        if reply is None and result.id is not None:
+            reply = self._responses.pop(result.id, None)
+        if reply is not None:
+            topic, correlation = reply
+            self._queue(Outgoing(topic, body, correlation=correlation))
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[MqttBridge]:
+        """Connected (and reconnecting) for the duration of the block."""
+        task = asyncio.create_task(self._run(), name="mqtt")
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            try:
+                async with asyncio.timeout(5):
+                    await task
+            except TimeoutError:
+                log.warning("MQTT: could not say goodbye to the broker in time")
+            for unsubscribe in self._unsubscribe:
+                unsubscribe()
+
+    def _client(self) -> aiomqtt.Client:
+        cfg = self.cfg
+        tls = None
+        if cfg.ca_file or cfg.cert_file:
+            tls = aiomqtt.TLSParameters(
+                ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
+                certfile=str(cfg.cert_file) if cfg.cert_file else None,
+                keyfile=str(cfg.key_file) if cfg.key_file else None,
+            )
+        return aiomqtt.Client(
+            self.host,
+            cfg.port,
+            username=cfg.username,
+            password=cfg.password.get_secret_value() if cfg.password else None,
+            identifier=f"retrogate-{self.topics.gateway}",
+            protocol=self.protocol,
+            will=aiomqtt.Will(self.topics.gateway_status, b"offline", qos=1, retain=True),
+            clean_session=True if self.protocol == aiomqtt.ProtocolVersion.V311 else None,
+            tls_params=tls,
+            keepalive=15,
+            timeout=10,
+        )
+
+    async def _run(self) -> None:
+        backoff = Backoff(initial=0.5, maximum=30.0)
+        while not self._stop.is_set():
+            try:
+                async with self._client() as client:
+                    backoff.reset()
+                    await self._connection(client)
+                    return
+            except* aiomqtt.MqttError as group:
+                reason = group.exceptions[0]
+            self.connected.clear()
+            self.counters["reconnects"] += 1
+            delay = backoff.next()
+            log.warning(
+                "MQTT: %s:%d unreachable or lost (%s); retrying in %.1f s",
+                self.host,
+                self.cfg.port,
+                reason,
+                delay,
+            )
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._stop.wait()
+
+    async def _connection(self, client: aiomqtt.Client) -> None:
+        self.counters["connects"] += 1
+        await client.publish(self.topics.gateway_status, b"online", qos=1, retain=True)
+        for station in self.stations:
+            await client.subscribe(self.topics.command(station), qos=1)
+        if self.cfg.discovery:
+            await client.subscribe(f"{self.cfg.discovery_prefix}/status", qos=1)
+            await self._send_discovery(client)
+        self.connected.set()
+        log.info("MQTT: connected to %s:%d", self.host, self.cfg.port)
+        async with asyncio.TaskGroup() as tg:
+            workers = [
+                tg.create_task(self._reader(client), name="mqtt-reader"),
+                tg.create_task(self._event_sender(client), name="mqtt-events"),
+                tg.create_task(self._diag(client), name="mqtt-diag"),
+            ]
+            for sid, record in self.recorder.records.items():
+                if sid not in self.stations:
+                    continue
+                workers.append(tg.create_task(self._state(client, sid)))
+                for stream in ("telemetry", "heart_rate"):
+                    workers.append(tg.create_task(self._stream(client, record, stream)))
+            await self._stop.wait()
+            await self._goodbye(client)
+            for worker in workers:
+                worker.cancel()
+
+    async def _goodbye(self, client: aiomqtt.Client) -> None:
+        """A clean stop: drain what is queued (briefly), then say offline ourselves."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2):
+                while not self._idle():
+                    self._progress.clear()
+                    await self._progress.wait()
+        for station in self.stations:
+            for device in ("treadmill", "hrm"):
+                await client.publish(
+                    self.topics.availability(station, device), b"offline", qos=1, retain=True
+                )
+        await client.publish(self.topics.gateway_status, b"offline", qos=1, retain=True)
+
+    def _idle(self) -> bool:
+        return not self._events and self.outbox_depth() == 0
+
+    # --- workers ---------------------------------------------------------------------------
+
+    async def _reader(self, client: aiomqtt.Client) -> None:
+        ha_status = f"{self.cfg.discovery_prefix}/status"
+        async for message in client.messages:
+            topic = message.topic.value
+            if topic == ha_status:
+                if message.payload == b"online":
+                    await self._send_discovery(client)
+                continue
+            station = self.topics.station_of_command(topic)
+            if station in self.stations:
+                self._command(station, message)
+
+    def _command(self, station: str, message: aiomqtt.Message) -> None:
+        self.counters["commands"] += 1
+        raw = message.payload
+        parsed = parse_command(
+            raw if isinstance(raw, bytes) else str(raw).encode(),
+            retained=message.retain,
+            wall_now=time.time(),
+            session_now=self.clock.now(),
+        )
+        props = message.properties
+        response_topic = getattr(props, "ResponseTopic", None) if props else None
+        reply = (
+            (response_topic, getattr(props, "CorrelationData", None)) if response_topic else None
+        )
+        if isinstance(parsed, CommandResultPayload):
+            self.counters["commands_refused"] += 1
+            self._answer(station, parsed, reply)
+            return
+        if reply is not None:
+            self._responses[parsed.id] = reply
+            while len(self._responses) > RESPONSES_KEPT:
+                self._responses.popitem(last=False)
+        self.stations[station].submit(parsed)
+
+    async def _event_sender(self, client: aiomqtt.Client) -> None:
+        while True:
+            self._events_ready.clear()
+            while self._events:
+                batch = list(itertools.islice(self._events, BATCH))
+                await asyncio.gather(*(self._send(client, item) for item in batch))
+                for item in batch:  # only once the broker has them (unless already evicted)
+                    if self._events and self._events[0] is item:
+                        self._events.popleft()
+                self._progress.set()
+            await self._events_ready.wait()
+
+    async def _send(self, client: aiomqtt.Client, item: Outgoing) -> None:
+        properties = None
+        if item.correlation is not None and self.protocol == aiomqtt.ProtocolVersion.V5:
+            properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            properties.CorrelationData = item.correlation
+        await client.publish(
+            item.topic, item.payload, qos=item.qos, retain=item.retain, properties=properties
+        )
+
+    async def _stream(self, client: aiomqtt.Client, record: StationRecord, stream: Stream) -> None:
+        store = self.recorder.store
+        key = (record.session, stream)
+        acked = self._acked.get(key)
+        if acked is None:
+            acked = store.acked(record.session, stream)
+        topic = (
+            self.topics.telemetry(record.station)
+            if stream == "telemetry"
+            else self.topics.heart_rate(record.station)
+        )
+        # The broker may have acknowledged and then lost the last few (SIGKILL);
+        # consumers dedupe by seq, so re-sending some is cheap and safe.
+        next_seq = max(1, acked - self.cfg.replay_overlap + 1)
+        event = record.new_data[stream]
+        while True:
+            event.clear()
+            rows = store.read(record.session, stream, next_seq, BATCH)
+            if not rows:
+                await event.wait()
+                continue
+            await asyncio.gather(*(client.publish(topic, row.payload, qos=1) for row in rows))
+            next_seq = rows[-1].seq + 1
+            if rows[-1].seq > self._acked.get(key, 0):
+                self._acked[key] = rows[-1].seq
+                self.recorder.ack(record, stream, rows[-1].seq)
+            self._progress.set()
+
+    async def _state(self, client: aiomqtt.Client, station: str) -> None:
+        runtime = self.stations[station]
+        dirty = self._state_dirty[station]
+        sent: dict[str, str] = {}
+        while True:
+            dirty.clear()
+            snap = runtime.hub.snapshot
+            ts = self.recorder.wall(self.clock.now())
+            await self._publish_if_changed(
+                client, sent, self.topics.state(station), StatePayload.of(ts, snap), "ts"
+            )
+            workout = WorkoutPayload.of(ts, runtime.plan, snap.segment)
+            await self._publish_if_changed(
+                client, sent, self.topics.workout(station), workout, "ts"
+            )
+            for device, up in (
+                ("treadmill", snap.treadmill_connected),
+                ("hrm", snap.hrm_connected),
+            ):
+                topic = self.topics.availability(station, device)  # type: ignore[arg-type]
+                value = "online" if up else "offline"
+                if sent.get(topic) != value:
+                    await client.publish(topic, value.encode(), qos=1, retain=True)
+                    sent[topic] = value
+            await asyncio.sleep(STATE_INTERVAL_S)
+            await dirty.wait()
+
+    async def _publish_if_changed(
+        self, client: aiomqtt.Client, sent: dict[str, str], topic: str, payload: Any, ignore: str
+    ) -> None:
+        key = payload.model_dump_json(exclude={ignore})
+        if sent.get(topic) == key:
+            return
+        await client.publish(topic, payload.model_dump_json(), qos=1, retain=True)
+        sent[topic] = key
+
+    async def _diag(self, client: aiomqtt.Client) -> None:
+        while True:
+            diag = DiagPayload(
+                ts=time.time(),
+                uptime_s=round(time.monotonic() - self._started, 1),
+                reconnects=self.counters["reconnects"],
+                decode_errors=sum(s.counters["decode_errors"] for s in self.stations.values()),
+                outbox_depth=self.outbox_depth(),
+                dropped=self.dropped + self.recorder.dropped,
+                commands=self.counters["commands"],
+                commands_refused=self.counters["commands_refused"],
+            )
+            await client.publish(self.topics.diag, diag.model_dump_json(), qos=0, retain=True)
+            await asyncio.sleep(DIAG_INTERVAL_S)
+
+    def outbox_depth(self) -> int:
+        """Stored stream messages not yet acknowledged by the broker, plus queued events."""
+        depth = len(self._events)
+        for record in self.recorder.records.values():
+            for stream in ("telemetry", "heart_rate"):
+                acked = self._acked.get((record.session, stream), 0)
+                depth += max(0, record.stored[stream] - acked)
+        return depth
+
+    async def _send_discovery(self, client: aiomqtt.Client) -> None:
+        for station, runtime in self.stations.items():
+            config = device_config(
+                self.topics,
+                station,
+                version=self._version,
+                max_speed_kmh=20.0,
+                backward_cap_kmh=runtime.limits.backward_cap_kmh,
+            )
+            await client.publish(
+                discovery_topic(self.cfg.discovery_prefix, self.topics, station),
+                json.dumps(config),
+                qos=1,
+                retain=True,
+            )

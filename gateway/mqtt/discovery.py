@@ -1,0 +1,173 @@
+"""Home Assistant device discovery (``homeassistant/device/<id>/config``, HA ≥ 2024.11).
+
+One retained message per station describes the whole device: sensors read
+the retained ``state`` topic, numbers and buttons publish commands on
+``…/cmd`` like any other client (so they meet the governor like any other).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .topics import Topics
+
+ORIGIN = {"name": "retrogate", "url": "https://github.com/retrogate/retrogate"}
+
+
+def device_id(topics: Topics, station: str) -> str:
+    """A device id unique across gateways on one broker."""
+    return f"retrogate_{topics.gateway}_{station}".replace("-", "_")
+
+
+def discovery_topic(discovery_prefix: str, topics: Topics, station: str) -> str:
+    """Where the station's device config is published (retained)."""
+    return f"{discovery_prefix}/device/{device_id(topics, station)}/config"
+
+
+def _command(cmd: str, value: str | None = None) -> str:
+    # HA renders this template on every press/set; a fresh id per command keeps
+    # results apart.
+    value_part = f', "value": {value}' if value is not None else ""
+    return (
+        '{"id": "ha-' + cmd + '-{{ now().timestamp() }}", "cmd": "' + cmd + '"' + value_part + "}"
+    )
+
+
+def device_config(
+    topics: Topics,
+    station: str,
+    *,
+    version: str,
+    max_speed_kmh: float,
+    backward_cap_kmh: float,
+) -> dict[str, Any]:
+    """The discovery payload for one station."""
+    dev = device_id(topics, station)
+    state = topics.state(station)
+    cmd = topics.command(station)
+
+    def sensor(key: str, name: str, template: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "p": "sensor",
+            "name": name,
+            "unique_id": f"{dev}_{key}",
+            "state_topic": state,
+            "value_template": template,
+            **extra,
+        }
+
+    components: dict[str, Any] = {
+        "speed": sensor(
+            "speed",
+            "Belt speed",
+            "{{ value_json.speed_kmh }}",
+            device_class="speed",
+            unit_of_measurement="km/h",
+            state_class="measurement",
+        ),
+        "distance": sensor(
+            "distance",
+            "Distance",
+            "{{ value_json.distance_m }}",
+            device_class="distance",
+            unit_of_measurement="m",
+            state_class="total_increasing",
+        ),
+        "energy": sensor(
+            "energy",
+            "Energy",
+            "{{ value_json.energy_kcal }}",
+            unit_of_measurement="kcal",
+            state_class="total_increasing",
+            icon="mdi:fire",
+        ),
+        "heart_rate": sensor(
+            "heart_rate",
+            "Heart rate",
+            "{{ value_json.heart_rate_bpm }}",
+            unit_of_measurement="bpm",
+            state_class="measurement",
+            icon="mdi:heart-pulse",
+        ),
+        "duration": sensor(
+            "duration",
+            "Elapsed",
+            "{{ value_json.elapsed_s }}",
+            device_class="duration",
+            unit_of_measurement="s",
+        ),
+        "incline": sensor(
+            "incline",
+            "Incline",
+            "{{ value_json.incline_pct }}",
+            unit_of_measurement="%",
+            state_class="measurement",
+        ),
+        "direction": sensor(
+            "direction",
+            "Direction",
+            "{{ value_json.direction }}",
+            device_class="enum",
+            options=["forward", "backward"],
+        ),
+        "cap_active": {
+            "p": "binary_sensor",
+            "name": "Backward cap active",
+            "unique_id": f"{dev}_cap_active",
+            "state_topic": state,
+            "value_template": "{{ 'ON' if value_json.capped else 'OFF' }}",
+        },
+        "target_speed": {
+            "p": "number",
+            "name": "Target speed",
+            "unique_id": f"{dev}_target_speed",
+            "state_topic": state,
+            "value_template": "{{ value_json.target_kmh or 0 }}",
+            "command_topic": cmd,
+            "command_template": _command("set_speed", "{{ value }}"),
+            "min": 0,
+            "max": max_speed_kmh,
+            "step": 0.1,
+            "unit_of_measurement": "km/h",
+            "mode": "box",
+        },
+        "backward_cap": {
+            "p": "number",
+            "name": "Backward cap",
+            "unique_id": f"{dev}_backward_cap",
+            "state_topic": state,
+            "value_template": "{{ value_json.cap_kmh }}",
+            "command_topic": cmd,
+            "command_template": _command("set_cap", "{{ value }}"),
+            "min": 0.5,
+            "max": backward_cap_kmh,
+            "step": 0.1,
+            "unit_of_measurement": "km/h",
+            "mode": "box",
+        },
+    }
+    for action in ("start", "pause", "stop"):
+        components[action] = {
+            "p": "button",
+            "name": action.capitalize(),
+            "unique_id": f"{dev}_{action}",
+            "command_topic": cmd,
+            "command_template": _command(action),
+        }
+    return {
+        "dev": {
+            "ids": [dev],
+            "name": f"Treadmill {station}",
+            "mf": "retrogate",
+            "mdl": "FTMS treadmill",
+            "sw": version,
+        },
+        "o": {**ORIGIN, "sw": version},
+        "availability": [
+            {"topic": topics.gateway_status},
+            {"topic": topics.availability(station, "treadmill")},
+        ],
+        "availability_mode": "all",
+        "qos": 1,
+        "cmps": components,
+    }

@@ -1,0 +1,253 @@
+"""The SQLite session store (WAL): sessions, numbered streams, events, acks.
+
+Streams (``telemetry``, ``heart_rate``) hold the exact JSON that goes on the
+wire, keyed by ``seq``; replaying after an outage is a range read. Writes
+are batched by the recorder and committed without fsync (WAL with
+``synchronous=NORMAL``): a power cut may lose the last moment, never the
+file's integrity.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Stream = Literal["telemetry", "heart_rate"]
+STREAMS: tuple[Stream, ...] = ("telemetry", "heart_rate")
+FILENAME = "sessions.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY,
+    gateway TEXT NOT NULL,
+    station TEXT NOT NULL,
+    started REAL NOT NULL,
+    last_ts REAL NOT NULL,
+    ended REAL,
+    plan TEXT
+);
+CREATE TABLE IF NOT EXISTS samples (
+    session INTEGER NOT NULL REFERENCES sessions(id),
+    stream TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (session, stream, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    session INTEGER NOT NULL REFERENCES sessions(id),
+    ts REAL NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_session ON events(session, ts);
+CREATE TABLE IF NOT EXISTS acks (
+    session INTEGER NOT NULL REFERENCES sessions(id),
+    stream TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (session, stream)
+) WITHOUT ROWID;
+"""
+
+
+class StoreError(Exception):
+    """The session store cannot be opened or read (the message says which file)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """One row of ``retrogate sessions``."""
+
+    id: int
+    gateway: str
+    station: str
+    started: float
+    last_ts: float
+    ended: float | None
+    plan: str | None
+    records: int
+    heart_rates: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One stored stream message."""
+
+    seq: int
+    ts: float
+    payload: str
+
+
+class SessionStore:
+    """One SQLite file; one connection, used from the event loop's thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"{path}: cannot open the session store: {exc}") from exc
+
+    @classmethod
+    def in_dir(cls, data_dir: Path) -> SessionStore:
+        """The store in the user data directory."""
+        return cls(data_dir / FILENAME)
+
+    def close(self) -> None:
+        """Checkpoint and close."""
+        self._db.close()
+
+    # --- sessions -------------------------------------------------------------------
+
+    def open_session(
+        self, gateway: str, station: str, plan: str | None, resume_within_s: float
+    ) -> tuple[int, bool]:
+        """The session to record into: the station's unfinished one if it was
+        active within ``resume_within_s`` (a crash or restart), else a new one.
+
+        Returns (session id, resumed).
+        """
+        now = time.time()
+        row = self._db.execute(
+            "SELECT id, last_ts FROM sessions WHERE gateway=? AND station=? AND ended IS NULL "
+            "ORDER BY id DESC LIMIT 1",
+            (gateway, station),
+        ).fetchone()
+        if row is not None and now - row[1] <= resume_within_s:
+            return int(row[0]), True
+        if row is not None:  # abandoned long ago: close it where it stopped
+            self._db.execute("UPDATE sessions SET ended=last_ts WHERE id=?", (row[0],))
+        cur = self._db.execute(
+            "INSERT INTO sessions (gateway, station, started, last_ts, plan) VALUES (?,?,?,?,?)",
+            (gateway, station, now, now, plan),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid, False
+
+    def end_session(self, session: int, ts: float) -> None:
+        """A clean end: the next start opens a new session."""
+        self._db.execute("UPDATE sessions SET ended=? WHERE id=?", (ts, session))
+
+    def set_plan(self, session: int, plan: str | None) -> None:
+        """The plan the session runs (a ``load_plan`` command changes it)."""
+        self._db.execute("UPDATE sessions SET plan=? WHERE id=?", (plan, session))
+
+    def sessions(self) -> list[SessionInfo]:
+        """Every session, newest first, with its sample counts."""
+        rows = self._db.execute(
+            "SELECT s.id, s.gateway, s.station, s.started, s.last_ts, s.ended, s.plan, "
+            "(SELECT count(*) FROM samples WHERE session=s.id AND stream='telemetry'), "
+            "(SELECT count(*) FROM samples WHERE session=s.id AND stream='heart_rate') "
+            "FROM sessions s ORDER BY s.id DESC"
+        ).fetchall()
+        return [SessionInfo(*row) for row in rows]
+
+    def session(self, session: int) -> SessionInfo:
+        """One session, or StoreError naming what exists."""
+        for info in self.sessions():
+            if info.id == session:
+                return info
+        raise StoreError(f"no session {session} in {self.path} (`retrogate sessions` lists them)")
+
+    # --- writing --------------------------------------------------------------------
+
+    def write(
+        self,
+        samples: Iterable[tuple[int, Stream, Sample]],
+        events: Iterable[tuple[int, float, str, str]],
+        acks: Iterable[tuple[int, Stream, int]],
+    ) -> None:
+        """One transaction: samples, events, acknowledged seqs, and last activity."""
+        samples = list(samples)
+        events = list(events)
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO samples VALUES (?,?,?,?,?)",
+                [(sid, stream, s.seq, s.ts, s.payload) for sid, stream, s in samples],
+            )
+            self._db.executemany("INSERT INTO events VALUES (?,?,?,?)", events)
+            self._db.executemany(
+                "INSERT INTO acks VALUES (?,?,?) ON CONFLICT(session, stream) "
+                "DO UPDATE SET seq=max(seq, excluded.seq)",
+                list(acks),
+            )
+            last: dict[int, float] = {}
+            for sid, _, s in samples:
+                last[sid] = max(last.get(sid, 0.0), s.ts)
+            for sid, ts, _, _ in events:
+                last[sid] = max(last.get(sid, 0.0), ts)
+            self._db.executemany(
+                "UPDATE sessions SET last_ts=max(last_ts, ?) WHERE id=?",
+                [(ts, sid) for sid, ts in last.items()],
+            )
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    # --- reading --------------------------------------------------------------------
+
+    def last_seq(self, session: int, stream: Stream) -> int:
+        """The highest stored seq of a stream (0 if none)."""
+        row = self._db.execute(
+            "SELECT max(seq) FROM samples WHERE session=? AND stream=?", (session, stream)
+        ).fetchone()
+        return int(row[0] or 0)
+
+    def acked(self, session: int, stream: Stream) -> int:
+        """The highest seq the broker acknowledged (0 if none)."""
+        row = self._db.execute(
+            "SELECT seq FROM acks WHERE session=? AND stream=?", (session, stream)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def read(self, session: int, stream: Stream, from_seq: int, limit: int) -> list[Sample]:
+        """Stored messages with seq ≥ ``from_seq``, in order."""
+        rows = self._db.execute(
+            "SELECT seq, ts, payload FROM samples WHERE session=? AND stream=? AND seq>=? "
+            "ORDER BY seq LIMIT ?",
+            (session, stream, from_seq, limit),
+        ).fetchall()
+        return [Sample(*row) for row in rows]
+
+    def iter_samples(self, session: int, stream: Stream) -> Iterator[Sample]:
+        """Every message of a stream, in order (for exports)."""
+        for row in self._db.execute(
+            "SELECT seq, ts, payload FROM samples WHERE session=? AND stream=? ORDER BY seq",
+            (session, stream),
+        ):
+            yield Sample(*row)
+
+    def iter_events(self, session: int) -> Iterator[tuple[float, str, str]]:
+        """Segment changes, decisions, alerts and results, in order."""
+        yield from self._db.execute(
+            "SELECT ts, kind, payload FROM events WHERE session=? ORDER BY ts, rowid", (session,)
+        )
+
+    def pending(self) -> int:
+        """Stored stream messages the broker has not acknowledged (the outbox depth)."""
+        row = self._db.execute(
+            "SELECT count(*) FROM samples s JOIN sessions x ON x.id=s.session "
+            "WHERE x.ended IS NULL AND s.seq > coalesce("
+            "(SELECT seq FROM acks a WHERE a.session=s.session AND a.stream=s.stream), 0)"
+        ).fetchone()
+        return int(row[0])
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
