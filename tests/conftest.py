@@ -15,7 +15,9 @@ settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
 
 
 @pytest.fixture(autouse=True)
-def _private_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_data_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No test writes sessions into the user's real data directory."""
     monkeypatch.setenv("RETROGATE_DATA_DIR", str(tmp_path_factory.mktemp("data")))
 

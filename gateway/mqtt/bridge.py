@@ -25,6 +25,7 @@ from typing import Any
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ..clock import Clock
 from ..config import MqttConfig
@@ -136,7 +137,9 @@ class MqttBridge:
         reply: tuple[str, bytes | None] | None = None,
     ) -> None:
         """Every command's one answer on ``…/cmd/result``, and on its MQTT v5 response topic."""
-        body = result.model_dump_json(exclude_none=True)
+        data = result.model_dump(exclude_none=True)
+        data.setdefault("id", None)  # a refusal of an unreadable command still says "id": null
+        body = json.dumps(data)
         self._queue(Outgoing(self.topics.command_result(station), body))
         if reply is None and result.id is not None:
             reply = self._responses.pop(result.id, None)
@@ -213,7 +216,7 @@ class MqttBridge:
         self.counters["connects"] += 1
         await client.publish(self.topics.gateway_status, b"online", qos=1, retain=True)
         for station in self.stations:
-            await client.subscribe(self.topics.command(station), qos=1)
+            await self._subscribe_commands(client, self.topics.command(station))
         if self.cfg.discovery:
             await client.subscribe(f"{self.cfg.discovery_prefix}/status", qos=1)
             await self._send_discovery(client)
@@ -235,6 +238,15 @@ class MqttBridge:
             await self._goodbye(client)
             for worker in workers:
                 worker.cancel()
+
+    async def _subscribe_commands(self, client: aiomqtt.Client, topic: str) -> None:
+        if self.protocol == aiomqtt.ProtocolVersion.V5:
+            # MQTT 5 can tell us a live command was published retained (3.1.1 hides
+            # that from existing subscribers); such a command is refused too.
+            options = SubscribeOptions(qos=1, retainAsPublished=True)
+            await client.subscribe(topic, options=options)
+        else:
+            await client.subscribe(topic, qos=1)
 
     async def _goodbye(self, client: aiomqtt.Client) -> None:
         """A clean stop: drain what is queued (briefly), then say offline ourselves."""
@@ -264,8 +276,14 @@ class MqttBridge:
                     await self._send_discovery(client)
                 continue
             station = self.topics.station_of_command(topic)
-            if station in self.stations:
-                self._command(station, message)
+            if station not in self.stations:
+                continue
+            if message.retain:
+                if not message.payload:
+                    continue  # our own clearing of a retained command coming back
+                # Answer it, and clear it so it does not come back on every reconnect.
+                await client.publish(topic, b"", qos=1, retain=True)
+            self._command(station, message)
 
     def _command(self, station: str, message: aiomqtt.Message) -> None:
         self.counters["commands"] += 1

@@ -33,7 +33,9 @@ async def test_shutdown_slows_a_backward_belt_then_pauses_it() -> None:
         status_line=False,
         on_write=lambda _, request: writes.append(request),
     )
-    stations = await Service(Settings(gateway_id="test", mqtt={"broker": "none"}), options, LoopClock()).run()
+    stations = await Service(
+        Settings(gateway_id="test", mqtt={"broker": "none"}), options, LoopClock()
+    ).run()
     station = stations[0]
     assert station.max_backward_command_kmh == 5.0
     assert writes[-2:] == [

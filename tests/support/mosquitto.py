@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import os
 import shutil
 import signal
@@ -74,8 +75,12 @@ class Mosquitto:
     ca: Path | None = None
 
     def _config(self) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
         lines = [
             f"listener {self.port} 127.0.0.1",
+            # Run as root (CI), mosquitto would switch to the user "mosquitto",
+            # who cannot read a test's files.
+            f"user {getpass.getuser()}",
             "persistence true",
             f"persistence_location {self.directory}/",
             "autosave_interval 1",
@@ -108,17 +113,23 @@ class Mosquitto:
         """True once the broker has written its state to disk at least once."""
         return (self.directory / "mosquitto.db").exists()
 
+    def _spawn(self) -> Path:
+        config = self._config()
+        stderr = self.directory / "stderr.txt"
+        with stderr.open("wb") as err:
+            self.process = subprocess.Popen(
+                [MOSQUITTO, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=err
+            )
+        return stderr
+
     async def start(self) -> None:
         """Start (or restart) and wait until it accepts connections."""
-        config = self._config()
-        self.process = subprocess.Popen(
-            [MOSQUITTO, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        stderr = self._spawn()
+        assert self.process is not None
         async with asyncio.timeout(10):
             while True:
                 if self.process.poll() is not None:
-                    err = self.process.stderr.read().decode() if self.process.stderr else ""
-                    raise RuntimeError(f"mosquitto exited: {err}")
+                    raise RuntimeError(f"mosquitto exited: {stderr.read_text()}")
                 try:
                     _, writer = await asyncio.open_connection("127.0.0.1", self.port)
                 except OSError:
@@ -142,8 +153,6 @@ class Mosquitto:
                 self.process.wait(5)
             except subprocess.TimeoutExpired:
                 self.kill()
-        if self.process is not None and self.process.stderr:
-            self.process.stderr.close()
 
 
 @contextlib.asynccontextmanager
@@ -152,7 +161,6 @@ async def running_mosquitto(
 ) -> AsyncIterator[Mosquitto]:
     """A started broker, stopped at the end."""
     require_mosquitto()
-    directory.mkdir(parents=True, exist_ok=True)
     broker = Mosquitto(directory, auth=auth, tls=tls)
     await broker.start()
     try:

@@ -74,9 +74,9 @@ class Observer:
         async with self._changed:
             self._changed.notify_all()
 
-    async def wait_for(self, condition: Callable[[], bool], timeout: float = 30) -> None:
+    async def wait_for(self, condition: Callable[[], bool], within: float = 30) -> None:
         """Until ``condition()`` holds (checked after every message)."""
-        async with asyncio.timeout(timeout), self._changed:
+        async with asyncio.timeout(within), self._changed:
             await self._changed.wait_for(condition)
 
     def json(self, topic: str) -> Any:
