@@ -174,7 +174,8 @@ async def test_a_broker_killed_mid_session_loses_no_sample(tmp_path: Path) -> No
                 await _until(hub, lambda: broker.persisted)  # the observer's session is on disk
                 broker.kill()
                 killed_at = record.stored["telemetry"]
-                # The treadmill keeps running while the broker is away: a simulated minute (240 records).
+                # The treadmill keeps running while the broker is away: a simulated
+                # minute (240 records at 4 Hz).
                 await _until(hub, lambda: record.stored["telemetry"] >= killed_at + 240)
                 assert not service.bridge.connected.is_set()
                 await broker.start()

@@ -46,6 +46,8 @@ ONLY_IN = {
     "paho": ("gateway.mqtt",),
     "amqtt": ("gateway.mqtt",),
     "textual": ("dashboard",),
+    "sqlite3": ("gateway.store",),
+    "garmin_fit_sdk": ("gateway.store",),
 }
 
 
