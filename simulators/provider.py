@@ -16,7 +16,7 @@ from gateway.workout.energy import Direction
 
 from .inprocess import InProcessLink, running
 from .scenario import Scenario, load_scenario
-from .station import SimulatedStation
+from .station import SimulatedStation, StationSpec
 
 
 class SimProvider:
@@ -26,7 +26,9 @@ class SimProvider:
     async def links(
         self, station_id: str, clock: Clock, scenario: Path | None
     ) -> AsyncIterator[ProvidedLinks]:
-        station = SimulatedStation(load_scenario(scenario) if scenario else Scenario())
+        loaded = load_scenario(scenario) if scenario else Scenario()
+        spec = StationSpec(treadmill_rate_hz=loaded.treadmill_rate_hz, hr_rate_hz=loaded.hr_rate_hz)
+        station = SimulatedStation(loaded, spec)
 
         def follow(direction: str) -> None:
             station.direction = Direction(direction)

@@ -160,6 +160,8 @@ class Scenario(BaseModel):
 
     name: str = "quiet"
     description: str = ""
+    treadmill_rate_hz: float = Field(1.0, gt=0, le=20, description="Treadmill Data notifications")
+    hr_rate_hz: float = Field(1.0, gt=0, le=20, description="Heart Rate Measurement notifications")
     events: tuple[ScenarioEvent, ...] = ()
 
 

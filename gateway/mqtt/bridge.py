@@ -47,6 +47,10 @@ from .payloads import (
 from .topics import Topics
 
 log = logging.getLogger(__name__)
+# aiomqtt warns at more than ten unacknowledged publishes; the stream sender
+# keeps up to BATCH in flight on purpose.
+_client_log = logging.getLogger(f"{__name__}.client")
+_client_log.addFilter(lambda record: "pending publish calls" not in record.getMessage())
 
 STATE_INTERVAL_S = 1.0
 DIAG_INTERVAL_S = 10.0
@@ -186,6 +190,7 @@ class MqttBridge:
             tls_params=tls,
             keepalive=15,
             timeout=10,
+            logger=_client_log,
         )
 
     async def _run(self) -> None:

@@ -122,3 +122,14 @@ def test_nothing_escapes_the_parser(raw: bytes) -> None:
     else:
         assert result.ok is False
         assert result.error
+
+
+def test_the_schema_in_docs_is_the_one_the_code_generates() -> None:
+    from pathlib import Path
+
+    from gateway.commands.schema import schema_document
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "mqtt-schema.json"
+    assert docs.read_text() == schema_document(), "run: uv run retrogate mqtt-schema -o " + str(
+        docs.relative_to(docs.parents[1])
+    )

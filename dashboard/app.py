@@ -1,0 +1,132 @@
+"""The Textual dashboard: watch and steer sessions from any terminal.
+
+It reads only the MQTT contract (docs/mqtt.md), so it runs on any machine
+that reaches the broker. I/O lives in one worker; the screens redraw from
+the model four times a second, however fast or slow messages arrive.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.message import Message
+
+from gateway.mqtt.consumer import BrokerAddress, Consumer
+
+from .model import Fleet
+from .screens import HelpScreen, OverviewScreen, StationScreen
+
+REFRESH_S = 0.25
+
+
+@dataclass
+class BrokerChanged(Message):
+    """The broker connection came up or went down."""
+
+    up: bool
+    detail: str
+
+
+class Dashboard(App[None]):
+    """Station overview, station detail, help."""
+
+    CSS_PATH = "dashboard.tcss"
+    TITLE = "retrogate"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("ctrl+t", "toggle_theme", "Theme", show=False),
+    ]
+
+    def __init__(
+        self,
+        address: BrokerAddress | None,
+        *,
+        prefix: str = "retrogate",
+        station: str | None = None,
+        fleet: Fleet | None = None,
+    ) -> None:
+        super().__init__()
+        self.address = address
+        self.fleet = fleet or Fleet(prefix)
+        self.wanted_station = station
+        self.broker_up = False
+        self.broker_text = "connecting…" if address else "offline (fixed data)"
+        self.pending: dict[str, tuple[str, str]] = {}  # station -> (command id, label)
+        self.consumer: Consumer | None = None
+        self._auto_opened = False
+
+    def on_mount(self) -> None:
+        self.push_screen(OverviewScreen())
+        if self.address is not None:
+            self.consumer = Consumer(
+                self.address, self.fleet.prefix, self._on_mqtt, self._on_connection
+            )
+            self.run_worker(self.consumer.run(), name="mqtt", exclusive=True)
+        self.set_interval(REFRESH_S, self.refresh_view)
+
+    # --- from the worker (same loop: just update the model) -------------------------
+
+    def _on_mqtt(self, topic: str, payload: bytes) -> None:
+        self.fleet.feed(topic, payload, time.time())
+
+    def _on_connection(self, up: bool, detail: str) -> None:
+        self.post_message(BrokerChanged(up, detail))
+
+    def on_broker_changed(self, message: BrokerChanged) -> None:
+        self.broker_up = message.up
+        self.broker_text = message.detail if message.up else f"lost: {message.detail}; retrying"
+        if not message.up:
+            self.notify("Broker connection lost; reconnecting…", severity="error")
+        self.refresh_view()
+
+    # --- drawing ---------------------------------------------------------------------
+
+    def refresh_view(self) -> None:
+        """Redraw the current screen from the model (called at a steady rate)."""
+        if (
+            not self._auto_opened
+            and self.fleet.stations
+            and isinstance(self.screen, OverviewScreen)
+        ):
+            wanted = self.wanted_station
+            if wanted is None and len(self.fleet.stations) == 1:
+                wanted = next(iter(self.fleet.stations))
+            if wanted in self.fleet.stations:
+                self._auto_opened = True
+                self.open_station(wanted)
+        screen = self.screen
+        if isinstance(screen, OverviewScreen | StationScreen):
+            screen.refresh_view()
+
+    def open_station(self, station: str) -> None:
+        """Show one station's detail."""
+        self.push_screen(StationScreen(station))
+
+    # --- commands --------------------------------------------------------------------
+
+    async def send(
+        self, station: str, cmd: str, value: float | str | None = None, label: str | None = None
+    ) -> None:
+        """Send a command; its answer shows on the station screen."""
+        text = label or (f"{cmd} {value}" if value is not None else cmd)
+        if self.consumer is None:
+            self.notify("Not connected to a broker", severity="error")
+            return
+        try:
+            command_id = await self.consumer.command(station, cmd, value)
+        except (ConnectionError, Exception) as exc:  # aiomqtt errors, no broker
+            self.notify(f"{text}: not sent ({exc})", severity="error")
+            return
+        self.pending[station] = (command_id, text)
+        self.refresh_view()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"

@@ -1,0 +1,53 @@
+"""``retrogate dashboard``: plugged into the CLI through the ``retrogate.commands`` entry point."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from gateway.commands.common import add_config_option, settings_or_exit
+from gateway.mqtt.consumer import BrokerAddress
+
+
+def broker_of(args: argparse.Namespace) -> tuple[BrokerAddress, str] | None:
+    """The broker from --broker, else from the config (the embedded one on loopback)."""
+    settings = settings_or_exit(args)
+    if settings is None:
+        return None
+    prefix = settings.mqtt.prefix
+    if args.broker:
+        try:
+            return BrokerAddress.parse(args.broker), prefix
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return None
+    mqtt = settings.mqtt
+    host = "127.0.0.1" if mqtt.broker in ("embedded", "none") else mqtt.broker
+    password = mqtt.password.get_secret_value() if mqtt.password else None
+    return BrokerAddress(host, mqtt.port, mqtt.username, password), prefix
+
+
+def run(args: argparse.Namespace) -> int:
+    """Open the dashboard until q."""
+    from .app import Dashboard
+
+    found = broker_of(args)
+    if found is None:
+        return 2
+    address, prefix = found
+    Dashboard(address, prefix=prefix, station=args.station).run()
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    """Add ``dashboard``."""
+    parser = sub.add_parser(
+        "dashboard",
+        help="live terminal dashboard (reads MQTT; works from any machine)",
+        description="Watch and steer treadmills through the broker. ? shows the keys.",
+    )
+    add_config_option(parser)
+    parser.add_argument("--broker", help="mqtt://[user:pass@]host[:port] (default: the config's)")
+    parser.add_argument("--station", help="open this station directly")
+    parser.set_defaults(run=run)

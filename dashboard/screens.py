@@ -1,0 +1,261 @@
+"""Screens: the station overview (a gym), one station's detail, and help."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from .model import clock
+from .widgets import (
+    Alerts,
+    Charts,
+    Connections,
+    DirectionBanner,
+    Tile,
+    Timeline,
+    pace_line,
+    speed_line,
+    zone_style,
+)
+
+if TYPE_CHECKING:
+    from .app import Dashboard
+
+
+class OverviewScreen(Screen[None]):
+    """Every treadmill publishing to the broker; Enter opens one."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "open", "Open station")]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Connections(id="connections")
+        yield DataTable(id="stations", cursor_type="row")
+        yield Static("Waiting for a gateway to publish…", id="empty")
+        yield Footer()
+
+    ready = False
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("station", "direction", "speed", "cap", "HR", "distance", "time", "plan")
+        self.ready = True
+        self.refresh_view()
+
+    @property
+    def dash(self) -> Dashboard:
+        from .app import Dashboard
+
+        assert isinstance(self.app, Dashboard)
+        return self.app
+
+    def refresh_view(self) -> None:
+        """Redraw from the model."""
+        if not self.ready:
+            return
+        fleet = self.dash.fleet
+        self.query_one(Connections).show(None, self.dash.broker_up, self.dash.broker_text)
+        self.query_one("#empty").display = not fleet.stations
+        table = self.query_one(DataTable)
+        for sid in sorted(fleet.stations):
+            view = fleet.stations[sid]
+            speed, _, _ = speed_line(view)
+            row: list[Any] = [
+                sid,
+                Text("◀◀ backward", style="bold orange1")
+                if view.direction == "backward"
+                else "forward ▶▶",
+                Text(speed + (" CAPPED" if view.value("capped") else ""), style=""),
+                f"{view.value('cap_kmh') or 0:.1f}",
+                str(view.value("heart_rate_bpm") or "–"),
+                f"{view.value('distance_m') or 0} m",
+                clock(view.value("elapsed_s")),
+                view.value("plan") or "free",
+            ]
+            if sid in table.rows:
+                for column, value in zip(table.columns, row, strict=True):
+                    table.update_cell(sid, column, value)
+            else:
+                table.add_row(*row, key=sid)
+
+    def action_open(self) -> None:
+        table = self.query_one(DataTable)
+        if table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            if key is not None:
+                self.dash.open_station(key)
+
+
+class StationScreen(Screen[None]):
+    """One treadmill: tiles, direction, charts, plan, alerts, and the keys to steer it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "command('start')", "Start"),
+        Binding("p", "command('pause')", "Pause"),
+        Binding("x", "command('stop')", "Stop"),
+        Binding("space", "emergency", "EMERGENCY STOP", priority=True),
+        Binding("plus,equals_sign", "speed(0.5)", "Speed +"),
+        Binding("minus", "speed(-0.5)", "Speed −"),
+        Binding("right_square_bracket", "incline(0.5)", "Incline +", show=False),
+        Binding("left_square_bracket", "incline(-0.5)", "Incline −", show=False),
+        Binding("f", "flip", "Flip direction"),
+        Binding("n", "command('next_segment')", "Next segment"),
+        Binding("escape", "back", "Stations"),
+    ]
+
+    def __init__(self, station: str) -> None:
+        super().__init__(name=station)
+        self.station = station
+        self.ready = False
+
+    def on_mount(self) -> None:
+        self.ready = True
+        self.refresh_view()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield DirectionBanner(id="banner")
+        with Grid(id="tiles"):
+            yield Tile("Speed", id="speed")
+            yield Tile("Pace", id="pace")
+            yield Tile("Distance", id="distance")
+            yield Tile("Incline", id="incline")
+            yield Tile("Heart rate", id="hr")
+            yield Tile("Energy", id="energy")
+            yield Tile("Elapsed", id="elapsed")
+            yield Tile("Remaining", id="remaining")
+        with Horizontal(id="lower"):
+            with Vertical(id="left"):
+                yield Charts(id="charts")
+                yield Static("Plan", classes="section")
+                yield Timeline(id="timeline")
+            with VerticalScroll(id="right"):
+                yield Static("Alerts and interventions", classes="section")
+                yield Alerts(id="alerts")
+        yield Static("", id="result")
+        yield Connections(id="connections")
+        yield Footer()
+
+    @property
+    def dash(self) -> Dashboard:
+        from .app import Dashboard
+
+        assert isinstance(self.app, Dashboard)
+        return self.app
+
+    def refresh_view(self) -> None:
+        """Redraw everything from the model."""
+        if not self.ready:
+            return
+        view = self.dash.fleet.station(self.station)
+        self.sub_title = self.station
+        value, sub, style = speed_line(view)
+        self.query_one("#speed", Tile).show(value, sub, style)
+        self.query_one("#speed", Tile).set_class(bool(view.value("capped")), "capped")
+        self.query_one("#pace", Tile).show(pace_line(view))
+        self.query_one("#distance", Tile).show(f"{view.value('distance_m') or 0} m")
+        incline = view.value("incline_pct")
+        self.query_one("#incline", Tile).show(f"{incline:.1f} %" if incline is not None else "–")
+        hr_style, hr_sub = zone_style(view)
+        bpm = view.value("heart_rate_bpm")
+        self.query_one("#hr", Tile).show(f"{bpm} bpm" if bpm else "–", hr_sub, hr_style)
+        energy = view.value("energy_kcal")
+        console = view.value("treadmill_energy_kcal")
+        method = view.value("energy_method") or ""
+        shown = console if console is not None else "–"
+        self.query_one("#energy", Tile).show(
+            f"{energy or 0:.0f} kcal", f"{method} · console {shown}"
+        )
+        self.query_one("#elapsed", Tile).show(clock(view.value("elapsed_s")))
+        self.query_one("#remaining", Tile).show(*_remaining(view))
+        self.query_one(DirectionBanner).show(view)
+        self.query_one(Charts).show(view, self.size.width // 2 - 4)
+        self.query_one(Timeline).show(view)
+        self.query_one(Alerts).show(view)
+        self.query_one(Connections).show(view, self.dash.broker_up, self.dash.broker_text)
+        self._show_result(view.results)
+
+    def _show_result(self, results: dict[str, dict[str, Any]]) -> None:
+        pending = self.dash.pending.get(self.station)
+        if pending is None:
+            return
+        command_id, label = pending
+        line = self.query_one("#result", Static)
+        answer = results.get(command_id)
+        if answer is None:
+            line.update(f"{label} … waiting for the gateway")
+            line.set_class(False, "refused")
+            return
+        ok = bool(answer.get("ok"))
+        line.set_class(not ok, "refused")
+        detail = answer.get("applied") if ok else answer.get("error")
+        line.update(f"{label}: {'ok' if ok else 'REFUSED'} — {detail}")
+
+    async def action_command(self, cmd: str, value: float | str | None = None) -> None:
+        await self.dash.send(self.station, cmd, value)
+
+    async def action_emergency(self) -> None:
+        await self.dash.send(self.station, "stop", label="EMERGENCY STOP")
+
+    async def action_speed(self, delta: float) -> None:
+        view = self.dash.fleet.station(self.station)
+        base = view.value("target_kmh") or view.value("speed_kmh") or 0.0
+        await self.dash.send(self.station, "set_speed", round(max(0.0, base + delta), 1))
+
+    async def action_incline(self, delta: float) -> None:
+        view = self.dash.fleet.station(self.station)
+        base = view.value("incline_pct") or 0.0
+        await self.dash.send(self.station, "set_incline", round(base + delta, 1))
+
+    async def action_flip(self) -> None:
+        view = self.dash.fleet.station(self.station)
+        other = "forward" if view.direction == "backward" else "backward"
+        await self.dash.send(self.station, "set_direction", other)
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 2:
+            self.app.pop_screen()
+
+
+def _remaining(view: Any) -> tuple[str, str]:
+    segments = view.workout.get("segments") or []
+    seg = view.value("segment") or {}
+    if not segments or not seg:
+        return "–", "no plan"
+    rest = segments[seg["index"] + 1 :]
+    time_left = (seg.get("left_s") or 0) + sum(
+        s.get("duration_s") or (s.get("distance_m") or 0) / (s["speed_kmh"] / 3.6) for s in rest
+    )
+    return clock(time_left), f"{len(rest)} segments after this one"
+
+
+HELP = """\
+[b]Keys[/b]
+
+  s        start / resume           space  EMERGENCY STOP
+  p        pause                    x      stop
+  + / -    speed ± 0.5 km/h         ] / [  incline ± 0.5 %
+  f        flip direction           n      next segment
+  enter    open a station           esc    back to all stations
+  ctrl+t   light / dark theme       ?      this help
+  q        quit
+
+Every key sends a command to the gateway; its governor decides.
+The line above the footer shows the answer, and why a command
+was refused.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """The keys, and what they do."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        yield Static(HELP, id="help")

@@ -1,0 +1,184 @@
+"""The dashboard's widgets: tiles, the direction banner, timeline, alerts, connections.
+
+Each renders from a :class:`StationView`; none does I/O.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Sparkline, Static
+
+from .model import StationView, clock, hr_zone, pace
+
+ZONE_STYLE = {0: "dim", 1: "grey70", 2: "cyan", 3: "green", 4: "yellow", 5: "bold red"}
+
+
+class Tile(Static):
+    """A labelled big number with a line under it."""
+
+    def __init__(self, label: str, *, id: str) -> None:
+        super().__init__(id=id, classes="tile")
+        self.label = label
+        self.border_title = label
+
+    def show(self, value: str, sub: str = "", style: str = "") -> None:
+        """Set what the tile says."""
+        text = Text(value, style=f"bold {style}".strip())
+        if sub:
+            text.append("\n" + sub, style=style or "dim")
+        self.update(text)
+
+
+class DirectionBanner(Static):
+    """FORWARD or BACKWARD, impossible to miss."""
+
+    def show(self, view: StationView) -> None:
+        """Big arrows and colour by direction; countdowns under it."""
+        backward = view.direction == "backward"
+        self.set_class(backward, "backward")
+        self.set_class(not backward, "forward")
+        word = "◀◀  BACKWARD  ◀◀" if backward else "FORWARD  ▶▶"
+        seg = view.value("segment") or {}
+        lines = [word]
+        if seg:
+            left = seg.get("left_s")
+            left_m = seg.get("left_m")
+            until = f"{clock(left)} left" if left is not None else f"{left_m or 0:.0f} m left"
+            line = f"segment {seg['index'] + 1}/{seg['count']} · {until} · {seg['note']}"
+            turn = _next_turn(view)
+            lines.append(f"{line} · {turn}" if turn else line)
+        else:
+            lines.append("free run (no plan)")
+        self.update("\n".join(lines))
+
+
+def _next_turn(view: StationView) -> str:
+    """When the runner turns around next (the moment that needs attention)."""
+    segments = view.workout.get("segments") or []
+    seg = view.value("segment") or {}
+    index = seg.get("index", -1)
+    here = view.direction
+    for later in segments[index + 1 :]:
+        if later["direction"] != here:
+            if seg.get("left_s") is not None:
+                return f"turnaround to {later['direction']} in {clock(seg['left_s'])}"
+            return f"turnaround to {later['direction']} in {seg.get('left_m') or 0:.0f} m"
+        break
+    return ""
+
+
+class Timeline(Static):
+    """Done, current and next segments of the plan."""
+
+    def show(self, view: StationView) -> None:
+        """One line per segment around the current one."""
+        segments = view.workout.get("segments") or []
+        if not segments:
+            self.update(Text("No plan: free run. Load one with load_plan.", style="dim"))
+            return
+        current = (view.value("segment") or {}).get("index", -1)
+        text = Text()
+        start = max(0, current - 2)
+        for i, seg in enumerate(segments[start : start + 7], start=start):
+            mark, style = (
+                ("✓", "dim") if i < current else ("▶", "bold") if i == current else (" ", "")
+            )
+            arrow = "◀◀" if seg["direction"] == "backward" else "▶▶"
+            end = (
+                f"{seg['distance_m']:.0f} m"
+                if seg.get("distance_m")
+                else clock(seg.get("duration_s"))
+            )
+            colour = " orange1" if seg["direction"] == "backward" else ""
+            text.append(
+                f"{mark} {i + 1:2} {arrow} {seg['speed_kmh']:4.1f} km/h {end:>6}  {seg['note']}\n",
+                style=(style + colour).strip(),
+            )
+        self.update(text)
+
+
+class Alerts(Static):
+    """Every governor intervention and alert, newest first."""
+
+    def show(self, view: StationView, rows: int = 8) -> None:
+        """The latest alerts with their time."""
+        if not view.alerts:
+            self.update(Text("No interventions yet.", style="dim"))
+            return
+        text = Text()
+        styles = {"danger": "bold red", "warning": "yellow", "info": "", "rule": "dim"}
+        for alert in list(view.alerts)[-rows:][::-1]:
+            stamp = time.strftime("%H:%M:%S", time.localtime(alert.ts))
+            text.append(f"{stamp} {alert.text}\n", style=styles.get(alert.level, ""))
+        self.update(text)
+
+
+class Connections(Static):
+    """Treadmill, HR strap and broker: up or down, and the age of the last sample."""
+
+    def show(self, view: StationView | None, broker_up: bool, broker_text: str) -> None:
+        """One line of coloured dots."""
+        text = Text()
+
+        def dot(name: str, up: bool, detail: str = "") -> None:
+            text.append("● " if up else "○ ", style="green" if up else "bold red")
+            text.append(f"{name}{detail}   ")
+
+        dot("broker", broker_up, f" {broker_text}" if broker_text else "")
+        if view is not None:
+            dot("treadmill", view.treadmill_online)
+            dot("HR strap", view.hrm_online)
+            if view.last_sample is not None:
+                text.append(f"last sample {time.time() - view.last_sample:.0f} s ago", style="dim")
+        self.update(text)
+
+
+class Charts(Vertical):
+    """Speed and heart rate over the session, with backward stretches marked."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("speed km/h", classes="chart-label")
+        yield Sparkline([], id="speed-chart")
+        yield Static("", id="backward-strip")
+        yield Static("heart rate", classes="chart-label")
+        yield Sparkline([], id="hr-chart")
+
+    def show(self, view: StationView, width: int) -> None:
+        """The last ``width`` samples of each series."""
+        width = max(10, width)
+        self.query_one("#speed-chart", Sparkline).data = list(view.speed)[-width:]
+        self.query_one("#hr-chart", Sparkline).data = list(view.heart_rate)[-width:]
+        marks = list(view.backward)[-width:]
+        strip = Text("".join("◀" if b else "·" for b in marks), style="orange1")
+        self.query_one("#backward-strip", Static).update(strip)
+
+
+def zone_style(view: StationView) -> tuple[str, str]:
+    """(style, label) for the HR tile."""
+    bpm = view.value("heart_rate_bpm")
+    hr_max = float(view.value("hr_max_bpm") or 180)
+    zone = hr_zone(bpm, hr_max)
+    if not bpm:
+        return "dim", "no HR"
+    return ZONE_STYLE[zone], f"zone {zone} · {bpm / hr_max * 100:.0f} % of max"
+
+
+def speed_line(view: StationView) -> tuple[str, str, str]:
+    """(value, sub line, style) for the speed tile."""
+    speed = view.value("speed_kmh")
+    target = view.value("target_kmh")
+    cap = view.value("cap_kmh")
+    value = f"{speed:.1f} km/h" if speed is not None else "–"
+    sub = f"target {target:.1f}" if target is not None else "target –"
+    if view.value("capped"):
+        return value, f"CAPPED at {cap:.1f} · {sub}", "bold orange1"
+    return value, f"{sub} · backward cap {cap:.1f}" if cap is not None else sub, ""
+
+
+def pace_line(view: StationView) -> str:
+    """The pace tile's value."""
+    return f"{pace(view.value('speed_kmh'))} /km"

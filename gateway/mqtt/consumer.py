@@ -1,0 +1,105 @@
+"""A consumer of the MQTT contract (the dashboard's, or your script's, side).
+
+It subscribes to everything under the prefix, reconnects with backoff, and
+sends commands. It only speaks the contract in MQTT.md, so it works from any
+machine that can reach the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import aiomqtt
+
+from ..session.backoff import Backoff
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    """Where the broker is: ``mqtt://user:pass@host:port`` or ``host[:port]``."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        """Read a URL; a bare host (and port) is fine."""
+        parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+        if parts.scheme not in ("mqtt", "tcp"):
+            raise ValueError(f"broker URL {url!r}: expected mqtt://host[:port]")
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 1883,
+            username=parts.username,
+            password=parts.password,
+        )
+
+
+class Consumer:
+    """Everything under ``prefix/#``, handed to ``on_message(topic, payload)``."""
+
+    def __init__(
+        self,
+        address: BrokerAddress,
+        prefix: str,
+        on_message: Callable[[str, bytes], None],
+        on_connection: Callable[[bool, str], None],
+    ) -> None:
+        self.address = address
+        self.prefix = prefix
+        self._on_message = on_message
+        self._on_connection = on_connection
+        self._client: aiomqtt.Client | None = None
+        self._ids = itertools.count(1)
+        self._tag = f"dash-{os.getpid()}"
+
+    async def run(self) -> None:
+        """Consume until cancelled, reconnecting after any loss."""
+        backoff = Backoff(initial=0.5, maximum=10.0)
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    self.address.host,
+                    self.address.port,
+                    username=self.address.username,
+                    password=self.address.password,
+                    identifier=f"{self._tag}-{time.monotonic_ns()}",
+                    timeout=5,
+                    keepalive=10,
+                ) as client:
+                    self._client = client
+                    await client.subscribe(f"{self.prefix}/#", qos=1)
+                    backoff.reset()
+                    self._on_connection(True, f"{self.address.host}:{self.address.port}")
+                    async for message in client.messages:
+                        payload = message.payload
+                        if isinstance(payload, bytes):
+                            self._on_message(message.topic.value, payload)
+            except aiomqtt.MqttError as exc:
+                self._client = None
+                self._on_connection(False, str(exc))
+                await asyncio.sleep(backoff.next())
+
+    def next_id(self) -> str:
+        """A command id unique to this consumer."""
+        return f"{self._tag}-{next(self._ids)}"
+
+    async def command(self, station: str, cmd: str, value: float | str | None = None) -> str:
+        """Publish a command; returns its id (its answer arrives on ``…/cmd/result``)."""
+        if self._client is None:
+            raise ConnectionError("not connected to the broker")
+        command_id = self.next_id()
+        body: dict[str, object] = {"id": command_id, "cmd": cmd, "ts": time.time()}
+        if value is not None:
+            body["value"] = value
+        await self._client.publish(f"{self.prefix}/{station}/cmd", json.dumps(body), qos=1)
+        return command_id
