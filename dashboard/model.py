@@ -108,7 +108,7 @@ class Fleet:
                 return  # a replayed duplicate: consumers dedupe by seq
             view.last_seq = data["seq"]
             view.speed.append(float(data.get("speed_kmh") or 0.0))
-            view.backward.append(view.direction == "backward")
+            view.backward.append(data.get("direction", view.direction) == "backward")
         elif kind == "heart_rate":
             view.last_sample = now
             view.heart_rate.append(float(data["heart_rate_bpm"]))

@@ -55,6 +55,11 @@ class TelemetrySample:
     seq: int
     at: float
     record: TreadmillData
+    # The governor's view when the record arrived: consumers mark charts and
+    # check the cap per sample, however late the (1 Hz) state message is.
+    direction: str = "forward"
+    capped: bool = False
+    cap_kmh: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

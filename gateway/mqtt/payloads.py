@@ -45,11 +45,31 @@ class TelemetryPayload(_Payload):
 
     seq: int = Field(ge=1)
     ts: float = Field(description="wall-clock seconds since the epoch")
+    direction: Literal["forward", "backward"] = Field(
+        "forward", description="the runner's direction when the record arrived"
+    )
+    capped: bool = Field(False, description="the backward cap was in force")
+    cap_kmh: float | None = None
 
     @classmethod
-    def of(cls, seq: int, ts: float, record: TreadmillData) -> TelemetryPayload:
-        """From a decoded record."""
-        return cls(seq=seq, ts=ts, **to_jsonable(record))
+    def of(
+        cls,
+        seq: int,
+        ts: float,
+        record: TreadmillData,
+        direction: str = "forward",
+        capped: bool = False,
+        cap_kmh: float | None = None,
+    ) -> TelemetryPayload:
+        """From a decoded record and the governor's view at that moment."""
+        return cls(
+            seq=seq,
+            ts=ts,
+            direction="backward" if direction == "backward" else "forward",
+            capped=capped,
+            cap_kmh=cap_kmh,
+            **to_jsonable(record),
+        )
 
 
 class HeartRatePayload(_Payload):

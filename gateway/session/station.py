@@ -356,7 +356,12 @@ class StationRuntime:
         if record.warnings:
             self.counters["frame_warnings"] += 1
         self._seq_treadmill += 1
-        self.hub.publish(TelemetrySample(self._seq_treadmill, now, record))
+        s = self.state
+        self.hub.publish(
+            TelemetrySample(
+                self._seq_treadmill, now, record, s.direction.value, s.cap_active, s.cap_c / 100
+            )
+        )
         if record.speed_kmh is not None:
             self._step(TreadmillRecord(record.speed_kmh))
         s = self.state

@@ -67,7 +67,7 @@ def rows(store: SessionStore, session: int) -> Iterator[Row]:
             elapsed_s=data.get("elapsed_s"),
             energy_kcal=data.get("energy_kcal"),
             heart_rate_bpm=data.get("heart_rate_bpm") or bpm,
-            direction=direction,
+            direction=data.get("direction", direction),
         )
 
 

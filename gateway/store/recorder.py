@@ -167,9 +167,9 @@ class Recorder:
         if isinstance(message, TelemetrySample):
             seq = record.base["telemetry"] + message.seq
             ts = self.wall(message.at)
-            payload = TelemetryPayload.of(seq, ts, message.record).model_dump_json(
-                exclude_none=True
-            )
+            payload = TelemetryPayload.of(
+                seq, ts, message.record, message.direction, message.capped, message.cap_kmh
+            ).model_dump_json(exclude_none=True)
             return "telemetry", Sample(seq, ts, payload)
         if isinstance(message, HeartRateMessage):
             seq = record.base["heart_rate"] + message.seq

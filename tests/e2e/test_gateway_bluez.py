@@ -103,6 +103,7 @@ async def run_gateway(
             plan=plan,
             duration_s=duration_s,
             status_line=False,
+            mqtt=False,  # the BLE path is under test here; MQTT has its own tests
             control_timeout_s=30.0,
             on_write=lambda _, request: writes.append(request),
         ),

@@ -1,113 +1,42 @@
-"""A private D-Bus daemon with BlueZoo (a BlueZ mock) and two adapters.
-
-hci0 (00:00:00:11:11:11) hosts the simulator, hci1 (00:00:00:22:22:22) is
-the client's radio. Each test gets a fresh pair: BlueZoo 1.0.2 cannot
-connect twice to the same peripheral within one process (ARCHITECTURE.md).
-"""
+"""BlueZoo for the end-to-end tests: skip locally, fail under CI, when it is missing."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
-import shutil
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.ble.scan import bluez_objects
+from simulators.bluezoo_env import (
+    CLIENT_ADAPTER,
+    CLIENT_ADDRESS,
+    SIM_ADAPTER,
+    SIM_ADDRESS,
+    BlueZoo,
+    BlueZooMissing,
+    adapters_powered,
+    missing_parts,
+)
+from simulators.bluezoo_env import start_bluezoo as _start
 
 from .services import require
 
-SIM_ADAPTER, CLIENT_ADAPTER = "hci0", "hci1"
-SIM_ADDRESS, CLIENT_ADDRESS = "00:00:00:11:11:11", "00:00:00:22:22:22"
-
-
-@dataclass
-class BlueZoo:
-    """A running BlueZoo: its bus address and processes."""
-
-    bus_address: str
-    daemon_pid: int
-    bluezoo: subprocess.Popen[bytes]
-    log: Path
-
-
-def _bluezoo_command() -> list[str] | None:
-    script = Path(sys.executable).with_name("bluezoo")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("bluezoo")
-    return [found] if found else None
-
-
-async def adapters_powered(bus_address: str) -> bool:
-    """True once BlueZoo exports both adapters powered on."""
-    objects = await bluez_objects(bus_address) or {}
-    powered = [
-        ifaces["org.bluez.Adapter1"]["Powered"]
-        for ifaces in objects.values()
-        if "org.bluez.Adapter1" in ifaces
-    ]
-    return powered.count(True) == 2
+__all__ = [
+    "CLIENT_ADAPTER",
+    "CLIENT_ADDRESS",
+    "SIM_ADAPTER",
+    "SIM_ADDRESS",
+    "BlueZoo",
+    "adapters_powered",
+    "start_bluezoo",
+]
 
 
 @contextlib.contextmanager
 def start_bluezoo(log: Path) -> Iterator[BlueZoo]:
-    """Start dbus-daemon and BlueZoo for the block; stop both after it."""
-    dbus_daemon = shutil.which("dbus-daemon")
-    require(dbus_daemon is not None, "dbus-daemon", "apt-get install dbus")
-    command = _bluezoo_command()
-    require(command is not None, "bluezoo", "uv sync (it is a dev dependency)")
-    assert dbus_daemon is not None
-    assert command is not None
-    out = subprocess.run(
-        [dbus_daemon, "--session", "--fork", "--print-address=1", "--print-pid=1"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    address, pid = out[0], int(out[1])
-    env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": address}
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            [
-                *command,
-                "-v",
-                "--auto-enable",
-                "--scan-interval",
-                "1",
-                "-a",
-                SIM_ADDRESS,
-                "-a",
-                CLIENT_ADDRESS,
-            ],
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
+    """BlueZoo for one test, or a skip (locally) / failure (CI) naming what is missing."""
     try:
-        ready = asyncio.run(_wait_ready(address, process))
-        assert ready, "BlueZoo did not power its adapters within 20 s"
-        yield BlueZoo(address, pid, process, log)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        os.kill(pid, signal.SIGTERM)
-
-
-async def _wait_ready(address: str, process: subprocess.Popen[bytes]) -> bool:
-    """Poll the bus until the adapters are up (a readiness check, not a delay)."""
-    async with asyncio.timeout(20):
-        while process.poll() is None:
-            if await adapters_powered(address):
-                return True
-            await asyncio.sleep(0.1)
-    return False
+        missing_parts()
+    except BlueZooMissing as exc:
+        require(False, "BlueZoo", str(exc))
+    with _start(log) as running:
+        yield running
