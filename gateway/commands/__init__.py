@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Protocol
 
-from . import decode, pair, plans, run, scan, schema, sessions
+from . import decode, doctor, pair, plans, run, scan, schema, sessions
 
 
 class Command(Protocol):
@@ -19,4 +19,4 @@ class Command(Protocol):
         """Add the subparser and set ``run`` on it."""
 
 
-COMMANDS: tuple[Command, ...] = (run, plans, scan, pair, decode, sessions, schema)
+COMMANDS: tuple[Command, ...] = (run, plans, scan, pair, decode, sessions, schema, doctor)

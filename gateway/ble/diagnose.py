@@ -1,0 +1,147 @@
+"""What stands between this machine and the treadmill, each with the fix.
+
+The failures a new user meets in the first hour (no D-Bus, BlueZ not
+running, no permission, no adapter, adapter off, device never seen), told
+apart by their D-Bus errors rather than lumped into "cannot connect".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dbus_fast import BusType, Message, MessageType
+from dbus_fast.aio import MessageBus
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One line of the doctor's report."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+async def _objects(bus_address: str | None) -> tuple[dict[str, Any] | None, Check | None]:
+    try:
+        bus = await MessageBus(bus_address=bus_address, bus_type=BusType.SYSTEM).connect()
+    except PermissionError as exc:
+        return None, Check(
+            "D-Bus", False, f"no permission on the system bus ({exc})", "run as a user in the "
+            "'bluetooth' group: sudo usermod -aG bluetooth $USER, then log out and in"
+        )  # fmt: skip
+    except (OSError, ValueError) as exc:
+        return None, Check(
+            "D-Bus",
+            False,
+            f"the system bus is not reachable ({exc})",
+            "sudo apt-get install dbus && sudo systemctl start dbus",
+        )
+    try:
+        reply = await bus.call(
+            Message(
+                destination="org.bluez",
+                path="/",
+                interface="org.freedesktop.DBus.ObjectManager",
+                member="GetManagedObjects",
+            )
+        )
+    finally:
+        bus.disconnect()
+    if reply is None:
+        return None, Check(
+            "BlueZ", False, "no answer from org.bluez", "sudo systemctl restart bluetooth"
+        )
+    if reply.message_type is MessageType.ERROR:
+        error = reply.error_name or ""
+        if "AccessDenied" in error:
+            return None, Check(
+                "BlueZ", False, "D-Bus denies access to BlueZ", "add your user to the 'bluetooth' "
+                "group: sudo usermod -aG bluetooth $USER, then log out and in"
+            )  # fmt: skip
+        if "ServiceUnknown" in error or "NameHasNoOwner" in error:
+            return None, Check(
+                "BlueZ",
+                False,
+                "BlueZ (bluetoothd) is not running",
+                "sudo apt-get install bluez && sudo systemctl enable --now bluetooth",
+            )
+        return None, Check(
+            "BlueZ", False, f"BlueZ answered {error}", "sudo systemctl restart bluetooth"
+        )
+    objects = {
+        path: {iface: {k: v.value for k, v in props.items()} for iface, props in ifaces.items()}
+        for path, ifaces in reply.body[0].items()
+    }
+    return objects, None
+
+
+async def bluetooth_checks(
+    adapter: str, devices: dict[str, str], bus_address: str | None = None
+) -> list[Check]:
+    """D-Bus, BlueZ, the adapter, and each configured device (name -> address)."""
+    objects, problem = await _objects(bus_address)
+    if objects is None:
+        assert problem is not None
+        return [problem]
+    checks = [Check("BlueZ", True, "bluetoothd answers on the system bus")]
+    adapters = {
+        path.rsplit("/", 1)[-1]: ifaces["org.bluez.Adapter1"]
+        for path, ifaces in objects.items()
+        if "org.bluez.Adapter1" in ifaces
+    }
+    if not adapters:
+        checks.append(
+            Check(
+                "adapter",
+                False,
+                "no Bluetooth adapter",
+                "plug in a Bluetooth 4.0+ USB dongle, or check `rfkill list` and "
+                "`bluetoothctl list`",
+            )
+        )
+        return checks
+    if adapter not in adapters:
+        checks.append(
+            Check(
+                "adapter",
+                False,
+                f"{adapter} not found (this machine has {', '.join(sorted(adapters))})",
+                f'set adapter = "{sorted(adapters)[0]}" in the config',
+            )
+        )
+        return checks
+    props = adapters[adapter]
+    if not props.get("Powered"):
+        checks.append(
+            Check(
+                "adapter",
+                False,
+                f"{adapter} ({props.get('Address')}) is powered off",
+                "rfkill unblock bluetooth && bluetoothctl power on",
+            )
+        )
+    else:
+        checks.append(Check("adapter", True, f"{adapter} ({props.get('Address')}) powered on"))
+    known = {
+        str(ifaces["org.bluez.Device1"].get("Address", "")).upper(): ifaces["org.bluez.Device1"]
+        for ifaces in objects.values()
+        if "org.bluez.Device1" in ifaces
+    }
+    for name, address in devices.items():
+        device = known.get(address.upper())
+        if device is None:
+            checks.append(
+                Check(
+                    name,
+                    False,
+                    f"{address} has not been seen by BlueZ",
+                    "switch the device on (a treadmill often advertises only with its console "
+                    "awake), then `retrogate scan`, or pair again with `retrogate pair`",
+                )
+            )
+        else:
+            checks.append(Check(name, True, f"{address} {device.get('Name') or ''}".strip()))
+    return checks

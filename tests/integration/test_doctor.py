@@ -1,0 +1,41 @@
+"""``retrogate doctor``: the broker probe against mosquitto, and an invalid config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+from gateway.config import MqttConfig
+from gateway.mqtt.probe import probe
+from tests.support.mosquitto import PASSWORD, USER, free_port, running_mosquitto
+
+
+@pytest.mark.mosquitto
+async def test_the_probe_tells_a_wrong_password_from_a_missing_broker(tmp_path: Path) -> None:
+    async with running_mosquitto(tmp_path / "broker", auth=True) as broker:
+        good = MqttConfig(broker="127.0.0.1", port=broker.port, username=USER, password=PASSWORD)
+        assert (await probe(good))[0]
+        bad = good.model_copy(update={"password": None})
+        ok, detail, fix = await probe(bad)
+        assert not ok
+        assert "refused the login" in detail
+        assert "mqtt.password" in fix
+    ok, detail, fix = await probe(MqttConfig(broker="127.0.0.1", port=free_port()))
+    assert not ok
+    assert "nothing accepts connections" in detail
+    assert "systemctl start mosquitto" in fix
+
+
+def test_doctor_names_the_file_line_and_key_of_a_bad_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('gateway_id = "gw"\n\n[safety]\nbackward_cap_kmh = "fast"\n')
+    assert main(["doctor", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert "✘ config:" in out
+    assert "config.toml" in out
+    assert "line 4" in out
+    assert "safety.backward_cap_kmh" in out
