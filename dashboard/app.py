@@ -7,12 +7,14 @@ the model four times a second, however fast or slow messages arrive.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.message import Message
 
 from gateway.mqtt.consumer import BrokerAddress, Consumer
@@ -69,6 +71,7 @@ class Dashboard(App[None]):
             )
             self.run_worker(self.consumer.run(), name="mqtt", exclusive=True)
         self.set_interval(REFRESH_S, self.refresh_view)
+        self.call_after_refresh(self.refresh_view)
 
     # --- from the worker (same loop: just update the model) -------------------------
 
@@ -102,7 +105,8 @@ class Dashboard(App[None]):
                 self.open_station(wanted)
         screen = self.screen
         if isinstance(screen, OverviewScreen | StationScreen):
-            screen.refresh_view()
+            with contextlib.suppress(NoMatches):  # a screen being torn down
+                screen.refresh_view()
 
     def open_station(self, station: str) -> None:
         """Show one station's detail."""

@@ -14,10 +14,24 @@ from textual.widgets import Sparkline, Static
 
 from .model import StationView, clock, hr_zone, pace
 
+
+class Quiet(Static):
+    """A Static that repaints only when what it shows changed (4 Hz redraws stay cheap)."""
+
+    _shown: object = None
+
+    def put(self, content: Text | str) -> None:
+        """Show ``content`` unless it is already shown."""
+        key = content.markup if isinstance(content, Text) else content
+        if key != self._shown:
+            self._shown = key
+            self.update(content)
+
+
 ZONE_STYLE = {0: "dim", 1: "grey70", 2: "cyan", 3: "green", 4: "yellow", 5: "bold red"}
 
 
-class Tile(Static):
+class Tile(Quiet):
     """A labelled big number with a line under it."""
 
     def __init__(self, label: str, *, id: str) -> None:
@@ -30,10 +44,10 @@ class Tile(Static):
         text = Text(value, style=f"bold {style}".strip())
         if sub:
             text.append("\n" + sub, style=style or "dim")
-        self.update(text)
+        self.put(text)
 
 
-class DirectionBanner(Static):
+class DirectionBanner(Quiet):
     """FORWARD or BACKWARD, impossible to miss."""
 
     def show(self, view: StationView) -> None:
@@ -53,7 +67,7 @@ class DirectionBanner(Static):
             lines.append(f"{line} · {turn}" if turn else line)
         else:
             lines.append("free run (no plan)")
-        self.update("\n".join(lines))
+        self.put("\n".join(lines))
 
 
 def _next_turn(view: StationView) -> str:
@@ -71,14 +85,14 @@ def _next_turn(view: StationView) -> str:
     return ""
 
 
-class Timeline(Static):
+class Timeline(Quiet):
     """Done, current and next segments of the plan."""
 
     def show(self, view: StationView) -> None:
         """One line per segment around the current one."""
         segments = view.workout.get("segments") or []
         if not segments:
-            self.update(Text("No plan: free run. Load one with load_plan.", style="dim"))
+            self.put(Text("No plan: free run. Load one with load_plan.", style="dim"))
             return
         current = (view.value("segment") or {}).get("index", -1)
         text = Text()
@@ -98,26 +112,26 @@ class Timeline(Static):
                 f"{mark} {i + 1:2} {arrow} {seg['speed_kmh']:4.1f} km/h {end:>6}  {seg['note']}\n",
                 style=(style + colour).strip(),
             )
-        self.update(text)
+        self.put(text)
 
 
-class Alerts(Static):
+class Alerts(Quiet):
     """Every governor intervention and alert, newest first."""
 
     def show(self, view: StationView, rows: int = 8) -> None:
         """The latest alerts with their time."""
         if not view.alerts:
-            self.update(Text("No interventions yet.", style="dim"))
+            self.put(Text("No interventions yet.", style="dim"))
             return
         text = Text()
         styles = {"danger": "bold red", "warning": "yellow", "info": "", "rule": "dim"}
         for alert in list(view.alerts)[-rows:][::-1]:
             stamp = time.strftime("%H:%M:%S", time.localtime(alert.ts))
             text.append(f"{stamp} {alert.text}\n", style=styles.get(alert.level, ""))
-        self.update(text)
+        self.put(text)
 
 
-class Connections(Static):
+class Connections(Quiet):
     """Treadmill, HR strap and broker: up or down, and the age of the last sample."""
 
     def show(self, view: StationView | None, broker_up: bool, broker_text: str) -> None:
@@ -134,7 +148,7 @@ class Connections(Static):
             dot("HR strap", view.hrm_online)
             if view.last_sample is not None:
                 text.append(f"last sample {time.time() - view.last_sample:.0f} s ago", style="dim")
-        self.update(text)
+        self.put(text)
 
 
 class Charts(Vertical):
@@ -143,18 +157,22 @@ class Charts(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("speed km/h", classes="chart-label")
         yield Sparkline([], id="speed-chart")
-        yield Static("", id="backward-strip")
+        yield Quiet("", id="backward-strip")
         yield Static("heart rate", classes="chart-label")
         yield Sparkline([], id="hr-chart")
 
     def show(self, view: StationView, width: int) -> None:
         """The last ``width`` samples of each series."""
         width = max(10, width)
-        self.query_one("#speed-chart", Sparkline).data = list(view.speed)[-width:]
-        self.query_one("#hr-chart", Sparkline).data = list(view.heart_rate)[-width:]
+        for selector, series in (("#speed-chart", view.speed), ("#hr-chart", view.heart_rate)):
+            chart = self.query_one(selector, Sparkline)
+            data = list(series)[-width:]
+            if chart.data != data:
+                chart.data = data
         marks = list(view.backward)[-width:]
-        strip = Text("".join("◀" if b else "·" for b in marks), style="orange1")
-        self.query_one("#backward-strip", Static).update(strip)
+        self.query_one("#backward-strip", Quiet).put(
+            Text("".join("◀" if b else "·" for b in marks), style="orange1")
+        )
 
 
 def zone_style(view: StationView) -> tuple[str, str]:

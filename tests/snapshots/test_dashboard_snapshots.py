@@ -15,6 +15,7 @@ from textual.pilot import Pilot
 
 from dashboard.app import Dashboard
 from dashboard.model import Fleet
+from dashboard.screens import StationScreen
 
 Snap = Callable[..., bool]
 T0 = 1_800_000_000.0
@@ -109,6 +110,8 @@ def test_overview_of_a_gym(snap_compare: Snap) -> None:
 
 def test_help_in_the_light_theme(snap_compare: Snap) -> None:
     async def help_light(pilot: Pilot[None]) -> None:
+        while not isinstance(pilot.app.screen, StationScreen):  # opens by itself
+            await pilot.pause()
         await pilot.press("ctrl+t")
         await pilot.press("question_mark")
 
