@@ -16,6 +16,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.message import Message
+from textual.reactive import reactive
 
 from gateway.mqtt.consumer import BrokerAddress, Consumer
 
@@ -35,6 +36,9 @@ class BrokerChanged(Message):
 
 class Dashboard(App[None]):
     """Station overview, station detail, help."""
+
+    broker_up: reactive[bool] = reactive(False)
+    broker_text: reactive[str] = reactive("")
 
     CSS_PATH = "dashboard.tcss"
     TITLE = "retrogate"
@@ -57,8 +61,9 @@ class Dashboard(App[None]):
         self.address = address
         self.fleet = fleet or Fleet(prefix)
         self.wanted_station = station
-        self.broker_up = False
-        self.broker_text = "connecting…" if address else "offline (fixed data)"
+        self.set_reactive(
+            Dashboard.broker_text, "connecting…" if address else "offline (fixed data)"
+        )
         self.pending: dict[str, tuple[str, str]] = {}  # station -> (command id, label)
         self.consumer: Consumer | None = None
         self._auto_opened = False
@@ -86,6 +91,9 @@ class Dashboard(App[None]):
         self.broker_text = message.detail if message.up else f"lost: {message.detail}; retrying"
         if not message.up:
             self.notify("Broker connection lost; reconnecting…", severity="error")
+
+    def watch_broker_up(self) -> None:
+        """Show a connection change at once, not at the next refresh tick."""
         self.refresh_view()
 
     # --- drawing ---------------------------------------------------------------------

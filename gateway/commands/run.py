@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..ble.diagnose import bluetooth_checks
 from ..clock import LoopClock
+from ..config import Settings
 from ..service import RunOptions, Service
 from ..session.station import StationRuntime
 from ..workout.plan import PlanError, resolve_plan
@@ -28,6 +30,30 @@ def summary(stations: list[StationRuntime]) -> str:
     return "\n".join(lines)
 
 
+def _bluetooth_ready(settings: Settings) -> bool:
+    """Before a real session: stop on what cannot work, warn about what may not."""
+    devices = {
+        f"{s.id} {kind}": address
+        for s in settings.stations
+        for kind, address in (("treadmill", s.treadmill), ("HR strap", s.hrm))
+        if address is not None and not address.startswith("sim")
+    }
+    if not devices:
+        return True
+    checks = asyncio.run(bluetooth_checks(settings.adapter, devices))
+    fatal = False
+    for check in checks:
+        if check.ok:
+            continue
+        blocking = check.name in ("D-Bus", "BlueZ", "adapter")
+        fatal = fatal or blocking
+        print(
+            f"{'error' if blocking else 'warning'}: {check.name}: {check.detail}", file=sys.stderr
+        )
+        print(f"  fix: {check.fix}", file=sys.stderr)
+    return not fatal
+
+
 def run(args: argparse.Namespace) -> int:
     """Run until Ctrl-C (or --duration)."""
     settings = settings_or_exit(args)
@@ -41,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     setup_logging(args.verbose)
+    if not args.sim and not _bluetooth_ready(settings):
+        return 2
     options = RunOptions(
         plan=plan,
         sim=args.sim,

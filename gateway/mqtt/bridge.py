@@ -206,12 +206,18 @@ class MqttBridge:
             self.connected.clear()
             self.counters["reconnects"] += 1
             delay = backoff.next()
+            hint = (
+                " (is the broker running? `retrogate doctor` checks)"
+                if self.counters["connects"] == 0 and self.counters["reconnects"] == 1
+                else ""
+            )
             log.warning(
-                "MQTT: %s:%d unreachable or lost (%s); retrying in %.1f s",
+                "MQTT: %s:%d unreachable or lost (%s); retrying in %.1f s%s",
                 self.host,
                 self.cfg.port,
                 reason,
                 delay,
+                hint,
             )
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):

@@ -218,6 +218,7 @@ class StationRuntime:
     ) -> None:
         backoff = Backoff()
         failing = False
+        log.info("%s: connecting to the %s %s…", self.id, what, link.address)
         while True:
             try:
                 await link.connect()

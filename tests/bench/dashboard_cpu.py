@@ -50,8 +50,7 @@ async def measure(stations: int, seconds: float) -> float:
                 for topic, payload in _messages(f"lane-{n}", seq):
                     app._on_mqtt(topic, payload)
             await asyncio.sleep(0.25)  # the 4 Hz cadence being measured
-        share = (time.process_time() - cpu0) / (time.monotonic() - t0)
-    return share
+        return (time.process_time() - cpu0) / (time.monotonic() - t0)
 
 
 def main() -> None:
