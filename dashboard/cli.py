@@ -18,14 +18,15 @@ def broker_of(args: argparse.Namespace) -> tuple[BrokerAddress, str] | None:
     prefix = settings.mqtt.prefix
     if args.broker:
         try:
-            return BrokerAddress.parse(args.broker), prefix
+            return BrokerAddress.parse(args.broker, settings.mqtt.ca_file), prefix
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return None
     mqtt = settings.mqtt
     host = "127.0.0.1" if mqtt.broker in ("embedded", "none") else mqtt.broker
     password = mqtt.password.get_secret_value() if mqtt.password else None
-    return BrokerAddress(host, mqtt.port, mqtt.username, password), prefix
+    tls = mqtt.ca_file is not None
+    return BrokerAddress(host, mqtt.port, mqtt.username, password, tls, mqtt.ca_file), prefix
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +49,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         description="Watch and steer treadmills through the broker. ? shows the keys.",
     )
     add_config_option(parser)
-    parser.add_argument("--broker", help="mqtt://[user:pass@]host[:port] (default: the config's)")
+    parser.add_argument(
+        "--broker", help="mqtt[s]://[user:pass@]host[:port] (default: the config's)"
+    )
     parser.add_argument("--station", help="open this station directly")
     parser.set_defaults(run=run)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..store.db import SessionStore, StoreError
-from ..store.export import FORMATS, export, rows
+from ..store.export import FORMATS, export
 from .common import add_config_option, settings_or_exit
 
 
@@ -42,12 +42,10 @@ def list_sessions(args: argparse.Namespace) -> int:
         print(f"{'id':>4}  {'started':16}  {'station':10} {'time':>8} {'dist':>8} "
               f"{'kcal':>5} {'avg HR':>6}  plan")  # fmt: skip
         for info in sessions:
-            data = list(rows(store, info.id))
-            last = data[-1] if data else None
-            beats = [r.heart_rate_bpm for r in data if r.heart_rate_bpm]
-            avg_hr = f"{sum(beats) / len(beats):.0f}" if beats else "-"
-            distance = f"{last.distance_m:.0f} m" if last and last.distance_m else "-"
-            kcal = f"{last.energy_kcal}" if last and last.energy_kcal is not None else "-"
+            last, mean_hr = store.summary(info.id)
+            distance = f"{last['distance_m']} m" if last.get("distance_m") is not None else "-"
+            kcal = f"{last['energy_kcal']}" if last.get("energy_kcal") is not None else "-"
+            avg_hr = f"{mean_hr:.0f}" if mean_hr else "-"
             state = "" if info.ended else " (live)"
             started = datetime.fromtimestamp(info.started).strftime("%Y-%m-%d %H:%M")
             print(

@@ -44,6 +44,7 @@ from .payloads import (
     StatePayload,
     WorkoutPayload,
 )
+from .tls import tls_parameters
 from .topics import Topics
 
 log = logging.getLogger(__name__)
@@ -171,13 +172,7 @@ class MqttBridge:
 
     def _client(self) -> aiomqtt.Client:
         cfg = self.cfg
-        tls = None
-        if cfg.ca_file or cfg.cert_file:
-            tls = aiomqtt.TLSParameters(
-                ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
-                certfile=str(cfg.cert_file) if cfg.cert_file else None,
-                keyfile=str(cfg.key_file) if cfg.key_file else None,
-            )
+        tls = tls_parameters(cfg.ca_file, cfg.cert_file, cfg.key_file)
         return aiomqtt.Client(
             self.host,
             cfg.port,

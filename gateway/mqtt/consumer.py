@@ -14,33 +14,40 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiomqtt
 
 from ..session.backoff import Backoff
+from .tls import tls_parameters
 
 
 @dataclass(frozen=True, slots=True)
 class BrokerAddress:
-    """Where the broker is: ``mqtt://user:pass@host:port`` or ``host[:port]``."""
+    """Where the broker is: ``mqtt[s]://user:pass@host:port`` or ``host[:port]``."""
 
     host: str = "127.0.0.1"
     port: int = 1883
     username: str | None = None
     password: str | None = None
+    tls: bool = False
+    ca_file: Path | None = None
 
     @classmethod
-    def parse(cls, url: str) -> BrokerAddress:
-        """Read a URL; a bare host (and port) is fine."""
+    def parse(cls, url: str, ca_file: Path | None = None) -> BrokerAddress:
+        """Read a URL; a bare host (and port) is fine; ``mqtts://`` means TLS."""
         parts = urlsplit(url if "://" in url else f"mqtt://{url}")
-        if parts.scheme not in ("mqtt", "tcp"):
-            raise ValueError(f"broker URL {url!r}: expected mqtt://host[:port]")
+        if parts.scheme not in ("mqtt", "tcp", "mqtts"):
+            raise ValueError(f"broker URL {url!r}: expected mqtt://host[:port] or mqtts://…")
+        tls = parts.scheme == "mqtts" or ca_file is not None
         return cls(
             host=parts.hostname or "127.0.0.1",
-            port=parts.port or 1883,
+            port=parts.port or (8883 if tls else 1883),
             username=parts.username,
             password=parts.password,
+            tls=tls,
+            ca_file=ca_file,
         )
 
 
@@ -75,6 +82,7 @@ class Consumer:
                     identifier=f"{self._tag}-{time.monotonic_ns()}",
                     timeout=5,
                     keepalive=10,
+                    tls_params=tls_parameters(self.address.ca_file, force=self.address.tls),
                 ) as client:
                     self._client = client
                     await client.subscribe(f"{self.prefix}/#", qos=1)

@@ -7,6 +7,7 @@ import socket
 import aiomqtt
 
 from ..config import MqttConfig
+from .tls import tls_parameters
 
 
 def embedded_port_free(bind: str, port: int) -> bool:
@@ -22,13 +23,7 @@ def embedded_port_free(bind: str, port: int) -> bool:
 async def probe(cfg: MqttConfig, timeout_s: float = 3.0) -> tuple[bool, str, str]:
     """(ok, what happened, how to fix it) for the configured broker."""
     where = f"{cfg.broker}:{cfg.port}"
-    tls = None
-    if cfg.ca_file or cfg.cert_file:
-        tls = aiomqtt.TLSParameters(
-            ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
-            certfile=str(cfg.cert_file) if cfg.cert_file else None,
-            keyfile=str(cfg.key_file) if cfg.key_file else None,
-        )
+    tls = tls_parameters(cfg.ca_file, cfg.cert_file, cfg.key_file)
     try:
         async with aiomqtt.Client(
             cfg.broker,

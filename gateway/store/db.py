@@ -9,6 +9,7 @@ file's integrity.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -150,6 +151,22 @@ class SessionStore:
             "FROM sessions s ORDER BY s.id DESC"
         ).fetchall()
         return [SessionInfo(*row) for row in rows]
+
+    def summary(self, session: int) -> tuple[dict[str, object], float | None]:
+        """The last treadmill record (distance, time, energy) and the mean heart rate,
+        computed in SQLite so listing sessions never reads whole sessions."""
+        last = self._db.execute(
+            "SELECT payload FROM samples WHERE session=? AND stream='telemetry' "
+            "ORDER BY seq DESC LIMIT 1",
+            (session,),
+        ).fetchone()
+        mean = self._db.execute(
+            "SELECT avg(json_extract(payload, '$.heart_rate_bpm')) FROM samples "
+            "WHERE session=? AND stream='heart_rate'",
+            (session,),
+        ).fetchone()
+        record: dict[str, object] = json.loads(last[0]) if last else {}
+        return record, (float(mean[0]) if mean and mean[0] is not None else None)
 
     def session(self, session: int) -> SessionInfo:
         """One session, or StoreError naming what exists."""
