@@ -24,7 +24,10 @@ class Check:
     fix: str = ""
 
 
-async def _objects(bus_address: str | None) -> tuple[dict[str, Any] | None, Check | None]:
+async def managed_objects(
+    bus_address: str | None,
+) -> tuple[dict[str, Any] | None, Check | None]:
+    """BlueZ's object tree as plain values, or the check that says why not."""
     try:
         bus = await MessageBus(bus_address=bus_address, bus_type=BusType.SYSTEM).connect()
     except PermissionError as exc:
@@ -82,7 +85,7 @@ async def bluetooth_checks(
     adapter: str, devices: dict[str, str], bus_address: str | None = None
 ) -> list[Check]:
     """D-Bus, BlueZ, the adapter, and each configured device (name -> address)."""
-    objects, problem = await _objects(bus_address)
+    objects, problem = await managed_objects(bus_address)
     if objects is None:
         assert problem is not None
         return [problem]

@@ -16,11 +16,10 @@ from bleak import BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
-from dbus_fast import BusType, Message, MessageType
-from dbus_fast.aio import MessageBus
 
 from ..ftms import uuids as U
 from ..link import LinkError
+from .diagnose import managed_objects
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,28 +85,10 @@ KNOWN_GRACE_S = 3.0  # how long to wait for a fresh advertisement of a known dev
 
 
 async def bluez_objects(bus_address: str | None = None) -> dict[str, Any] | None:
-    """BlueZ's object tree (adapters, devices) as plain values; None if unreachable."""
-    try:
-        bus = await MessageBus(bus_address=bus_address, bus_type=BusType.SYSTEM).connect()
-    except (OSError, ValueError):
-        return None
-    try:
-        reply = await bus.call(
-            Message(
-                destination="org.bluez",
-                path="/",
-                interface="org.freedesktop.DBus.ObjectManager",
-                member="GetManagedObjects",
-            )
-        )
-    finally:
-        bus.disconnect()
-    if reply is None or reply.message_type is MessageType.ERROR:
-        return None
-    return {
-        path: {iface: {k: v.value for k, v in props.items()} for iface, props in ifaces.items()}
-        for path, ifaces in reply.body[0].items()
-    }
+    """BlueZ's object tree (adapters, devices) as plain values; None if unreachable
+    (``retrogate doctor`` tells why)."""
+    objects, _ = await managed_objects(bus_address)
+    return objects
 
 
 async def known_device(address: str, adapter: str) -> BLEDevice | None:
