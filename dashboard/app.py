@@ -21,7 +21,7 @@ from textual.reactive import reactive
 from gateway.mqtt.consumer import BrokerAddress, Consumer
 
 from .model import Fleet
-from .screens import HelpScreen, OverviewScreen, StationScreen
+from .screens import HelpScreen, LiveScreen, OverviewScreen, StationScreen
 
 REFRESH_S = 0.25
 
@@ -112,7 +112,7 @@ class Dashboard(App[None]):
                 self._auto_opened = True
                 self.open_station(wanted)
         screen = self.screen
-        if isinstance(screen, OverviewScreen | StationScreen):
+        if isinstance(screen, LiveScreen):
             with contextlib.suppress(NoMatches):  # a screen being torn down
                 screen.refresh_view()
 
@@ -132,7 +132,7 @@ class Dashboard(App[None]):
             return
         try:
             command_id = await self.consumer.command(station, cmd, value)
-        except (ConnectionError, Exception) as exc:  # aiomqtt errors, no broker
+        except ConnectionError as exc:
             self.notify(f"{text}: not sent ({exc})", severity="error")
             return
         self.pending[station] = (command_id, text)

@@ -28,7 +28,34 @@ if TYPE_CHECKING:
     from .app import Dashboard
 
 
-class OverviewScreen(Screen[None]):
+class LiveScreen(Screen[None]):
+    """A screen redrawn from the model at the app's steady rate, once it is mounted."""
+
+    ready = False
+
+    @property
+    def dash(self) -> Dashboard:
+        """The app, typed."""
+        from .app import Dashboard
+
+        assert isinstance(self.app, Dashboard)
+        return self.app
+
+    def on_mount(self) -> None:
+        self.ready = True
+        self.refresh_view()
+
+    def refresh_view(self) -> None:
+        """Redraw from the model (nothing before the widgets exist)."""
+        if self.ready:
+            self.draw()
+
+    def draw(self) -> None:
+        """What each screen shows."""
+        raise NotImplementedError
+
+
+class OverviewScreen(LiveScreen):
     """Every treadmill publishing to the broker; Enter opens one."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "open", "Open station")]
@@ -40,25 +67,13 @@ class OverviewScreen(Screen[None]):
         yield Static("Waiting for a gateway to publish…", id="empty")
         yield Footer()
 
-    ready = False
-
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns("station", "direction", "speed", "cap", "HR", "distance", "time", "plan")
-        self.ready = True
-        self.refresh_view()
+        super().on_mount()
 
-    @property
-    def dash(self) -> Dashboard:
-        from .app import Dashboard
-
-        assert isinstance(self.app, Dashboard)
-        return self.app
-
-    def refresh_view(self) -> None:
-        """Redraw from the model."""
-        if not self.ready:
-            return
+    def draw(self) -> None:
+        """The connection line and one table row per station."""
         fleet = self.dash.fleet
         self.query_one(Connections).show(None, self.dash.broker_up, self.dash.broker_text)
         self.query_one("#empty").display = not fleet.stations
@@ -92,7 +107,7 @@ class OverviewScreen(Screen[None]):
                 self.dash.open_station(key)
 
 
-class StationScreen(Screen[None]):
+class StationScreen(LiveScreen):
     """One treadmill: tiles, direction, charts, plan, alerts, and the keys to steer it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -112,11 +127,6 @@ class StationScreen(Screen[None]):
     def __init__(self, station: str) -> None:
         super().__init__(name=station)
         self.station = station
-        self.ready = False
-
-    def on_mount(self) -> None:
-        self.ready = True
-        self.refresh_view()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -142,17 +152,8 @@ class StationScreen(Screen[None]):
         yield Connections(id="connections")
         yield Footer()
 
-    @property
-    def dash(self) -> Dashboard:
-        from .app import Dashboard
-
-        assert isinstance(self.app, Dashboard)
-        return self.app
-
-    def refresh_view(self) -> None:
-        """Redraw everything from the model."""
-        if not self.ready:
-            return
+    def draw(self) -> None:
+        """Tiles, banner, charts, plan, alerts, the last answer and the connections."""
         view = self.dash.fleet.station(self.station)
         self.sub_title = self.station
         value, sub, style = speed_line(view)

@@ -74,17 +74,22 @@ def missing_parts() -> tuple[str, list[str]]:
     return dbus_daemon, command
 
 
-@contextlib.contextmanager
-def start_bluezoo(log: Path) -> Iterator[BlueZoo]:
-    """Start dbus-daemon and BlueZoo for the block; stop both after it."""
-    dbus_daemon, command = missing_parts()
+def start_dbus_daemon(dbus_daemon: str) -> tuple[str, int]:
+    """A private bus (forked, so it outlives nothing but its pid): (address, pid)."""
     out = subprocess.run(
         [dbus_daemon, "--session", "--fork", "--print-address=1", "--print-pid=1"],
         check=True,
         capture_output=True,
         text=True,
     ).stdout.split()
-    address, pid = out[0], int(out[1])
+    return out[0], int(out[1])
+
+
+@contextlib.contextmanager
+def start_bluezoo(log: Path) -> Iterator[BlueZoo]:
+    """Start dbus-daemon and BlueZoo for the block; stop both after it."""
+    dbus_daemon, command = missing_parts()
+    address, pid = start_dbus_daemon(dbus_daemon)
     env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": address}
     with log.open("wb") as log_file:
         process = subprocess.Popen(

@@ -7,11 +7,14 @@ apart by their D-Bus errors rather than lumped into "cannot connect".
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
+
+from ..config import StationConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +25,16 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+
+
+def paired_devices(stations: Iterable[StationConfig]) -> dict[str, str]:
+    """Each real device of the configured stations, by a name for the report."""
+    return {
+        f"{station.id} {kind}": address
+        for station in stations
+        for kind, address in (("treadmill", station.treadmill), ("HR strap", station.hrm))
+        if address is not None and not address.lower().startswith("sim")
+    }
 
 
 async def managed_objects(

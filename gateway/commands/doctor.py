@@ -9,7 +9,7 @@ import sys
 from importlib.metadata import version
 from typing import Any
 
-from ..ble.diagnose import Check, bluetooth_checks
+from ..ble.diagnose import Check, bluetooth_checks, paired_devices
 from ..config import ConfigError, Settings, load_config
 from ..mqtt.probe import embedded_port_free, probe
 from ..store.db import SessionStore, StoreError
@@ -69,12 +69,7 @@ async def _checks(args: argparse.Namespace) -> list[Check]:
         return checks
     stations = ", ".join(s.id for s in settings.stations) or "none paired yet"
     checks.append(Check("config", True, f"valid; stations: {stations}"))
-    devices: dict[str, str] = {}
-    for station in settings.stations:
-        if station.treadmill != "sim":
-            devices[f"{station.id} treadmill"] = station.treadmill
-        if station.hrm and station.hrm != "sim":
-            devices[f"{station.id} HR strap"] = station.hrm
+    devices = paired_devices(settings.stations)
     checks += await bluetooth_checks(settings.adapter, devices)
     if not settings.stations:
         checks.append(

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..ble.diagnose import bluetooth_checks
+from ..ble.diagnose import bluetooth_checks, paired_devices
 from ..clock import LoopClock
 from ..config import Settings
 from ..service import RunOptions, Service
@@ -32,12 +32,7 @@ def summary(stations: list[StationRuntime]) -> str:
 
 def _bluetooth_ready(settings: Settings) -> bool:
     """Before a real session: stop on what cannot work, warn about what may not."""
-    devices = {
-        f"{s.id} {kind}": address
-        for s in settings.stations
-        for kind, address in (("treadmill", s.treadmill), ("HR strap", s.hrm))
-        if address is not None and not address.startswith("sim")
-    }
+    devices = paired_devices(settings.stations)
     if not devices:
         return True
     checks = asyncio.run(bluetooth_checks(settings.adapter, devices))

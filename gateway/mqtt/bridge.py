@@ -29,7 +29,14 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ..clock import Clock
 from ..config import MqttConfig
-from ..hub import AlertMessage, DecisionMessage, HubMessage, ResultMessage, StateMessage
+from ..hub import (
+    AlertMessage,
+    DecisionMessage,
+    HubMessage,
+    Listener,
+    ResultMessage,
+    StateMessage,
+)
 from ..session.backoff import Backoff
 from ..session.station import StationRuntime
 from ..store.db import Stream
@@ -111,7 +118,7 @@ class MqttBridge:
 
     # --- hub side (never blocks) ---------------------------------------------------------
 
-    def _listener(self, station: str) -> Any:
+    def _listener(self, station: str) -> Listener:
         def on_message(message: HubMessage) -> None:
             if isinstance(message, StateMessage):
                 self._state_dirty[station].set()

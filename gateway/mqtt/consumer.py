@@ -102,12 +102,18 @@ class Consumer:
         return f"{self._tag}-{next(self._ids)}"
 
     async def command(self, station: str, cmd: str, value: float | str | None = None) -> str:
-        """Publish a command; returns its id (its answer arrives on ``…/cmd/result``)."""
+        """Publish a command; returns its id (its answer arrives on ``…/cmd/result``).
+
+        Raises ConnectionError when it cannot be sent, so callers need not know aiomqtt.
+        """
         if self._client is None:
             raise ConnectionError("not connected to the broker")
         command_id = self.next_id()
         body: dict[str, object] = {"id": command_id, "cmd": cmd, "ts": time.time()}
         if value is not None:
             body["value"] = value
-        await self._client.publish(f"{self.prefix}/{station}/cmd", json.dumps(body), qos=1)
+        try:
+            await self._client.publish(f"{self.prefix}/{station}/cmd", json.dumps(body), qos=1)
+        except aiomqtt.MqttError as exc:
+            raise ConnectionError(f"the broker did not take it: {exc}") from exc
         return command_id

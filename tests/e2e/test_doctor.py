@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 
 from gateway.ble.diagnose import bluetooth_checks
+from simulators.bluezoo_env import start_dbus_daemon
 from tests.support.bluezoo import CLIENT_ADAPTER, CLIENT_ADDRESS, BlueZoo
 from tests.support.services import require
 
@@ -23,16 +23,11 @@ def bare_bus() -> Iterator[str]:
     daemon = shutil.which("dbus-daemon")
     require(daemon is not None, "dbus-daemon", "apt-get install dbus")
     assert daemon is not None
-    out = subprocess.run(
-        [daemon, "--session", "--fork", "--print-address=1", "--print-pid=1"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
+    address, pid = start_dbus_daemon(daemon)
     try:
-        yield out[0]
+        yield address
     finally:
-        os.kill(int(out[1]), signal.SIGTERM)
+        os.kill(pid, signal.SIGTERM)
 
 
 async def test_a_powered_adapter_passes_and_an_unseen_treadmill_says_what_to_do(

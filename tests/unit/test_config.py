@@ -78,3 +78,19 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     assert [s.id for s in again.stations] == ["tm1", "tm2"]
     assert again.stations[1].hrm == "11:22:33:44:55:66"
     assert again.safety.backward_cap_kmh == 5.0
+
+
+def test_paired_devices_are_the_real_radios_only() -> None:
+    from gateway.ble.diagnose import paired_devices
+    from gateway.config import StationConfig
+
+    stations = [
+        StationConfig(id="a", treadmill="AA:BB:CC:DD:EE:FF", hrm="11:22:33:44:55:66"),
+        StationConfig(id="b", treadmill="sim"),
+        StationConfig(id="c", treadmill="CC:BB:CC:DD:EE:FF", hrm="sim"),
+    ]
+    assert paired_devices(stations) == {
+        "a treadmill": "AA:BB:CC:DD:EE:FF",
+        "a HR strap": "11:22:33:44:55:66",
+        "c treadmill": "CC:BB:CC:DD:EE:FF",
+    }
