@@ -110,7 +110,7 @@ class GovernorState(NamedTuple):
     dwell_announced: int | None = None
     hr_bpm: int | None = None
     hr_at: float | None = None
-    hr_reduction_c: int = 0
+    hr_limit_c: int | None = None  # the HR step-down: a ceiling on what is written
     hr_step_at: float | None = None
     hr_lost: bool = False
     has_control: bool = False
@@ -161,6 +161,8 @@ def ceiling_c(s: GovernorState, now: float) -> int:
         limit = min(limit, centi(s.limits.turnaround_kmh))
     if s.hr_lost and s.direction is Direction.BACKWARD:
         limit = min(limit, centi(s.limits.backward_walk_kmh))
+    if s.hr_limit_c is not None:
+        limit = min(limit, s.hr_limit_c)
     return max(limit, 0)
 
 
@@ -191,7 +193,7 @@ def _ours(s: GovernorState, c: int) -> bool:
 
 
 def _goal_c(s: GovernorState, now: float) -> int:
-    wanted = s.requested_c - s.hr_reduction_c
+    wanted = s.requested_c
     if s.phase in (Phase.TURNING, Phase.DWELL):
         wanted = centi(s.limits.turnaround_kmh)
     goal = min(wanted, ceiling_c(s, now))
@@ -225,8 +227,8 @@ def _command(
     goal = _goal_c(s, now)
     if goal <= 0:
         return s  # no target yet (0 is not a speed a treadmill accepts)
-    wanted = s.requested_c - s.hr_reduction_c
-    if s.cap_active and wanted > goal and s.phase is Phase.RUNNING:
+    wanted = s.requested_c
+    if s.cap_active and wanted > goal >= s.cap_c and s.phase is Phase.RUNNING:
         rule, why = "cap", f"{why}; {_kmh(wanted)} capped at {_kmh(goal)}"
     current = s.commanded_c if s.commanded_c is not None else (s.reported_c or 0)
     if ramp and goal > current:
@@ -304,7 +306,7 @@ def _on_target(s: GovernorState, e: TargetReported, now: float, out: _Out) -> Go
         return s
     if not _ours(s, c) and not s.cap_active:
         # Forward: somebody chose another speed on the console; follow them.
-        s = _commanded(replace(s, requested_c=c + s.hr_reduction_c), c, now)
+        s = _commanded(replace(s, requested_c=c), c, now)
     return s
 
 
@@ -331,15 +333,28 @@ def _on_hr(s: GovernorState, e: HeartRateSample, now: float, out: _Out) -> Gover
         return replace(s, phase=Phase.HALTED, running=False)
     if e.bpm > lim.hr_ceiling_bpm:
         if s.hr_step_at is None or now - s.hr_step_at >= lim.hr_step_interval_s:
-            step_c = centi(lim.hr_step_kmh)
-            s = replace(s, hr_reduction_c=s.hr_reduction_c + step_c, hr_step_at=now)
-            out.alert(Level.WARNING, "hr_ceiling", f"Heart rate {e.bpm} bpm: slowing down.")
-            why = f"HR {e.bpm} bpm > ceiling {lim.hr_ceiling_bpm:.0f} bpm"
-            s = _command(s, out, now, "hr_ceiling", why, ramp=False)
-    elif e.bpm < lim.hr_ceiling_bpm - HR_RELEASE_BPM and s.hr_reduction_c:
-        s = replace(s, hr_reduction_c=0, hr_step_at=None)
+            s = _hr_step_down(s, e.bpm, now, out)
+    elif e.bpm < lim.hr_ceiling_bpm - HR_RELEASE_BPM and s.hr_limit_c is not None:
+        s = replace(s, hr_limit_c=None, hr_step_at=None)
         s = _command(s, out, now, "hr_ceiling", f"HR {e.bpm} bpm back under the ceiling")
     return s
+
+
+def _hr_step_down(s: GovernorState, bpm: int, now: float, out: _Out) -> GovernorState:
+    """One step below what the belt is actually told.
+
+    Taken off the written target (or the machine's own, if the console set it
+    lower), not the request: with a plan asking 9 km/h and the cap holding the
+    belt at 6, the first step must write 5.5, not ask for 8.5.
+    """
+    lim = s.limits
+    told = [c for c in (s.commanded_c, s.target_c, s.hr_limit_c) if c is not None]
+    base = min(told) if told else (s.reported_c or 0)
+    limit = max(base - centi(lim.hr_step_kmh), s.min_c, 0)
+    s = replace(s, hr_limit_c=limit, hr_step_at=now)
+    out.alert(Level.WARNING, "hr_ceiling", f"Heart rate {bpm} bpm: slowing down.")
+    why = f"HR {bpm} bpm > ceiling {lim.hr_ceiling_bpm:.0f} bpm"
+    return _command(s, out, now, "hr_ceiling", why, ramp=False)
 
 
 def _on_segment(s: GovernorState, e: SegmentChange, now: float, out: _Out) -> GovernorState:
@@ -570,7 +585,7 @@ def _cmd_confirm(s: GovernorState, c: Command, now: float, out: _Out) -> Governo
         return s
     out.actions.append(Decision("escalate", f"confirm from {c.source}", "halt lifted"))
     out.actions.append(CommandResult(c.id, True, applied="halt lifted; press start to go on"))
-    return replace(s, phase=Phase.RUNNING, over_cap_since=None, hr_reduction_c=0, hr_step_at=None)
+    return replace(s, phase=Phase.RUNNING, over_cap_since=None, hr_limit_c=None, hr_step_at=None)
 
 
 _COMMANDS = {

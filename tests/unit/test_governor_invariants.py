@@ -52,12 +52,69 @@ class Governor(RuleBasedStateMachine):
         self.last_event: Event | None = None
         self.before = self.state
         self.ids = 0
+        # The oracle: what the belt was last told (our writes, the machine's reported
+        # target), and the HR step-down as SAFETY.md 10 states it, kept apart from
+        # the governor's own bookkeeping.
+        self.told: int | None = None
+        self.hr_cap: int | None = None
+        self.hr_step_at: float | None = None
+        self.expect_below: int | None = None
         self.feed(SpeedRangeReported(0.5, 16.0))
 
     def feed(self, event: Event) -> None:
         self.before = self.state
+        self.expect_below = self._expected_step(event)
         self.state, self.last = step(self.state, event, self.now)
         self.last_event = event
+        self._follow(event)
+
+    def _expected_step(self, event: Event) -> int | None:
+        """An HR sample over the ceiling, a step due: the write must come down to this."""
+        lim, s = self.limits, self.state
+        if not isinstance(event, HeartRateSample) or event.contact is False or event.bpm <= 0:
+            return None
+        if event.bpm < lim.hr_ceiling_bpm - 5 and self.hr_cap is not None:
+            self.hr_cap = self.hr_step_at = None  # released
+            return None
+        if event.bpm <= lim.hr_ceiling_bpm:
+            return None
+        if self.hr_step_at is not None and self.now - self.hr_step_at < lim.hr_step_interval_s:
+            return None
+        if s.running and s.phase is not Phase.HALTED and event.bpm >= lim.hr_pause_bpm:
+            return None  # the pause rule, not a step
+        self.hr_step_at = self.now
+        told = [c for c in (self.told, self.hr_cap) if c is not None]
+        if not told:
+            return None
+        self.hr_cap = max(min(told) - centi(lim.hr_step_kmh), s.min_c)
+        if not s.has_control or s.phase is Phase.HALTED or min(told) <= s.min_c:
+            return None
+        return self.hr_cap
+
+    def _follow(self, event: Event) -> None:
+        for action in self.last:
+            if isinstance(action, SetTargetSpeed):
+                self.told = centi(action.kmh)
+        if isinstance(event, TargetReported):
+            self.told = centi(event.target_kmh)
+        elif isinstance(event, ControlGranted | ControlLost | CommandFailed | MachineStopped) or (
+            isinstance(event, Command)
+            and event.kind
+            in (
+                CommandKind.START,
+                CommandKind.PAUSE,
+                CommandKind.STOP,
+            )
+            and any(isinstance(a, CommandResult) and a.ok for a in self.last)
+        ):
+            self.told = None
+        if (
+            isinstance(event, Command)
+            and event.kind is CommandKind.CONFIRM
+            and self.before.phase is Phase.HALTED
+            and self.state.phase is not Phase.HALTED
+        ):
+            self.hr_cap = self.hr_step_at = None
 
     @rule(dt=st.floats(0.0, 5.0))
     def tick(self, dt: float) -> None:
@@ -123,6 +180,30 @@ class Governor(RuleBasedStateMachine):
                     self.before.cap_active and self.state.phase is not Phase.RUNNING
                 ):
                     assert centi(action.kmh) <= self.state.cap_c, (action, self.state)
+
+    @invariant()
+    def every_write_is_within_every_active_limit(self) -> None:
+        """10: limits combine by the minimum, on what is written."""
+        s, lim = self.state, self.limits
+        for action in self.last:
+            if not isinstance(action, SetTargetSpeed):
+                continue
+            c = centi(action.kmh)
+            if s.phase in (Phase.TURNING, Phase.DWELL):
+                assert c <= centi(lim.turnaround_kmh), (action, s)
+            if s.hr_lost and s.direction is Direction.BACKWARD:
+                assert c <= centi(lim.backward_walk_kmh), (action, s)
+            if self.hr_cap is not None:
+                assert c <= max(self.hr_cap, s.min_c), (action, self.hr_cap, s)
+
+    @invariant()
+    def hr_step_down_lowers_the_written_target(self) -> None:
+        """5 and 10: over the ceiling, the written target drops by a step within one interval."""
+        if self.expect_below is None:
+            return
+        writes = [centi(a.kmh) for a in self.last if isinstance(a, SetTargetSpeed)]
+        assert writes, (self.last_event, self.before, self.expect_below)
+        assert writes[-1] <= self.expect_below, (writes, self.expect_below)
 
     @invariant()
     def correct_what_we_did_not_command(self) -> None:

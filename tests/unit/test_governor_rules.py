@@ -152,6 +152,44 @@ def test_hr_ceiling_steps_down_and_releases() -> None:
     assert run.speeds()[-1][1] == 5.0  # back, ramped
 
 
+def test_hr_ceiling_steps_down_from_the_written_target_while_the_cap_holds() -> None:
+    """Defect: the step came off the request (9 - 0.5 n), so nothing was written for 64 s."""
+    run = backward_at(9.0, SafetyLimits(age=40, hr_expected=True))  # capped at 6.0
+    assert run.speeds()[-1][1] == 6.0
+    t = run.now
+    first = run.feed(HeartRateSample(165), at=t + 0.5)
+    assert of(first, SetTargetSpeed) == [SetTargetSpeed(5.5)]
+    assert rules(first) == ["hr_ceiling"]
+    second = run.feed(HeartRateSample(166), at=t + 10.5)
+    assert of(second, SetTargetSpeed) == [SetTargetSpeed(5.0)]
+    for k in range(1, 5):  # ticks do not ramp back up while the heart is high
+        assert of(run.feed(Tick(), at=t + 10.5 + k), SetTargetSpeed) == []
+
+
+def test_hr_ceiling_steps_down_a_set_speed_above_the_cap() -> None:
+    run = backward_at(5.0, SafetyLimits(age=40, hr_expected=True))
+    run.feed(cmd(CommandKind.SET_SPEED, 10.0), at=run.now + 0.1)
+    for _k in range(1, 4):
+        run.feed(Tick(), at=run.now + 1)
+    assert run.speeds()[-1][1] == 6.0
+    actions = run.feed(HeartRateSample(170), at=run.now + 0.1)
+    assert of(actions, SetTargetSpeed) == [SetTargetSpeed(5.5)]
+
+
+def test_hr_step_down_holds_after_a_turnaround() -> None:
+    """The limit is on the written target whatever rule wrote it last."""
+    run = backward_at(6.0, SafetyLimits(age=40, hr_expected=True))
+    t = run.now
+    run.feed(HeartRateSample(165), at=t + 0.5)
+    assert run.speeds()[-1][1] == 5.5
+    run.feed(SegmentChange(1, FWD, 9.0), at=t + 1)
+    run.feed(TreadmillRecord(2.0), at=t + 2)
+    for k in range(3, 20):
+        run.feed(Tick(), at=t + k)
+    assert run.state.direction is FWD
+    assert max(kmh for at, kmh in run.speeds() if at > t + 1) <= 5.5
+
+
 def test_hr_far_above_pauses() -> None:
     run = backward_at(5.0, SafetyLimits(age=40, hr_expected=True))  # pause at 171
     actions = run.feed(HeartRateSample(175), at=run.now + 1)
