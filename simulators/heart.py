@@ -43,6 +43,7 @@ class HeartModel:
     now: float = 0.0
     bpm: float = 60.0
     contact: bool = True
+    extra_bpm: float = 0.0  # a tired runner (the hr_surge fault)
     battery_pct: float = 100.0
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     _beat_phase: float = 0.0
@@ -69,7 +70,9 @@ class HeartModel:
         if dt <= 0:
             return
         self.now = now
-        goal = self.steady_state(speed_kmh, incline_pct, direction)
+        goal = min(
+            self.spec.max_bpm, self.steady_state(speed_kmh, incline_pct, direction) + self.extra_bpm
+        )
         tau = self.spec.rise_tau_s if goal > self.bpm else self.spec.fall_tau_s
         self.bpm += (goal - self.bpm) * (1 - math.exp(-dt / tau))
         self.battery_pct = max(

@@ -158,7 +158,10 @@ class InProcessLink:
             self._close()
 
     def has_characteristic(self, uuid: str) -> bool:
-        if uuid in SERVICES[U.HEART_RATE_SERVICE] and not self._runner.station.spec.with_hr:
+        spec = self._runner.station.spec
+        if uuid in SERVICES[U.HEART_RATE_SERVICE] and not spec.with_hr:
+            return False
+        if uuid == U.SUPPORTED_INCLINATION_RANGE and not spec.with_incline:
             return False
         return any(uuid in chars for chars in SERVICES.values())
 

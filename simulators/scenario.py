@@ -125,6 +125,13 @@ class HrSilent(_Windowed):
     action: Literal["hr_silent"]
 
 
+class HrSurge(_Windowed):
+    """The runner tires: the heart settles ``extra_bpm`` higher for the same effort."""
+
+    action: Literal["hr_surge"]
+    extra_bpm: float = Field(40.0, gt=0, le=150)
+
+
 class Turn(_Event):
     """The simulated runner turns to face the other way."""
 
@@ -145,11 +152,19 @@ ScenarioEvent = Annotated[
     | Console
     | HrContactLost
     | HrSilent
+    | HrSurge
     | Turn,
     Field(discriminator="action"),
 ]
 WindowedEvent = (
-    Silent | IgnoreSetSpeed | RevertSpeed | RefuseControl | SlowResponse | HrContactLost | HrSilent
+    Silent
+    | IgnoreSetSpeed
+    | RevertSpeed
+    | RefuseControl
+    | SlowResponse
+    | HrContactLost
+    | HrSilent
+    | HrSurge
 )
 
 

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from gateway.ftms import (
     BatteryLevel,
     BodySensorLocation,
+    ControlPointRequest,
     ControlPointResponse,
     FitnessMachineFeature,
     FtmsDecodeError,
@@ -48,6 +49,7 @@ from .scenario import (
     Disconnect,
     HrContactLost,
     HrSilent,
+    HrSurge,
     IgnoreSetSpeed,
     Malformed,
     RefuseControl,
@@ -115,6 +117,8 @@ class StationSpec:
     treadmill_rate_hz: float = 1.0
     hr_rate_hz: float = 1.0
     with_hr: bool = True
+    with_incline: bool = True  # False: speed only, no incline range, 0x03 not supported
+    hr_in_treadmill_data: bool = False  # a built-in receiver: HR inside Treadmill Data
 
 
 FEATURE = FitnessMachineFeature(
@@ -127,6 +131,25 @@ FEATURE = FitnessMachineFeature(
     ),
     target_settings=("speed", "inclination"),
 )
+
+
+def feature_of(spec: StationSpec) -> FitnessMachineFeature:
+    """What the simulated machine says it can do (the Feature characteristic)."""
+    machine = [f for f in FEATURE.machine_features if spec.with_incline or f != "inclination"]
+    if spec.hr_in_treadmill_data:
+        machine.append("heart_rate")
+    targets = tuple(t for t in FEATURE.target_settings if spec.with_incline or t != "inclination")
+    return FitnessMachineFeature(machine_features=tuple(machine), target_settings=targets)
+
+
+class Written(NamedTuple):
+    """One control-point write as the machine received it: the ground truth for tests."""
+
+    at: float
+    client: str
+    request: ControlPointRequest
+
+
 MAX_STEP_S = 0.1  # distance triggers are checked at least this often
 
 
@@ -156,6 +179,7 @@ class SimulatedStation:
         self._next_hr = start
         self._training_status = self.treadmill.training_status
         self.frames_sent = 0
+        self.writes: list[Written] = []  # every decoded control-point write, in order
 
     def begin(self, now: float) -> None:
         """Set the station's origin: scenario times count from here."""
@@ -168,7 +192,7 @@ class SimulatedStation:
         """The value of a readable characteristic; KeyError for any other."""
         spec, info = self.spec.treadmill, self.spec.info
         readers = {
-            U.FITNESS_MACHINE_FEATURE: lambda: encode_feature(FEATURE),
+            U.FITNESS_MACHINE_FEATURE: lambda: encode_feature(feature_of(self.spec)),
             U.SUPPORTED_SPEED_RANGE: lambda: encode_speed_range(
                 SpeedRange(spec.min_kmh, spec.max_kmh, spec.step_kmh)
             ),
@@ -189,6 +213,8 @@ class SimulatedStation:
             U.SERIAL_NUMBER: lambda: info.serial.encode(),
             U.FIRMWARE_REVISION: lambda: info.firmware.encode(),
         }
+        if uuid == U.SUPPORTED_INCLINATION_RANGE and not self.spec.with_incline:
+            raise KeyError(uuid)
         return readers[uuid]()
 
     # --- connections -------------------------------------------------------------
@@ -219,6 +245,8 @@ class SimulatedStation:
         """Move to ``now``: physics, scripted events, and the notifications due."""
         tm = self.treadmill
         tm.advance(now)
+        surge = self._active(HrSurge)
+        self.heart.extra_bpm = surge.extra_bpm if isinstance(surge, HrSurge) else 0.0
         self.heart.advance(now, tm.belt_kmh, tm.incline_pct, self.direction)
         out: list[Outgoing] = []
         self._windows = [(e, end) for e, end in self._windows if end > now]
@@ -301,6 +329,8 @@ class SimulatedStation:
 
     def _treadmill_frames(self) -> list[Outgoing]:
         record = self.treadmill.record()
+        if self.spec.hr_in_treadmill_data and self.heart.contact:
+            record = record._replace(heart_rate_bpm=round(self.heart.bpm))
         self.frames_sent += 1
         if self._malformed:
             self._malformed -= 1
@@ -337,6 +367,9 @@ class SimulatedStation:
             return self._answer(exc.op_code, ResultCode.INVALID_PARAMETER, delay, [])
         except FtmsDecodeError:
             return WriteResult(None, 0.0, [Note("empty control point write ignored")])
+        self.writes.append(Written(now, client, request))
+        if request.op is ControlOp.SET_TARGET_INCLINATION and not self.spec.with_incline:
+            return self._answer(request.op, ResultCode.OP_CODE_NOT_SUPPORTED, delay, [])
         tm = self.treadmill
         refusing = self._active(RefuseControl) is not None
         if refusing and request.op is not ControlOp.REQUEST_CONTROL:

@@ -103,6 +103,8 @@ class BluezPeripheral:
 
     def _export(self, bus: MessageBus) -> None:
         table = FTMS_TABLE + (HR_TABLE if self.station.spec.with_hr else [])
+        if not self.station.spec.with_incline:
+            table = [row for row in table if row[1] != U.SUPPORTED_INCLINATION_RANGE]
         services: dict[str, GattService] = {}
         for service_uuid, uuid, flags in table:
             if service_uuid not in services:
