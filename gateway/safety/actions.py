@@ -40,6 +40,11 @@ class RequestControl:
     """Write Request Control (after losing it, with backoff)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Reconnect:
+    """Drop the treadmill link and connect again (it went silent while connected)."""
+
+
 class Level(StrEnum):
     """How loud an alert is."""
 
@@ -83,6 +88,7 @@ Action = (
     | Pause
     | Stop
     | RequestControl
+    | Reconnect
     | Alert
     | Decision
     | CommandResult

@@ -99,11 +99,37 @@ class ControlLost:
     reason: str
 
 
+class Failure(StrEnum):
+    """Why a control-point procedure failed: only some of these mean control is gone."""
+
+    NOT_PERMITTED = "control_not_permitted"  # 0x05: we no longer hold control
+    TIMEOUT = "timeout"  # no answer: the machine may not be listening
+    LINK = "link"  # the write itself failed
+    FAILED = "operation_failed"  # 0x04: not now (start while started, ...)
+    UNSUPPORTED = "op_code_not_supported"  # 0x02: the machine cannot do this
+    INVALID = "invalid_parameter"  # 0x03: out of the machine's range
+
+
 @dataclass(frozen=True, slots=True)
 class CommandFailed:
     """A control-point procedure answered with a result other than success, or timed out."""
 
     what: str
+    reason: str
+    failure: Failure = Failure.NOT_PERMITTED
+
+
+@dataclass(frozen=True, slots=True)
+class MachineFeatures:
+    """What the machine says it can do (Feature, and the characteristics it offers)."""
+
+    incline: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    """The gateway is stopping (a signal, the end of --duration, an unexpected error)."""
+
     reason: str
 
 
@@ -132,5 +158,7 @@ Event = (
     | ControlLost
     | CommandFailed
     | SpeedRangeReported
+    | MachineFeatures
+    | Shutdown
     | Tick
 )

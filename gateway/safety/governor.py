@@ -19,6 +19,10 @@ The rules, each a handler below and a row in tests/unit/test_governor_rules.py:
 | hr_pause | HR above the pause threshold | Pause, halt |
 | hr_lost | no HR for the timeout, backward | slow to backward walking speed |
 | control_lost | 0xFF, refused command, timeout | Request Control with backoff, alert |
+| command_refused | not supported / invalid parameter | note it; control is kept |
+| restart | first record shows the belt moving, no run of ours | turnaround, then the plan |
+| data_lost | no Treadmill Data for the data window while running | Pause, Reconnect, alert |
+| wind_down | the gateway stops (signal, error, --duration) | turnaround speed, Pause |
 | stale_command | expired, retained, replayed | refuse with a reason |
 | bad_command | malformed or out of range | refuse with a reason |
 """
@@ -38,6 +42,7 @@ from .actions import (
     Decision,
     Level,
     Pause,
+    Reconnect,
     RequestControl,
     SetIncline,
     SetTargetSpeed,
@@ -51,9 +56,12 @@ from .events import (
     ControlGranted,
     ControlLost,
     Event,
+    Failure,
     HeartRateSample,
+    MachineFeatures,
     MachineStopped,
     SegmentChange,
+    Shutdown,
     SpeedRangeReported,
     StopKind,
     TargetReported,
@@ -118,6 +126,14 @@ class GovernorState(NamedTuple):
     control_backoff_s: float = 1.0
     segment: int | None = None
     seen_ids: tuple[str, ...] = ()
+    incline_supported: bool = True
+    incline_noted: bool = False
+    belt_seen: bool = False  # a record since start: we know whether the belt moves
+    recovering: bool = False  # found moving after a restart: turning around into the plan
+    last_record_at: float | None = None
+    record_interval_s: float = 1.0  # observed, smoothed: widens the data window
+    data_lost: bool = False
+    stopping: bool = False  # the wind-down ran: nothing moves the belt any more
 
     @property
     def cap_active(self) -> bool:
@@ -200,6 +216,11 @@ def _goal_c(s: GovernorState, now: float) -> int:
     return max(goal, s.min_c) if goal > 0 else 0
 
 
+def data_window_s(s: GovernorState) -> float:
+    """How long without Treadmill Data before the silence counts as lost control."""
+    return max(s.limits.data_window_s, 3 * s.record_interval_s)
+
+
 class _Out:
     """Collects actions; every speed command is logged with its rule."""
 
@@ -222,7 +243,7 @@ def _command(
     s: GovernorState, out: _Out, now: float, rule: str, why: str, *, ramp: bool = True
 ) -> GovernorState:
     """Move the commanded target towards the goal: the only Set Target Speed source."""
-    if not s.has_control or s.phase is Phase.HALTED:
+    if not s.has_control or s.phase is Phase.HALTED or s.stopping:
         return s  # halted: nothing moves the belt until the runner confirms
     goal = _goal_c(s, now)
     if goal <= 0:
@@ -258,7 +279,11 @@ def _commanded(s: GovernorState, c: int, now: float) -> GovernorState:
 
 def _on_record(s: GovernorState, e: TreadmillRecord, now: float, out: _Out) -> GovernorState:
     c = centi(e.speed_kmh)
-    s = replace(s, reported_c=c)
+    s = _data_seen(replace(s, reported_c=c), now, out)
+    if not s.belt_seen:
+        s = replace(s, belt_seen=True)
+        if c > 0 and not s.running and s.phase is Phase.RUNNING and not s.stopping:
+            s = _found_moving(s, c, now, out)
     danger = overspeed_limit_c(s)
     if danger is not None and c > danger + centi(s.limits.tolerance_kmh):
         limit = _snap(s, ceiling_c(s, now))
@@ -277,6 +302,45 @@ def _on_record(s: GovernorState, e: TreadmillRecord, now: float, out: _Out) -> G
     if s.over_cap_since is not None:
         s = replace(s, over_cap_since=None)
     if s.phase is Phase.TURNING and c <= centi(s.limits.turnaround_kmh + s.limits.tolerance_kmh):
+        s = _begin_dwell(s, now, out)
+    return s
+
+
+def _data_seen(s: GovernorState, now: float, out: _Out) -> GovernorState:
+    """Track the record interval (for the data window); announce data coming back."""
+    interval = s.record_interval_s
+    if s.last_record_at is not None and 0 < now - s.last_record_at <= 10 * interval:
+        interval = 0.7 * interval + 0.3 * (now - s.last_record_at)
+    if s.data_lost:
+        out.alert(Level.INFO, "data_back", "Treadmill data is back.")
+    return replace(s, last_record_at=now, record_interval_s=interval, data_lost=False)
+
+
+def _found_moving(s: GovernorState, c: int, now: float, out: _Out) -> GovernorState:
+    """The belt runs and nothing of ours started it: a restart mid-run. Turn around first.
+
+    Which way the runner faces is unknown, so treat it as a turnaround: the
+    turnaround speed, the dwell with its countdown, and only then the plan's
+    segment (set while turning, see ``_change_direction``), ramped.
+    """
+    turn = min(s.limits.turnaround_kmh, s.cap_c / 100)
+    out.alert(
+        Level.WARNING,
+        "restart",
+        f"The belt was already moving at {_kmh(c)}: slowing to {turn:g} km/h before going on.",
+    )
+    s = replace(
+        s,
+        running=True,
+        running_since=now,
+        phase=Phase.TURNING,
+        pending_direction=None,
+        pending_target_c=0,
+        turning_since=now,
+        recovering=True,
+    )
+    s = _command(s, out, now, "restart", f"belt moving at {_kmh(c)} on start", ramp=False)
+    if c <= centi(s.limits.turnaround_kmh + s.limits.tolerance_kmh):
         s = _begin_dwell(s, now, out)
     return s
 
@@ -362,15 +426,31 @@ def _on_segment(s: GovernorState, e: SegmentChange, now: float, out: _Out) -> Go
     s = replace(s, segment=e.index)
     if e.incline_pct is not None and e.incline_pct != s.incline_pct:
         s = replace(s, incline_pct=e.incline_pct)
-        out.decide(
-            "segment", f"segment {e.index}", SetIncline(e.incline_pct), f"incline {e.incline_pct} %"
-        )
+        if s.incline_supported:
+            out.decide(
+                "segment",
+                f"segment {e.index}",
+                SetIncline(e.incline_pct),
+                f"incline {e.incline_pct} %",
+            )
+        elif not s.incline_noted:
+            s = _note_no_incline(s, out)
     return _change_direction(s, e.direction, target, now, out, f"segment {e.index}")
+
+
+def _note_no_incline(s: GovernorState, out: _Out) -> GovernorState:
+    out.alert(
+        Level.INFO, "incline_unsupported", "This treadmill has no incline control: incline ignored."
+    )
+    return replace(s, incline_noted=True)
 
 
 def _change_direction(
     s: GovernorState, direction: Direction, target: int, now: float, out: _Out, why: str
 ) -> GovernorState:
+    if s.recovering and s.phase in (Phase.TURNING, Phase.DWELL):
+        # Restarted mid-run: this is where the turnaround leads, once it is done.
+        return replace(s, pending_direction=direction, pending_target_c=target)
     moving = (s.reported_c or 0) > 0 or (s.commanded_c or 0) > 0
     if direction is s.direction or not s.running or not moving:
         s = replace(s, direction=direction, requested_c=target, pending_direction=None)
@@ -420,6 +500,7 @@ def _on_tick(s: GovernorState, now: float, out: _Out) -> GovernorState:
                 pending_direction=None,
                 dwell_until=None,
                 dwell_announced=None,
+                recovering=False,
             )
         elif left != s.dwell_announced:
             out.alert(Level.INFO, "countdown", f"Turn around in {left} s")
@@ -437,13 +518,47 @@ def _on_tick(s: GovernorState, now: float, out: _Out) -> GovernorState:
     ):
         return _escalate(s, out, f"belt not slowed for the turnaround after {TURN_TIMEOUT_S:g} s")
     s = _check_hr_timeout(s, now, out)
-    if not s.has_control and s.control_retry_at is not None and now >= s.control_retry_at:
+    s = _check_silence(s, now, out)
+    if (
+        not s.has_control
+        and not s.stopping
+        and s.control_retry_at is not None
+        and now >= s.control_retry_at
+    ):
         out.decide("control_lost", "retrying control", RequestControl(), "request control")
         backoff = min(s.control_backoff_s * 2, lim.control_retry_max_s)
         s = replace(s, control_retry_at=now + s.control_backoff_s, control_backoff_s=backoff)
     if s.running and s.phase is not Phase.HALTED:
         s = _command(s, out, now, "ramp", "towards the target")
     return s
+
+
+def _check_silence(s: GovernorState, now: float, out: _Out) -> GovernorState:
+    """No Treadmill Data while the belt should move: the cap is not verified any more."""
+    if s.data_lost or not s.running or s.phase is Phase.HALTED or s.stopping:
+        return s
+    last = s.last_record_at if s.last_record_at is not None else s.running_since
+    window = data_window_s(s)
+    if last is None or now - last <= window:
+        return s
+    why = f"no Treadmill Data for {now - last:.1f} s (window {window:.1f} s)"
+    out.alert(
+        Level.DANGER,
+        "data_lost",
+        f"No data from the treadmill for {now - last:.0f} s: the cap is NOT verified. "
+        "Pausing and reconnecting.",
+    )
+    if s.has_control:
+        out.decide("data_lost", why, Pause(), "pause the belt")
+    out.decide("data_lost", why, Reconnect(), "reconnect to the treadmill")
+    return replace(
+        s,
+        data_lost=True,
+        running=False,
+        has_control=False,
+        control_retry_at=None,
+        commanded_c=None,
+    )
 
 
 def _check_hr_timeout(s: GovernorState, now: float, out: _Out) -> GovernorState:
@@ -469,6 +584,8 @@ def _on_control(s: GovernorState, e: Event, now: float, out: _Out) -> GovernorSt
         )
         # Re-assert the cap before anything else.
         return _command(s, out, now, "control_granted", "control (re)granted", ramp=False)
+    if isinstance(e, CommandFailed) and not _loses_control(e):
+        return _refused(s, e, out)
     reason = e.reason if isinstance(e, ControlLost | CommandFailed) else "unknown"
     what = f"{e.what}: " if isinstance(e, CommandFailed) else ""
     out.alert(
@@ -479,6 +596,56 @@ def _on_control(s: GovernorState, e: Event, now: float, out: _Out) -> GovernorSt
     out.actions.append(Decision("control_lost", f"{what}{reason}", "request control with backoff"))
     retry = now if s.control_retry_at is None else s.control_retry_at
     return replace(s, has_control=False, control_retry_at=retry, commanded_c=None)
+
+
+_CAP_OPS = frozenset({"set_target_speed", "stop_or_pause"})
+
+
+def _loses_control(e: CommandFailed) -> bool:
+    """Not permitted, no answer, a dead link: control is gone. "Cannot" and "not now" are not.
+
+    "Operation failed" on a speed or a pause still counts: the cap may not hold.
+    """
+    if e.failure in (Failure.UNSUPPORTED, Failure.INVALID):
+        return False
+    return e.failure is not Failure.FAILED or e.what in _CAP_OPS
+
+
+def _refused(s: GovernorState, e: CommandFailed, out: _Out) -> GovernorState:
+    out.actions.append(Decision("command_refused", f"{e.what}: {e.reason}", "noted; control kept"))
+    if e.what == "set_target_inclination" and e.failure is Failure.UNSUPPORTED:
+        s = replace(s, incline_supported=False)
+        return s if s.incline_noted else _note_no_incline(s, out)
+    out.alert(Level.WARNING, "command_refused", f"The treadmill refused {e.what} ({e.reason}).")
+    return s
+
+
+def _on_shutdown(s: GovernorState, e: Shutdown, now: float, out: _Out) -> GovernorState:
+    """SAFETY.md 11: slow a backward belt to the turnaround speed and pause, once."""
+    if s.stopping:
+        return s
+    moving = s.running or (s.reported_c or 0) > 0
+    stopped = replace(s, stopping=True, running=False, phase=Phase.HALTED, control_retry_at=None)
+    if not moving:
+        return stopped
+    if not s.has_control:
+        out.alert(
+            Level.DANGER,
+            "wind_down",
+            f"Stopping ({e.reason}) without control of the treadmill: the belt is NOT slowed. "
+            "Use the console or the safety key.",
+        )
+        return stopped
+    if s.cap_active:
+        turn = _snap(s, min(centi(s.limits.turnaround_kmh), ceiling_c(s, now)))
+        if turn > 0:
+            out.decide(
+                "wind_down", e.reason, SetTargetSpeed(turn / 100), f"set target {_kmh(turn)}"
+            )
+            stopped = _commanded(stopped, turn, now)
+    out.decide("wind_down", e.reason, Pause(), "pause the belt")
+    out.alert(Level.WARNING, "wind_down", f"The gateway is stopping ({e.reason}): belt paused.")
+    return stopped
 
 
 # --- commands ------------------------------------------------------------------------
@@ -501,6 +668,8 @@ def _number(value: float | str | None) -> float | None:
 
 
 def _on_command(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState:
+    if s.stopping:
+        return _refuse(s, c, out, "wind_down", "the gateway is shutting down")
     if c.retained:
         return _refuse(s, c, out, "stale_command", "retained commands are ignored")
     if c.id in s.seen_ids:
@@ -537,6 +706,8 @@ def _cmd_incline(s: GovernorState, c: Command, now: float, out: _Out) -> Governo
     value = _number(c.value)
     if value is None or not -10 <= value <= 40:
         return _refuse(s, c, out, "bad_command", "incline must be a number from -10 to 40 %")
+    if not s.incline_supported:
+        return _refuse(s, c, out, "bad_command", "this treadmill has no incline control")
     out.decide("command", f"set_incline from {c.source}", SetIncline(value), f"incline {value} %")
     out.actions.append(CommandResult(c.id, True, applied=f"incline {value} %"))
     return replace(s, incline_pct=value)
@@ -546,6 +717,9 @@ def _cmd_run(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorSta
     if c.kind is CommandKind.START:
         if s.phase is Phase.HALTED:
             return _refuse(s, c, out, "escalate", "halted after a safety stop: confirm first")
+        if s.running:  # Start while started is "operation failed" on the machine
+            out.actions.append(CommandResult(c.id, True, applied="already running"))
+            return s
         out.decide("command", f"start from {c.source}", Start(), "start")
         out.actions.append(CommandResult(c.id, True, applied="start"))
         return replace(s, running=True, running_since=now, commanded_c=None)
@@ -617,6 +791,10 @@ def step(state: GovernorState, event: Event, now: float) -> tuple[GovernorState,
         state = _on_segment(state, event, now, out)
     elif isinstance(event, MachineStopped):
         state = _on_stopped(state, event, now, out)
+    elif isinstance(event, Shutdown):
+        state = _on_shutdown(state, event, now, out)
+    elif isinstance(event, MachineFeatures):
+        state = replace(state, incline_supported=event.incline)
     elif isinstance(event, SpeedRangeReported):
         state = replace(
             state,

@@ -31,6 +31,7 @@ class SafetyLimits(BaseModel):
     hr_expected: bool = True
     backward_walk_kmh: float = Field(3.0, gt=0, le=6.0)
     backward_segment_limit_m: float = Field(100.0, gt=0)
+    data_window_s: float = Field(3.0, gt=0, le=30)
     command_ttl_s: float = Field(5.0, gt=0, le=60)
     control_retry_max_s: float = Field(30.0, gt=0)
 

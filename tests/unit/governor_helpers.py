@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from gateway.safety import Action, Event, GovernorState, SafetyLimits, initial_state, step
 from gateway.safety.actions import Alert, CommandResult, Decision, SetTargetSpeed
-from gateway.safety.events import ControlGranted, SpeedRangeReported
+from gateway.safety.events import ControlGranted, SpeedRangeReported, Tick, TreadmillRecord
 
 
 @dataclass
@@ -16,10 +16,17 @@ class Run:
     state: GovernorState
     now: float = 0.0
     log: list[tuple[float, Event, list[Action]]] = field(default_factory=list)
+    # A treadmill keeps notifying: before each tick, the belt reports its last speed
+    # again, so the data watchdog stays quiet in tests about other rules.
+    notifying: bool = True
 
     def feed(self, event: Event, at: float | None = None) -> list[Action]:
         if at is not None:
             self.now = at
+        if isinstance(event, Tick) and self.notifying and self.state.reported_c is not None:
+            again = TreadmillRecord(self.state.reported_c / 100)
+            self.state, echoed = step(self.state, again, self.now)
+            self.log.append((self.now, again, echoed))
         self.state, actions = step(self.state, event, self.now)
         self.log.append((self.now, event, actions))
         return actions
@@ -39,6 +46,7 @@ def started(limits: SafetyLimits | None = None, *, hr: bool = False) -> Run:
     run = Run(initial_state(limits))
     run.feed(SpeedRangeReported(0.5, 16.0))
     run.feed(ControlGranted())
+    run.feed(TreadmillRecord(0.0))  # standing still when we start
     return run
 
 

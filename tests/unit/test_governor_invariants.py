@@ -17,9 +17,12 @@ from gateway.safety.events import (
     CommandKind,
     ControlGranted,
     ControlLost,
+    Failure,
     HeartRateSample,
+    MachineFeatures,
     MachineStopped,
     SegmentChange,
+    Shutdown,
     SpeedRangeReported,
     StopKind,
     TargetReported,
@@ -157,6 +160,18 @@ class Governor(RuleBasedStateMachine):
         self.feed(MachineStopped(kind))
 
     @rule()
+    def shutdown(self) -> None:
+        self.feed(Shutdown("SIGTERM"))
+
+    @rule(incline=st.booleans())
+    def features(self, incline: bool) -> None:
+        self.feed(MachineFeatures(incline=incline))
+
+    @rule(failure=st.sampled_from(Failure))
+    def failed(self, failure: Failure) -> None:
+        self.feed(CommandFailed("set_target_inclination", "refused", failure))
+
+    @rule()
     def granted(self) -> None:
         self.feed(ControlGranted())
 
@@ -195,6 +210,19 @@ class Governor(RuleBasedStateMachine):
                 assert c <= centi(lim.backward_walk_kmh), (action, s)
             if self.hr_cap is not None:
                 assert c <= max(self.hr_cap, s.min_c), (action, self.hr_cap, s)
+
+    @invariant()
+    def after_the_wind_down_nothing_speeds_the_belt(self) -> None:
+        """11: the wind-down slows and pauses; after it, no start and nothing faster."""
+        if not self.before.stopping:
+            if isinstance(self.last_event, Shutdown) and self.before.has_control:
+                moving = self.before.running or (self.before.reported_c or 0) > 0
+                assert not moving or any(isinstance(a, Pause) for a in self.last), self.last
+            return
+        for action in self.last:
+            assert action.__class__.__name__ not in ("Start", "SetIncline", "RequestControl")
+            if isinstance(action, SetTargetSpeed):
+                assert centi(action.kmh) <= centi(self.limits.turnaround_kmh)
 
     @invariant()
     def hr_step_down_lowers_the_written_target(self) -> None:

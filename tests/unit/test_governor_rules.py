@@ -8,16 +8,26 @@ import math
 import pytest
 
 from gateway.safety import SafetyLimits, initial_state
-from gateway.safety.actions import Pause, RequestControl, SetIncline, SetTargetSpeed, Start
+from gateway.safety.actions import (
+    Pause,
+    Reconnect,
+    RequestControl,
+    SetIncline,
+    SetTargetSpeed,
+    Start,
+)
 from gateway.safety.events import (
     Command,
     CommandFailed,
     CommandKind,
     ControlGranted,
     ControlLost,
+    Failure,
     HeartRateSample,
+    MachineFeatures,
     MachineStopped,
     SegmentChange,
+    Shutdown,
     SpeedRangeReported,
     StopKind,
     TargetReported,
@@ -98,6 +108,7 @@ def test_escalate_when_ignored_then_confirm() -> None:
 
 def test_escalate_on_tick_when_records_stop() -> None:
     run = backward_at(5.0)
+    run.notifying = False
     run.feed(TreadmillRecord(7.0), at=run.now + 0.1)
     assert of(run.feed(Tick(), at=run.now + 3.0), Pause) == [Pause()]
 
@@ -423,8 +434,133 @@ def test_a_cap_off_the_grid_is_commanded_below_it() -> None:
     run = Run(initial_state(SafetyLimits(backward_cap_kmh=6.0, hr_expected=False)))
     run.feed(SpeedRangeReported(0.5, 16.0, 0.4))  # grid 0.5, 0.9, ... 5.7, 6.1: cap lands on 5.7
     run.feed(ControlGranted())
+    run.feed(TreadmillRecord(0.0))
     run.feed(SegmentChange(0, BWD, 9.0))
     actions = run.feed(TreadmillRecord(7.0), at=1.0)
     (correction,) = [a for a in actions if isinstance(a, SetTargetSpeed)]
     assert correction.kmh <= 6.0
     assert correction.kmh == 5.7
+
+
+def test_wind_down_slows_a_backward_belt_then_pauses() -> None:
+    run = backward_at(6.0)
+    actions = run.feed(Shutdown("SIGTERM"), at=run.now + 0.1)
+    moves = [a for a in actions if isinstance(a, SetTargetSpeed | Pause)]
+    assert moves == [SetTargetSpeed(2.0), Pause()]
+    assert rules(actions) == ["wind_down", "wind_down"]
+    # After it nothing moves the belt: no start, no ramp, no correction upwards.
+    assert results(run.feed(cmd(CommandKind.START), at=run.now + 0.1))[0].ok is False
+    later = [run.feed(Tick(), at=run.now + 1) for _ in range(5)]
+    assert not [a for acts in later for a in acts if isinstance(a, SetTargetSpeed | Start)]
+
+
+def test_wind_down_pauses_a_forward_belt_without_slowing_it_first() -> None:
+    run = forward_at_speed(8.0)
+    actions = run.feed(Shutdown("SIGINT"), at=run.now + 0.1)
+    assert [a for a in actions if isinstance(a, SetTargetSpeed | Pause)] == [Pause()]
+
+
+def test_wind_down_without_control_says_the_belt_is_not_slowed() -> None:
+    run = backward_at(6.0)
+    run.feed(ControlLost("gone"), at=run.now + 0.1)
+    actions = run.feed(Shutdown("SIGHUP"), at=run.now + 0.1)
+    assert not of(actions, SetTargetSpeed)
+    assert not of(actions, Pause)
+    assert "wind_down" in alerts(actions)
+
+
+def test_a_belt_found_moving_at_start_is_slowed_to_the_turnaround_first() -> None:
+    run = Run(initial_state(SafetyLimits(hr_expected=False)))
+    run.feed(SpeedRangeReported(0.5, 16.0))
+    run.feed(ControlGranted())
+    actions = run.feed(TreadmillRecord(6.0), at=0.5)
+    assert of(actions, SetTargetSpeed) == [SetTargetSpeed(2.0)]
+    assert "restart" in alerts(actions)
+    # The plan's segment arrives while turning: it waits for the dwell.
+    run.feed(SegmentChange(3, BWD, 6.0), at=0.6)
+    assert run.speeds()[-1][1] == 2.0
+    run.feed(cmd(CommandKind.START), at=0.7)  # already running: no Start written
+    for k in range(1, 5):
+        run.feed(TreadmillRecord(max(2.0, 6.0 - k)), at=0.7 + k)
+    assert run.state.phase.value == "dwell"
+    for t in range(6, 12):
+        run.feed(Tick(), at=float(t))
+    assert run.state.direction is BWD
+    assert run.state.phase is Phase.RUNNING
+    later = run.speeds(since=5.0)
+    assert later
+    assert all(b - a <= 0.5 for (_, a), (_, b) in itertools.pairwise(later))
+    assert not [a for _, _, acts in run.log for a in acts if isinstance(a, Start)]
+
+
+def test_a_belt_standing_at_start_is_no_restart() -> None:
+    run = Run(initial_state(SafetyLimits(hr_expected=False)))
+    run.feed(SpeedRangeReported(0.5, 16.0))
+    run.feed(ControlGranted())
+    assert run.feed(TreadmillRecord(0.0), at=0.5) == []
+
+
+def test_silence_while_running_is_lost_control_pause_and_reconnect() -> None:
+    run = backward_at(5.0)
+    run.notifying = False
+    t = run.now
+    assert "data_lost" not in alerts(run.feed(Tick(), at=t + 2.9))
+    actions = run.feed(Tick(), at=t + 3.1)
+    assert "data_lost" in alerts(actions)
+    assert of(actions, Pause) == [Pause()]
+    assert of(actions, Reconnect) == [Reconnect()]
+    assert run.state.cap_held is False
+    assert "data_lost" not in alerts(run.feed(Tick(), at=t + 10))  # once
+    assert "data_back" in alerts(run.feed(TreadmillRecord(0.0), at=t + 11))
+
+
+def test_the_data_window_widens_for_a_slow_treadmill() -> None:
+    run = started()
+    run.feed(cmd(CommandKind.START))
+    for k in range(10):  # a record every 2 s
+        run.feed(TreadmillRecord(3.0), at=2.0 * k)
+    run.notifying = False
+    t = run.now
+    assert "data_lost" not in alerts(run.feed(Tick(), at=t + 5.0))
+    assert "data_lost" in alerts(run.feed(Tick(), at=t + 6.5))
+
+
+def test_incline_not_supported_is_noted_once_and_not_lost_control() -> None:
+    run = started()
+    failed = run.feed(
+        CommandFailed("set_target_inclination", "op code not supported", Failure.UNSUPPORTED)
+    )
+    assert "control_lost" not in alerts(failed)
+    assert "incline_unsupported" in alerts(failed)
+    assert run.state.has_control
+    assert not of(run.feed(SegmentChange(1, FWD, 4.0, incline_pct=3.0)), SetIncline)
+    refused = results(run.feed(cmd(CommandKind.SET_INCLINE, 2.0)))
+    assert refused[0].ok is False
+
+
+def test_a_machine_without_incline_is_never_sent_one() -> None:
+    run = started()
+    run.feed(MachineFeatures(incline=False))
+    actions = run.feed(SegmentChange(0, FWD, 4.0, incline_pct=3.0))
+    assert not of(actions, SetIncline)
+    assert alerts(actions) == ["incline_unsupported"]
+    assert "incline_unsupported" not in alerts(run.feed(SegmentChange(1, FWD, 4.0, 5.0)))
+
+
+@pytest.mark.parametrize(
+    ("what", "failure", "lost"),
+    [
+        ("set_target_speed", Failure.NOT_PERMITTED, True),
+        ("set_target_speed", Failure.TIMEOUT, True),
+        ("set_target_speed", Failure.FAILED, True),
+        ("stop_or_pause", Failure.FAILED, True),
+        ("start_or_resume", Failure.FAILED, False),
+        ("set_target_speed", Failure.INVALID, False),
+        ("set_target_inclination", Failure.INVALID, False),
+    ],
+)
+def test_which_refusals_mean_lost_control(what: str, failure: Failure, lost: bool) -> None:
+    run = started()
+    actions = run.feed(CommandFailed(what, "answer", failure))
+    assert ("control_lost" in alerts(actions)) is lost
+    assert run.state.has_control is not lost
