@@ -121,14 +121,10 @@ def summary(service: Service, monitor: Monitor, speedup: float, started: float) 
         )
         cap = snap.cap_kmh
         tolerance = station.limits.tolerance_kmh
-        held = (
-            monitor.fastest_backward_kmh <= cap + tolerance
-            and station.max_backward_command_kmh <= cap
-        )
+        held = monitor.fastest_backward_kmh <= cap + tolerance
         lines.append(
             f"  backward stretches seen: {monitor.backward_stretches}; fastest belt while backward "
-            f"{monitor.fastest_backward_kmh:.2f} km/h, fastest command "
-            f"{station.max_backward_command_kmh:.2f} km/h, cap {cap:.2f} km/h: "
+            f"{monitor.fastest_backward_kmh:.2f} km/h, cap {cap:.2f} km/h: "
             + ("HELD" if held else "NOT HELD")
         )
         ok = ok and held and received > 0 and not missing

@@ -45,6 +45,7 @@ class Snapshot:
     plan: str | None = None
     treadmill_connected: bool = False
     hrm_connected: bool = False
+    hr_source: str | None = None  # "strap", "treadmill", or None: HR protections off
     last_sample_at: float | None = None
 
 

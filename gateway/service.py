@@ -1,8 +1,9 @@
 """The gateway service: every station's runtime, wired, in one TaskGroup.
 
 The only place that knows about stations, links and outputs together.
-Shutting down (Ctrl-C, --duration) slows a backward belt and pauses it
-before the links close.
+Every way of stopping (SIGINT, SIGTERM from systemd, SIGHUP, --duration,
+an unexpected error) ends in the governor's wind-down: a backward belt is
+slowed and paused before the links close.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from .session.station import StationRuntime
 from .status import print_status
 from .store.db import SessionStore
 from .store.recorder import Recorder
+from .systemd import notify, watchdog, watchdog_interval_s
 from .workout.plan import Plan
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,7 @@ class Service:
         self.ready = asyncio.Event()
         self.recorder: Recorder | None = None
         self._stopping = asyncio.Event()
+        self.stop_reason = "stopping"
         self.bridge: MqttBridge | None = None
 
     async def _links(self, stack: contextlib.AsyncExitStack, cfg: StationConfig) -> ProvidedLinks:
@@ -118,14 +122,52 @@ class Service:
             await self._outputs(stack)
             for output in self.options.outputs:
                 await stack.enter_async_context(output(self.stations))
+            self._resume_segments()
             try:
-                await self._serve()
+                with self._signals():
+                    await self._serve()
+            except BaseException as exc:
+                if not isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+                    self.stop_reason = f"error: {exc!r}"
+                    log.error("stopping after an unexpected error: %r", exc)
+                raise
             finally:
+                notify("STOPPING=1")
+                reason = self.stop_reason
                 await asyncio.gather(
-                    *(s.wind_down() for s in self.stations), return_exceptions=True
+                    *(s.wind_down(reason) for s in self.stations), return_exceptions=True
                 )
                 await asyncio.gather(*(s.close() for s in self.stations), return_exceptions=True)
         return self.stations
+
+    def _resume_segments(self) -> None:
+        """A session resumed after a crash goes on from its recorded segment (same plan)."""
+        if self.recorder is None:
+            return
+        for station in self.stations:
+            record = self.recorder.records.get(station.id)
+            if record is None or not record.resumed or station.plan is None:
+                continue
+            where = self.recorder.store.last_segment(record.session)
+            if where is not None and where[0] == station.plan.name:
+                station.resume_segment = where[1]
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        """SIGTERM (systemd), SIGINT (Ctrl-C) and SIGHUP all stop the same way."""
+        loop = asyncio.get_running_loop()
+        installed = []
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            try:
+                loop.add_signal_handler(sig, self.stop, sig.name)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+                continue
+            installed.append(sig)
+        try:
+            yield
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
 
     async def _outputs(self, stack: contextlib.AsyncExitStack) -> None:
         """The session record, then MQTT (which publishes the record's streams)."""
@@ -169,6 +211,10 @@ class Service:
                 hubs = [s.hub for s in self.stations]
                 tasks.append(tg.create_task(print_status(hubs, self.clock), name="status"))
             self.ready.set()
+            notify("READY=1")
+            interval = watchdog_interval_s()
+            if interval is not None:
+                tasks.append(tg.create_task(watchdog(interval), name="systemd-watchdog"))
             with contextlib.suppress(TimeoutError):
                 if self.options.duration_s is None:
                     await self._stopping.wait()
@@ -178,8 +224,11 @@ class Service:
             for task in tasks:  # a cancelled child ends the group without an error
                 task.cancel()
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "stopping") -> None:
         """End the run cleanly (as ``--duration`` does): wind down, flush, say offline."""
+        if not self._stopping.is_set():
+            log.info("stopping (%s): winding down", reason)
+            self.stop_reason = reason
         self._stopping.set()
 
 

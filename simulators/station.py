@@ -137,7 +137,7 @@ def feature_of(spec: StationSpec) -> FitnessMachineFeature:
     """What the simulated machine says it can do (the Feature characteristic)."""
     machine = [f for f in FEATURE.machine_features if spec.with_incline or f != "inclination"]
     if spec.hr_in_treadmill_data:
-        machine.append("heart_rate")
+        machine.append("heart_rate_measurement")
     targets = tuple(t for t in FEATURE.target_settings if spec.with_incline or t != "inclination")
     return FitnessMachineFeature(machine_features=tuple(machine), target_settings=targets)
 

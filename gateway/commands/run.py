@@ -24,8 +24,8 @@ def summary(stations: list[StationRuntime]) -> str:
         s = st.hub.snapshot
         lines.append(
             f"{st.id}: {s.distance_m or 0} m in {s.elapsed_s or 0} s, {s.energy_kcal:.0f} kcal "
-            f"({s.energy_method}); fastest backward command {st.max_backward_command_kmh:.2f} km/h "
-            f"(cap {s.cap_kmh:.2f}); decode errors {st.counters['decode_errors']}"
+            f"({s.energy_method}); backward cap {s.cap_kmh:.2f} km/h; "
+            f"decode errors {st.counters['decode_errors']}"
         )
     return "\n".join(lines)
 

@@ -28,6 +28,10 @@ class ControlError(Exception):
     """A procedure did not complete: no answer in time, or the link failed."""
 
 
+class ControlTimeout(ControlError):
+    """No answer in time: the machine may not be listening any more."""
+
+
 class ControlPointClient:
     """Serialises procedures on one connected link."""
 
@@ -74,7 +78,7 @@ class ControlPointClient:
                         self.stray_responses += 1
                         self._waiting = loop.create_future()
             except TimeoutError:
-                raise ControlError(f"no answer to {name} within {self._timeout_s:g} s") from None
+                raise ControlTimeout(f"no answer to {name} within {self._timeout_s:g} s") from None
             except LinkError as exc:
                 raise ControlError(f"{name}: {exc}") from exc
             finally:

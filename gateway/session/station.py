@@ -28,6 +28,7 @@ from ..ftms import (
     ControlPointRequest,
     FtmsDecodeError,
     MachineStatusOp,
+    ResultCode,
     StopPause,
     TreadmillDataJoiner,
     decode_feature,
@@ -56,6 +57,7 @@ from ..safety.actions import (
     Decision,
     Level,
     Pause,
+    Reconnect,
     RequestControl,
     SetIncline,
     SetTargetSpeed,
@@ -68,8 +70,11 @@ from ..safety.events import (
     CommandKind,
     ControlGranted,
     ControlLost,
+    Failure,
     HeartRateSample,
+    MachineFeatures,
     MachineStopped,
+    Shutdown,
     SpeedRangeReported,
     StopKind,
     TargetReported,
@@ -80,7 +85,7 @@ from ..workout.energy import EnergyMeter
 from ..workout.engine import WorkoutEngine
 from ..workout.plan import Plan, PlanError, resolve_plan
 from .backoff import Backoff
-from .control import ControlError, ControlPointClient
+from .control import ControlError, ControlPointClient, ControlTimeout
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +127,12 @@ _REQUESTS: dict[type, Callable[[Any], ControlPointRequest]] = {
     RequestControl: lambda a: ControlPointRequest(ControlOp.REQUEST_CONTROL),
 }
 ENGINE_COMMANDS = frozenset({CommandKind.NEXT_SEGMENT, CommandKind.LOAD_PLAN})
+_FAILURES = {
+    ResultCode.OP_CODE_NOT_SUPPORTED: Failure.UNSUPPORTED,
+    ResultCode.INVALID_PARAMETER: Failure.INVALID,
+    ResultCode.OPERATION_FAILED: Failure.FAILED,
+    ResultCode.CONTROL_NOT_PERMITTED: Failure.NOT_PERMITTED,
+}
 
 
 class StationRuntime:
@@ -164,7 +175,9 @@ class StationRuntime:
         self._seq_hr = 0
         self._plan_started = False
         self._on_write = on_write
-        self.max_backward_command_kmh = 0.0  # measured, for tests and the summary
+        self._hr_from_treadmill = False  # no strap, but the machine has a receiver
+        self._hr_announced = False
+        self.resume_segment: int | None = None  # a restarted session goes on from here
 
     # --- public ---------------------------------------------------------------------
 
@@ -190,18 +203,20 @@ class StationRuntime:
                     self._link_loop(self.hrm, self._hrm_connected, "hrm"), name=f"{self.id}-hrm"
                 )
 
-    async def wind_down(self, timeout_s: float = 3.0) -> None:
-        """Before shutting down: slow the belt if a backward segment is running, then pause."""
-        s = self.state
-        if not (self.treadmill.is_connected and s.has_control and s.running):
-            return
-        with contextlib.suppress(ControlError, TimeoutError):
+    async def wind_down(self, reason: str = "stopping", timeout_s: float = 3.0) -> None:
+        """Before shutting down (after ``run`` is cancelled): the governor's wind-down.
+
+        The governor decides (a backward belt to the turnaround speed, then
+        pause) and its actions are carried out like any other; whatever was
+        still queued (a ramp step up) is dropped first.
+        """
+        while not self._actions.empty():
+            self._actions.get_nowait()
+        self._step(Shutdown(reason))
+        with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
-                if s.cap_active:
-                    turn = min(self.limits.turnaround_kmh, s.cap_c / 100)
-                    log.info("%s: slowing the belt to %.1f km/h before stopping", self.id, turn)
-                    await self._write(_REQUESTS[SetTargetSpeed](SetTargetSpeed(turn)))
-                await self._write(_REQUESTS[Pause](Pause()))
+                while not self._actions.empty():
+                    await self._carry_out(self._actions.get_nowait())
 
     async def close(self) -> None:
         """Disconnect every link (after ``wind_down``), so nothing is left dangling."""
@@ -255,6 +270,13 @@ class StationRuntime:
     async def _treadmill_connected(self, link: Link) -> None:
         """Read what the machine is, subscribe, then ask for control (after every connect)."""
         feature = decode_feature(await link.read(U.FITNESS_MACHINE_FEATURE))
+        incline_ok = "inclination" in feature.target_settings and link.has_characteristic(
+            U.SUPPORTED_INCLINATION_RANGE
+        )
+        self.inbox.put_nowait(MachineFeatures(incline=incline_ok))
+        self._hr_from_treadmill = (
+            self.hrm is None and "heart_rate_measurement" in feature.machine_features
+        )
         if "speed" not in feature.target_settings:
             self._announce(
                 Alert(
@@ -365,6 +387,9 @@ class StationRuntime:
         )
         if record.speed_kmh is not None:
             self._step(TreadmillRecord(record.speed_kmh))
+        if self._hr_from_treadmill and record.heart_rate_bpm:
+            self.hub.update(heart_rate_bpm=record.heart_rate_bpm, hr_contact=True)
+            self._step(HeartRateSample(record.heart_rate_bpm, True))
         s = self.state
         speed = record.speed_kmh or 0.0
         kcal = self.energy.update(now, speed, record.incline_pct or 0.0, s.direction, s.hr_bpm)
@@ -417,8 +442,32 @@ class StationRuntime:
         self._start_plan()
         self._result(CommandResult(command.id, True, applied=f"plan {plan.name!r}"))
 
+    def _announce_hr_source(self) -> None:
+        """SAFETY.md 14: a missing protection is said out loud, once per session."""
+        if self._hr_announced:
+            return
+        self._hr_announced = True
+        source = "strap" if self.hrm is not None else None
+        if source is None and self._hr_from_treadmill:
+            source = "treadmill"
+        self.hub.update(hr_source=source)
+        if source is None:
+            self._announce(
+                Alert(
+                    Level.WARNING,
+                    "no_hr_source",
+                    "No heart-rate source: the heart-rate ceiling and HR-lost protections are OFF.",
+                )
+            )
+        elif source == "treadmill":
+            log.info("%s: heart rate from the treadmill's own receiver", self.id)
+
     def _start_plan(self) -> None:
-        if self.engine is None or self._plan_started or not self.state.has_control:
+        s = self.state
+        if not (s.has_control and s.belt_seen):
+            return  # a plan starts once we hold control and know whether the belt moves
+        self._announce_hr_source()
+        if self.engine is None or self._plan_started or s.stopping:
             return
         self._plan_started = True
         for warning in (
@@ -428,7 +477,10 @@ class StationRuntime:
         ):
             self._announce(Alert(Level.WARNING, "plan_warning", warning))
         distance = float(self.hub.snapshot.distance_m or 0)
-        self._step(self.engine.start(self.clock.now(), distance))
+        start_at = self.resume_segment or 0
+        if start_at:
+            log.info("%s: resuming the plan at segment %d", self.id, start_at + 1)
+        self._step(self.engine.start(self.clock.now(), distance, start_at))
         self._step(Command(f"plan-start-{self.clock.now():.3f}", CommandKind.START, source="plan"))
 
     def _step(self, event: Event) -> None:
@@ -442,10 +494,8 @@ class StationRuntime:
             elif isinstance(action, CommandResult):
                 self._result(action)
             else:
-                if isinstance(action, SetTargetSpeed) and self.state.cap_active:
-                    self.max_backward_command_kmh = max(self.max_backward_command_kmh, action.kmh)
                 self._actions.put_nowait(action)
-        if isinstance(event, ControlGranted):
+        if isinstance(event, ControlGranted | TreadmillRecord) and not self._plan_started:
             self._start_plan()
         s = self.state
         self.hub.update(
@@ -487,17 +537,25 @@ class StationRuntime:
                 await self._carry_out(action)
 
     async def _carry_out(self, action: Action) -> None:
+        if isinstance(action, Reconnect):
+            log.warning("%s: dropping the silent treadmill link to reconnect", self.id)
+            with contextlib.suppress(LinkError, TimeoutError):
+                async with asyncio.timeout(5):
+                    await self.treadmill.disconnect()
+            return
         request = _REQUESTS[type(action)](action)
         what = request.op.name.lower()
         try:
             response = await self._write(request)
         except ControlError as exc:
-            self.inbox.put_nowait(CommandFailed(what, str(exc)))
+            failure = Failure.TIMEOUT if isinstance(exc, ControlTimeout) else Failure.LINK
+            self.inbox.put_nowait(CommandFailed(what, str(exc), failure))
             return
         if not response.ok:
             result = response.result
             name = result.name.lower() if hasattr(result, "name") else f"0x{result:02x}"
-            self.inbox.put_nowait(CommandFailed(what, f"the treadmill answered {name}"))
+            failure = _FAILURES.get(result, Failure.NOT_PERMITTED)
+            self.inbox.put_nowait(CommandFailed(what, f"the treadmill answered {name}", failure))
         elif isinstance(action, RequestControl):
             self.inbox.put_nowait(ControlGranted())
 

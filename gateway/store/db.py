@@ -142,6 +142,18 @@ class SessionStore:
         """The plan the session runs (a ``load_plan`` command changes it)."""
         self._db.execute("UPDATE sessions SET plan=? WHERE id=?", (plan, session))
 
+    def last_segment(self, session: int) -> tuple[str, int] | None:
+        """The plan and the segment index the session was last in (to resume after a crash)."""
+        row = self._db.execute(
+            "SELECT s.plan, json_extract(e.payload, '$.index') FROM events e "
+            "JOIN sessions s ON s.id = e.session WHERE e.session=? AND e.kind='segment' "
+            "ORDER BY e.ts DESC, e.rowid DESC LIMIT 1",
+            (session,),
+        ).fetchone()
+        if row is None or row[0] is None or row[1] is None:
+            return None
+        return str(row[0]), int(row[1])
+
     def sessions(self) -> list[SessionInfo]:
         """Every session, newest first, with its sample counts."""
         rows = self._db.execute(

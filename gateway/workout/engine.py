@@ -46,11 +46,11 @@ class WorkoutEngine:
             return self.plan.segments[self.index]
         return None
 
-    def start(self, now: float, distance_m: float) -> SegmentChange:
-        """Begin the first segment."""
+    def start(self, now: float, distance_m: float, index: int = 0) -> SegmentChange:
+        """Begin the first segment (or, resuming after a restart, segment ``index``)."""
         self._last_now = now
         self._distance_m = distance_m
-        return self._enter(0)
+        return self._enter(min(max(index, 0), len(self.plan.segments) - 1))
 
     def on_record(self, now: float, distance_m: float | None, moving: bool) -> SegmentChange | None:
         """Account for time and distance; the next segment when this one is done."""

@@ -37,7 +37,8 @@ async def test_shutdown_slows_a_backward_belt_then_pauses_it() -> None:
         Settings(gateway_id="test", mqtt={"broker": "none"}), options, LoopClock()
     ).run()
     station = stations[0]
-    assert station.max_backward_command_kmh == 5.0
+    targets = [r.target_speed_kmh for r in writes if r.op is ControlOp.SET_TARGET_SPEED]
+    assert max(t for t in targets if t is not None) == 5.0  # the plan's backward speed
     assert writes[-2:] == [
         ControlPointRequest(ControlOp.SET_TARGET_SPEED, target_speed_kmh=2.0),
         ControlPointRequest(ControlOp.STOP_OR_PAUSE, stop_pause=StopPause.PAUSE),
