@@ -1,0 +1,126 @@
+"""Every way the gateway process is told to stop winds the belt down (SAFETY.md 11).
+
+``retrogate run`` in its own process, as systemd or a terminal runs it; the
+simulated treadmill a real GATT peripheral on BlueZoo, hosted in this test
+process so the test reads its belt and its log of control-point writes:
+the ground truth, not what the gateway says about itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from gateway.clock import LoopClock
+from gateway.ftms import ControlOp, StopPause
+from simulators.bluez.peripheral import BluezPeripheral
+from simulators.station import SimulatedStation, StationSpec
+from tests.support.bluezoo import CLIENT_ADAPTER, SIM_ADAPTER, SIM_ADDRESS, BlueZoo
+
+pytestmark = pytest.mark.bluez
+SPEEDUP = 10.0
+PLAN = """
+name = "straight backward"
+[[segments]]
+direction = "forward"
+speed_kmh = 3.0
+duration_s = 20
+[[segments]]
+direction = "backward"
+speed_kmh = 6.0
+distance_m = 3000
+"""
+
+
+@contextlib.asynccontextmanager
+async def peripheral() -> AsyncIterator[SimulatedStation]:
+    station = SimulatedStation(spec=StationSpec(with_hr=False, treadmill_rate_hz=0.5))
+    sim = BluezPeripheral(station, LoopClock(SPEEDUP), SIM_ADAPTER)
+    task = asyncio.create_task(sim.run())
+    ready = asyncio.create_task(sim.ready.wait())
+    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()
+    try:
+        yield station
+    finally:
+        ready.cancel()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def write_config(tmp_path: Path) -> tuple[Path, Path]:
+    config, plan = tmp_path / "config.toml", tmp_path / "plan.toml"
+    config.write_text(
+        f'gateway_id = "e2e"\nadapter = "{CLIENT_ADAPTER}"\ndata_dir = "{tmp_path / "data"}"\n'
+        f'[mqtt]\nbroker = "none"\n[[stations]]\nid = "e2e"\ntreadmill = "{SIM_ADDRESS}"\n',
+        encoding="utf-8",
+    )
+    plan.write_text(PLAN, encoding="utf-8")
+    return config, plan
+
+
+async def until(condition: object, what: str, seconds: float = 60) -> None:
+    """Wait for the simulator's state to reach ``condition`` (polled: it has no events)."""
+    assert callable(condition)
+    async with asyncio.timeout(seconds):
+        while not condition():
+            await asyncio.sleep(0.05)
+    assert condition(), what
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+async def test_a_signal_while_backward_slows_and_pauses_the_belt(
+    sig: signal.Signals, bluezoo: BlueZoo, tmp_path: Path
+) -> None:
+    config, plan = write_config(tmp_path)
+    async with peripheral() as station:
+        gateway = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "run",
+            "--config",
+            str(config),
+            "--plan",
+            str(plan),
+            "--speedup",
+            str(SPEEDUP),
+            "--no-status",
+            env={**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": bluezoo.bus_address},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await until(
+                lambda: any(
+                    w.request.op is ControlOp.SET_TARGET_SPEED
+                    and w.request.target_speed_kmh == 6.0
+                    for w in station.writes
+                )
+                and station.treadmill.belt_kmh >= 5.9,
+                "backward at the 6 km/h cap",
+            )
+            signalled = len(station.writes)
+            gateway.send_signal(sig)
+            _, err = await asyncio.wait_for(gateway.communicate(), 30)
+        finally:
+            if gateway.returncode is None:
+                gateway.kill()
+                await gateway.wait()
+        after = [w.request for w in station.writes[signalled:]]
+        await until(lambda: station.treadmill.belt_kmh == 0.0, "the belt at a standstill")
+    assert gateway.returncode == 0, err.decode()[-2000:]
+    assert [r.op for r in after] == [ControlOp.SET_TARGET_SPEED, ControlOp.STOP_OR_PAUSE]
+    assert after[0].target_speed_kmh == 2.0
+    assert after[1].stop_pause is StopPause.PAUSE
+    assert station.treadmill.state.value == "paused"
+    assert sig.name in err.decode()  # the log says why it stopped
