@@ -143,6 +143,41 @@ class ConfigError(ValueError):
     """The configuration could not be read or is invalid."""
 
 
+# Keys that SafetyLimits has but the gateway sets itself: a value in the file
+# would be silently replaced, so it is refused instead (one place for each).
+_SHADOWED = {
+    "age": "the runner's age belongs in [runner] (age = ...), where the HR ceiling reads it",
+    "hr_expected": "the gateway sets it from the paired heart-rate source",
+}
+
+
+def _line_in_table(text: str, table: str, key: str) -> int | None:
+    """The line of ``key =`` inside ``[table]`` (or ``[[table]]``), 1-based."""
+    lines = text.splitlines()
+    inside = False
+    header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    assignment = re.compile(rf"^\s*{re.escape(key)}\s*=")
+    for number, line in enumerate(lines, 1):
+        found = header.match(line)
+        if found:
+            inside = found.group(1) == table
+        elif inside and assignment.match(line):
+            return number
+    return None
+
+
+def _refuse_shadowed(settings: Settings, path: Path, text: str) -> None:
+    tables = [("safety", settings.safety)] + [
+        ("stations.safety", st.safety) for st in settings.stations if st.safety is not None
+    ]
+    for table, limits in tables:
+        for key, why in _SHADOWED.items():
+            if key in limits.model_fields_set:
+                line = _line_in_table(text, table, key)
+                where = f"line {line}, " if line else ""
+                raise ConfigError(f"{path}: {where}{table}.{key}: not allowed here: {why}")
+
+
 def _line_of(text: str, key: str) -> int | None:
     pattern = re.compile(rf"^\s*{re.escape(key)}\s*=", re.MULTILINE)
     match = pattern.search(text)
@@ -178,14 +213,19 @@ def load_config(path: Path | None = None) -> Settings:
             return f"line {line}, " if line else ""
 
         raise ConfigError(f"{path}: {describe(exc, 'config', at_line)}") from exc
+    _refuse_shadowed(settings, path, text)
     settings._path = path if text else None
     return settings
 
 
 def save_config(settings: Settings, path: Path) -> None:
-    """Write the configuration as TOML (what ``retrogate pair`` does)."""
-    data: dict[str, Any] = settings.model_dump(mode="json", exclude_none=True)
-    if settings.mqtt.password is not None:
+    """Write the configuration as TOML (what ``retrogate pair`` does).
+
+    Only what was chosen (in the file, or by ``pair``) is written: later
+    changes to a default reach every user who did not choose otherwise.
+    """
+    data: dict[str, Any] = settings.model_dump(mode="json", exclude_none=True, exclude_unset=True)
+    if settings.mqtt.password is not None and "mqtt" in data:
         data["mqtt"]["password"] = settings.mqtt.password.get_secret_value()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(tomli_w.dumps(data), encoding="utf-8")

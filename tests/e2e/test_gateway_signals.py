@@ -101,12 +101,14 @@ async def test_a_signal_while_backward_slows_and_pauses_the_belt(
         )
         try:
             await until(
-                lambda: any(
-                    w.request.op is ControlOp.SET_TARGET_SPEED
-                    and w.request.target_speed_kmh == 6.0
-                    for w in station.writes
-                )
-                and station.treadmill.belt_kmh >= 5.9,
+                lambda: (
+                    any(
+                        w.request.op is ControlOp.SET_TARGET_SPEED
+                        and w.request.target_speed_kmh == 6.0
+                        for w in station.writes
+                    )
+                    and station.treadmill.belt_kmh >= 5.9
+                ),
                 "backward at the 6 km/h cap",
             )
             signalled = len(station.writes)

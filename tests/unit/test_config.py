@@ -94,3 +94,47 @@ def test_paired_devices_are_the_real_radios_only() -> None:
         "a HR strap": "11:22:33:44:55:66",
         "c treadmill": "CC:BB:CC:DD:EE:FF",
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key"),
+    [
+        ("[runner]\nage = 40\n[safety]\nbackward_cap_kmh = 5.0\nage = 65\n", 5, "safety.age"),
+        ("[safety]\nhr_expected = false\n", 2, "safety.hr_expected"),
+        (
+            '[[stations]]\nid = "a"\ntreadmill = "sim"\n[stations.safety]\nage = 65\n',
+            5,
+            "stations.safety.age",
+        ),
+    ],
+)
+def test_a_key_the_gateway_would_overwrite_is_refused_with_its_line(
+    tmp_path: Path, text: str, line: int, key: str
+) -> None:
+    """Defect: docs put age under [safety]; the ceiling silently used [runner]'s (162, not 146)."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text))
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'config.toml'}: line {line}, {key}: not allowed")
+    assert "\n" not in message
+
+
+def test_the_runners_age_sets_the_hr_ceiling(tmp_path: Path) -> None:
+    settings = load_config(
+        write(tmp_path, "[runner]\nage = 65\n[[stations]]\nid = 'a'\ntreadmill = 'sim'\n")
+    )
+    assert round(settings.limits_for(settings.stations[0]).hr_ceiling_bpm) == 146
+
+
+def test_save_writes_only_what_was_chosen(tmp_path: Path) -> None:
+    settings = load_config(write(tmp_path, GOOD))
+    updated = settings.model_copy(update={"adapter": "hci1"})
+    out = tmp_path / "saved.toml"
+    save_config(updated, out)
+    text = out.read_text()
+    assert 'adapter = "hci1"' in text
+    assert "backward_cap_kmh = 5.0" in text
+    assert "tolerance_kmh" not in text  # a default, not chosen
+    assert "[mqtt]" not in text
+    assert "age = 50" in text
+    assert load_config(out).limits_for(load_config(out).stations[0]).age == 50
