@@ -41,6 +41,17 @@ def _choose(kind: str, options: list[Found], wanted: str | None, ask: bool) -> F
         print(f"Please type a number from 1 to {len(options)}.")
 
 
+def hr_sources(treadmill: Found, seen: list[Found]) -> list[Found]:
+    """Straps, and the treadmill itself when it has a heart-rate receiver.
+
+    Without the treadmill in the list, a machine with hand grips or a
+    built-in chest-strap receiver could never be chosen, and its HR rules
+    would be off without a word.
+    """
+    straps = [f for f in seen if f.heart_rate and not f.treadmill]
+    return straps + ([treadmill] if treadmill.heart_rate else [])
+
+
 def run(args: argparse.Namespace) -> int:
     """Scan, choose, check, save."""
     path: Path = args.config or default_config_path()
@@ -53,13 +64,22 @@ def run(args: argparse.Namespace) -> int:
     try:
         seen = asyncio.run(scan(args.adapter, args.timeout, show))
         treadmills = [f for f in seen.values() if f.treadmill]
-        straps = [f for f in seen.values() if f.heart_rate and not f.treadmill]
         ask = sys.stdin.isatty()
         treadmill = _choose("treadmill", treadmills, args.treadmill, ask)
         if treadmill is None:
             print("No treadmill found. Wake it up (press a key on the console) and try again.")
             return 1
-        strap = _choose("heart-rate strap", straps, args.hrm, ask)
+        if args.hrm is not None and args.hrm.upper() == treadmill.address.upper():
+            strap: Found | None = treadmill  # its own receiver, by the user's choice
+        else:
+            strap = _choose(
+                "heart-rate strap", hr_sources(treadmill, list(seen.values())), args.hrm, ask
+            )
+        if strap is None:
+            print(
+                "No heart-rate source chosen: the heart-rate ceiling and HR-lost "
+                "protections will be OFF (unless the treadmill reports heart rate)."
+            )
         if not args.no_check:
             print("Checking the treadmill...", flush=True)
             print(asyncio.run(check_treadmill(treadmill.address, args.adapter)))

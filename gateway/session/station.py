@@ -274,8 +274,11 @@ class StationRuntime:
             U.SUPPORTED_INCLINATION_RANGE
         )
         self.inbox.put_nowait(MachineFeatures(incline=incline_ok))
+        own_hrs = self.hrm is link and link.has_characteristic(U.HEART_RATE_MEASUREMENT)
         self._hr_from_treadmill = (
-            self.hrm is None and "heart_rate_measurement" in feature.machine_features
+            self.hrm in (None, link)
+            and not own_hrs
+            and "heart_rate_measurement" in feature.machine_features
         )
         if "speed" not in feature.target_settings:
             self._announce(
@@ -448,8 +451,12 @@ class StationRuntime:
             return
         self._hr_announced = True
         source = "strap" if self.hrm is not None else None
-        if source is None and self._hr_from_treadmill:
+        if self._hr_from_treadmill:
             source = "treadmill"
+        elif self.hrm is self.treadmill:
+            source = (
+                "treadmill" if self.treadmill.has_characteristic(U.HEART_RATE_MEASUREMENT) else None
+            )
         self.hub.update(hr_source=source)
         if source is None:
             self._announce(

@@ -69,6 +69,7 @@ class BluezPeripheral:
         self._pending: set[str] = set()  # clients with a control-point procedure in flight
         self._tasks: set[asyncio.Task[None]] = set()
         self.ready = asyncio.Event()
+        self.moved = asyncio.Event()  # set after every advance and write: for watchers
         self._bus: MessageBus | None = None
 
     # --- life cycle -------------------------------------------------------------------
@@ -188,6 +189,7 @@ class BluezPeripheral:
     # --- traffic ------------------------------------------------------------------------
 
     def _deliver(self, outgoing: list[Outgoing]) -> None:
+        self.moved.set()
         for item in outgoing:
             if isinstance(item, Notify):
                 char = self.characteristics.get(item.uuid)

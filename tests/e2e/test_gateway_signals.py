@@ -13,7 +13,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -40,7 +40,7 @@ distance_m = 3000
 
 
 @contextlib.asynccontextmanager
-async def peripheral() -> AsyncIterator[SimulatedStation]:
+async def peripheral() -> AsyncIterator[BluezPeripheral]:
     station = SimulatedStation(spec=StationSpec(with_hr=False, treadmill_rate_hz=0.5))
     sim = BluezPeripheral(station, LoopClock(SPEEDUP), SIM_ADAPTER)
     task = asyncio.create_task(sim.run())
@@ -49,7 +49,7 @@ async def peripheral() -> AsyncIterator[SimulatedStation]:
     if task.done():
         task.result()
     try:
-        yield station
+        yield sim
     finally:
         ready.cancel()
         task.cancel()
@@ -68,13 +68,17 @@ def write_config(tmp_path: Path) -> tuple[Path, Path]:
     return config, plan
 
 
-async def until(condition: object, what: str, seconds: float = 60) -> None:
-    """Wait for the simulator's state to reach ``condition`` (polled: it has no events)."""
-    assert callable(condition)
-    async with asyncio.timeout(seconds):
-        while not condition():
-            await asyncio.sleep(0.05)
-    assert condition(), what
+async def until(
+    sim: BluezPeripheral, condition: Callable[[], bool], what: str, seconds: float = 60
+) -> None:
+    """Wait until the simulator's state meets ``condition`` (checked whenever it moves)."""
+    try:
+        async with asyncio.timeout(seconds):
+            while not condition():
+                sim.moved.clear()
+                await sim.moved.wait()
+    except TimeoutError:
+        raise AssertionError(f"not {what} within {seconds:g} s") from None
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
@@ -82,7 +86,8 @@ async def test_a_signal_while_backward_slows_and_pauses_the_belt(
     sig: signal.Signals, bluezoo: BlueZoo, tmp_path: Path
 ) -> None:
     config, plan = write_config(tmp_path)
-    async with peripheral() as station:
+    async with peripheral() as sim:
+        station = sim.station
         gateway = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -101,6 +106,7 @@ async def test_a_signal_while_backward_slows_and_pauses_the_belt(
         )
         try:
             await until(
+                sim,
                 lambda: (
                     any(
                         w.request.op is ControlOp.SET_TARGET_SPEED
@@ -119,7 +125,7 @@ async def test_a_signal_while_backward_slows_and_pauses_the_belt(
                 gateway.kill()
                 await gateway.wait()
         after = [w.request for w in station.writes[signalled:]]
-        await until(lambda: station.treadmill.belt_kmh == 0.0, "the belt at a standstill")
+        await until(sim, lambda: station.treadmill.belt_kmh == 0.0, "the belt at a standstill")
     assert gateway.returncode == 0, err.decode()[-2000:]
     assert [r.op for r in after] == [ControlOp.SET_TARGET_SPEED, ControlOp.STOP_OR_PAUSE]
     assert after[0].target_speed_kmh == 2.0
