@@ -180,6 +180,8 @@ def zone_style(view: StationView) -> tuple[str, str]:
     bpm = view.value("heart_rate_bpm")
     hr_max = float(view.value("hr_max_bpm") or 180)
     zone = hr_zone(bpm, hr_max)
+    if "hr_source" in view.state and view.value("hr_source") is None:
+        return "bold red", "no HR source: HR protections OFF"
     if not bpm:
         return "dim", "no HR"
     return ZONE_STYLE[zone], f"zone {zone} · {bpm / hr_max * 100:.0f} % of max"

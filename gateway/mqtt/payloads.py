@@ -143,6 +143,9 @@ class StatePayload(_Payload):
     heart_rate_bpm: int | None = None
     hr_contact: bool | None = None
     hr_max_bpm: float
+    hr_source: Literal["strap", "treadmill"] | None = Field(
+        None, description="where heart rate comes from; null: the HR protections are off"
+    )
     segment: SegmentPayload | None = None
     plan: str | None = None
 

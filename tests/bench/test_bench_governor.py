@@ -25,6 +25,7 @@ def backward_state() -> Any:
     for event in (
         SpeedRangeReported(0.5, 16.0),
         ControlGranted(),
+        TreadmillRecord(0.0),  # the belt seen standing: no restart rule
         SegmentChange(0, Direction.BACKWARD, 5.0),
     ):
         state, _ = step(state, event, 0.0)

@@ -22,7 +22,7 @@ from gateway.clock import LoopClock
 from gateway.ftms import ControlOp, StopPause
 from simulators.bluez.peripheral import BluezPeripheral
 from simulators.station import SimulatedStation, StationSpec
-from tests.support.bluezoo import CLIENT_ADAPTER, SIM_ADAPTER, SIM_ADDRESS, BlueZoo
+from tests.support.bluezoo import CLIENT_ADAPTER, SIM_ADDRESS, BlueZoo, peripheral_running
 
 pytestmark = pytest.mark.bluez
 SPEEDUP = 10.0
@@ -42,19 +42,8 @@ distance_m = 3000
 @contextlib.asynccontextmanager
 async def peripheral() -> AsyncIterator[BluezPeripheral]:
     station = SimulatedStation(spec=StationSpec(with_hr=False, treadmill_rate_hz=0.5))
-    sim = BluezPeripheral(station, LoopClock(SPEEDUP), SIM_ADAPTER)
-    task = asyncio.create_task(sim.run())
-    ready = asyncio.create_task(sim.ready.wait())
-    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        task.result()
-    try:
+    async with peripheral_running(station, LoopClock(SPEEDUP)) as sim:
         yield sim
-    finally:
-        ready.cancel()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def write_config(tmp_path: Path) -> tuple[Path, Path]:

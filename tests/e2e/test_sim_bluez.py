@@ -22,7 +22,7 @@ from gateway.clock import LoopClock
 from simulators.bluez.peripheral import BluezPeripheral
 from simulators.scenario import load_scenario
 from simulators.station import SimulatedStation
-from tests.support.bluezoo import CLIENT_ADAPTER, SIM_ADAPTER, BlueZoo
+from tests.support.bluezoo import CLIENT_ADAPTER, SIM_ADAPTER, BlueZoo, peripheral_running
 
 pytestmark = pytest.mark.bluez
 
@@ -54,19 +54,8 @@ def speed_and_distance(frame: bytes) -> tuple[float | None, int | None]:
 @contextlib.asynccontextmanager
 async def simulator(scenario: str) -> AsyncIterator[BluezPeripheral]:
     station = SimulatedStation(load_scenario(SCENARIOS / scenario))
-    peripheral = BluezPeripheral(station, LoopClock(SPEEDUP), SIM_ADAPTER)
-    task = asyncio.create_task(peripheral.run())
-    ready = asyncio.create_task(peripheral.ready.wait())
-    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        task.result()  # raise what went wrong
-    try:
+    async with peripheral_running(station, LoopClock(SPEEDUP)) as peripheral:
         yield peripheral
-    finally:
-        ready.cancel()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def find_treadmill() -> BLEDevice:

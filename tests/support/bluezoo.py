@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+from gateway.clock import Clock
+from simulators.bluez.peripheral import BluezPeripheral
 from simulators.bluezoo_env import (
     CLIENT_ADAPTER,
     CLIENT_ADDRESS,
@@ -17,6 +20,7 @@ from simulators.bluezoo_env import (
     missing_parts,
 )
 from simulators.bluezoo_env import start_bluezoo as _start
+from simulators.station import SimulatedStation
 
 from .services import require
 
@@ -27,6 +31,7 @@ __all__ = [
     "SIM_ADDRESS",
     "BlueZoo",
     "adapters_powered",
+    "peripheral_running",
     "start_bluezoo",
 ]
 
@@ -40,3 +45,23 @@ def start_bluezoo(log: Path) -> Iterator[BlueZoo]:
         require(False, "BlueZoo", str(exc))
     with _start(log) as running:
         yield running
+
+
+@contextlib.asynccontextmanager
+async def peripheral_running(
+    station: SimulatedStation, clock: Clock
+) -> AsyncIterator[BluezPeripheral]:
+    """The simulator as a GATT peripheral on SIM_ADAPTER, in this process, for the block."""
+    peripheral = BluezPeripheral(station, clock, SIM_ADAPTER)
+    task = asyncio.create_task(peripheral.run())
+    ready = asyncio.create_task(peripheral.ready.wait())
+    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()  # raise what went wrong
+    try:
+        yield peripheral
+    finally:
+        ready.cancel()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

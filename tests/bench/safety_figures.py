@@ -1,0 +1,136 @@
+"""Safety figures for issue 11, printed (not asserted), in simulated seconds.
+
+    uv run python -m tests.bench.safety_figures crash     [--runs 10] [--restart-s 2]
+    uv run python -m tests.bench.safety_figures silence   [--runs 10] [--rate 1]
+
+``crash``: a gateway runs a plan until the belt is backward at the 6 km/h
+cap, then dies at a random moment with no wind-down (what SIGKILL leaves);
+after systemd's RestartSec a new gateway starts on the same, still running,
+simulated treadmill and resumes the session's segment. Figure: from the
+death to the belt at or below the turnaround speed (+ tolerance), read off
+the simulator's belt.
+
+``silence``: the treadmill stops notifying at a random moment during a
+backward stretch. Figures: from the last record to the "data_lost" alert,
+and from the alert to the Pause write arriving at the simulator.
+
+Both run the real runtime against the in-process simulator on a clock
+``--speedup`` times faster than real time; add the process start-up of
+``retrogate run`` (see the closing note) to the crash figure for a real Pi.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import random
+import statistics
+
+from gateway.clock import LoopClock
+from gateway.ftms import ControlOp
+from gateway.hub import AlertMessage, HubMessage
+from gateway.safety import SafetyLimits
+from gateway.session.station import StationRuntime
+from gateway.workout.energy import Direction
+from simulators.inprocess import InProcessLink, SimRunner, running
+from simulators.scenario import Scenario
+from simulators.station import SimulatedStation, StationSpec
+from tests.integration.test_station_runtime import LONG_BACKWARD
+
+LIMITS = SafetyLimits(hr_expected=False)
+
+
+@contextlib.asynccontextmanager
+async def gateway(runner: SimRunner, clock: LoopClock, resume: int | None = None):  # type: ignore[no-untyped-def]
+    link = InProcessLink(runner)
+    runtime = StationRuntime("bench", LIMITS, clock, link, link, plan=LONG_BACKWARD)
+    runtime.resume_segment = resume
+    task = asyncio.create_task(runtime.run())
+    try:
+        yield runtime
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await link.disconnect()  # the radio link drops with the process
+
+
+async def until(clock: LoopClock, condition, step_s: float = 0.02) -> float:  # type: ignore[no-untyped-def]
+    while not condition():
+        await clock.sleep(step_s)
+    return clock.now()
+
+
+async def one_crash(speedup: float, restart_s: float, rng: random.Random) -> float:
+    clock = LoopClock(speedup)
+    station = SimulatedStation(spec=StationSpec())
+    async with running(station, clock) as runner:
+        async with gateway(runner, clock) as first:
+            await until(clock, lambda: first.state.direction is Direction.BACKWARD)
+            await until(clock, lambda: station.treadmill.belt_kmh >= 5.99)
+            await clock.sleep(rng.uniform(0.0, 10.0))
+        died = clock.now()
+        await clock.sleep(restart_s)
+        async with gateway(runner, clock, resume=1):
+            safe = await until(clock, lambda: station.treadmill.belt_kmh <= 2.2)
+    return safe - died
+
+
+async def one_silence(speedup: float, rate: float, rng: random.Random) -> tuple[float, float]:
+    clock = LoopClock(speedup)
+    at = 50.0 + rng.uniform(0.0, 5.0)
+    scenario = Scenario.model_validate(
+        {"events": [{"at_s": at, "action": "silent", "duration_s": 30}]}
+    )
+    station = SimulatedStation(scenario, StationSpec(treadmill_rate_hz=rate))
+    alerted: list[float] = []
+    last_record: list[float] = []
+
+    def on(message: HubMessage) -> None:
+        if isinstance(message, AlertMessage) and message.alert.code == "data_lost":
+            alerted.append(message.at)
+
+    async with running(station, clock) as runner, gateway(runner, clock) as runtime:
+        runtime.hub.subscribe(on)
+        await until(clock, lambda: bool(alerted))
+        last_record.append(runtime.state.last_record_at or 0.0)
+        paused = await until(
+            clock,
+            lambda: any(
+                w.request.op is ControlOp.STOP_OR_PAUSE and w.at >= alerted[0]
+                for w in station.writes
+            ),
+        )
+    return alerted[0] - last_record[0], paused - alerted[0]
+
+
+def spread(values: list[float]) -> str:
+    return (
+        f"median {statistics.median(values):.2f} s, min {min(values):.2f}, max {max(values):.2f} "
+        f"(n={len(values)})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["crash", "silence"])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--speedup", type=float, default=10.0)
+    parser.add_argument("--restart-s", type=float, default=2.0)
+    parser.add_argument("--rate", type=float, default=1.0)
+    args = parser.parse_args()
+    rng = random.Random(11)
+    if args.what == "crash":
+        times = [
+            asyncio.run(one_crash(args.speedup, args.restart_s, rng)) for _ in range(args.runs)
+        ]
+        print(f"crash -> belt <= 2.2 km/h, RestartSec {args.restart_s:g} s: {spread(times)}")
+    else:
+        pairs = [asyncio.run(one_silence(args.speedup, args.rate, rng)) for _ in range(args.runs)]
+        print(f"silence at {args.rate:g} Hz: last record -> alert {spread([a for a, _ in pairs])}")
+        print(f"  alert -> Pause at the treadmill {spread([b for _, b in pairs])}")
+
+
+if __name__ == "__main__":
+    main()
