@@ -60,6 +60,20 @@ def test_a_crashed_session_is_resumed_and_an_ended_one_is_not(store: SessionStor
     assert not resumed
 
 
+def test_a_resumed_session_knows_its_plan_and_segment(store: SessionStore) -> None:
+    """What a restarted gateway resumes from (SAFETY.md 12): the last segment recorded."""
+    session, _ = store.open_session("gw", "a", "intervals", resume_within_s=600)
+    assert store.last_segment(session) is None
+    now = time.time()
+    events = [
+        (session, now, "segment", json.dumps({"index": 0, "direction": "forward"})),
+        (session, now + 60, "segment", json.dumps({"index": 1, "direction": "backward"})),
+        (session, now + 61, "alert", json.dumps({"code": "turned"})),
+    ]
+    store.write([], events, [])
+    assert store.last_segment(session) == ("intervals", 1)
+
+
 def test_an_old_unfinished_session_is_closed_not_resumed(store: SessionStore) -> None:
     old, _ = store.open_session("gw", "a", None, resume_within_s=600)
     store.write([(old, "telemetry", _telemetry(1, time.time() - 7200, 1.0, 0))], [], [])
