@@ -13,7 +13,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,13 @@ from gateway.clock import LoopClock
 from gateway.ftms import ControlOp, StopPause
 from simulators.bluez.peripheral import BluezPeripheral
 from simulators.station import SimulatedStation, StationSpec
-from tests.support.bluezoo import CLIENT_ADAPTER, SIM_ADDRESS, BlueZoo, peripheral_running
+from tests.support.bluezoo import (
+    CLIENT_ADAPTER,
+    SIM_ADDRESS,
+    BlueZoo,
+    peripheral_running,
+    start_bluezoo,
+)
 
 pytestmark = pytest.mark.bluez
 SPEEDUP = 10.0
@@ -121,3 +127,83 @@ async def test_a_signal_while_backward_slows_and_pauses_the_belt(
     assert after[1].stop_pause is StopPause.PAUSE
     assert station.treadmill.state.value == "paused"
     assert sig.name in err.decode()  # the log says why it stopped
+
+
+async def start_gateway(
+    config: Path, plan: Path, bus: str, speedup: float = SPEEDUP
+) -> asyncio.subprocess.Process:
+    """``retrogate run`` as systemd would start it (its stderr piped for the log)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        "run",
+        "--config",
+        str(config),
+        "--plan",
+        str(plan),
+        "--speedup",
+        str(speedup),
+        "--no-status",
+        env={**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": bus},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+@pytest.fixture
+def two_bluezoos(tmp_path: Path) -> Iterator[tuple[BlueZoo, BlueZoo]]:
+    """Two independent BlueZoos (BlueZoo 1.0.2 takes one connection per peripheral)."""
+    with (
+        start_bluezoo(tmp_path / "bluezoo-1.log") as first,
+        start_bluezoo(tmp_path / "bluezoo-2.log") as second,
+    ):
+        yield first, second
+
+
+async def test_a_gateway_killed_mid_stretch_slows_the_belt_when_it_comes_back(
+    two_bluezoos: tuple[BlueZoo, BlueZoo], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGKILL: nothing of the dead process slows the belt; the restarted one must.
+
+    The treadmill (its belt, its write log) lives on across both gateways; its
+    radio side is hosted again on a fresh BlueZoo for the second connection,
+    as a peripheral re-advertises after its central vanished.
+    """
+    config, plan = write_config(tmp_path)
+    station = SimulatedStation(spec=StationSpec(with_hr=False, treadmill_rate_hz=0.5))
+    clock = LoopClock(SPEEDUP)
+    first_zoo, second_zoo = two_bluezoos
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", first_zoo.bus_address)
+    async with peripheral_running(station, clock) as sim:
+        first = await start_gateway(config, plan, first_zoo.bus_address)
+        try:
+            await until(
+                sim,
+                lambda: (
+                    any(w.request.target_speed_kmh == 6.0 for w in station.writes)
+                    and station.treadmill.belt_kmh >= 5.9
+                ),
+                "backward at the 6 km/h cap",
+            )
+        finally:
+            first.kill()
+            await first.wait()
+    killed = len(station.writes)
+    assert station.treadmill.belt_kmh >= 5.9  # nothing slowed it
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", second_zoo.bus_address)
+    async with peripheral_running(station, clock) as sim:
+        second = await start_gateway(config, plan, second_zoo.bus_address)
+        try:
+            await until(sim, lambda: station.treadmill.belt_kmh <= 2.2, "slowed", seconds=60)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(second.communicate(), 30)
+    after = [w.request for w in station.writes[killed:]]
+    assert after[0].op is ControlOp.REQUEST_CONTROL, err.decode()[-2000:]
+    assert after[1].op is ControlOp.SET_TARGET_SPEED
+    assert after[1].target_speed_kmh == 2.0
+    assert ControlOp.START_OR_RESUME not in [r.op for r in after]
+    assert b"already moving" in err
+    assert b"continuing session" in err
+    assert b"resuming the plan at segment 2" in err  # the backward stretch, not the warm-up
