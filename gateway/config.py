@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     runner: RunnerProfile = Field(default_factory=RunnerProfile)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     data_dir: Path = Field(default_factory=lambda: Path(user_data_dir(APP)))
+    plans_dir: Path = Field(
+        default_factory=lambda: Path(user_config_dir(APP)) / "plans",
+        description="your own plans: `load_plan` over MQTT takes a builtin or a file here, by name",
+    )
 
     _path: Path | None = None
 

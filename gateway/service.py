@@ -115,6 +115,7 @@ class Service:
                     sex=self.settings.runner.sex,
                     control_timeout_s=self.options.control_timeout_s,
                     on_write=_bind(self.options.on_write, cfg.id),
+                    plans_dir=self.settings.plans_dir,
                 )
                 if links.follow_direction is not None:
                     runtime.hub.subscribe(_direction_follower(links.follow_direction))

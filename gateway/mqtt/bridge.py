@@ -41,7 +41,7 @@ from ..session.backoff import Backoff
 from ..session.station import StationRuntime
 from ..store.db import Stream
 from ..store.recorder import Recorder, StationRecord
-from .commands import parse_command
+from .commands import parse_command, response_topic_error
 from .discovery import device_config, discovery_topic
 from .payloads import (
     AlertPayload,
@@ -102,7 +102,14 @@ class MqttBridge:
             aiomqtt.ProtocolVersion.V5 if protocol == "5" else aiomqtt.ProtocolVersion.V311
         )
         self.connected = asyncio.Event()
-        self.counters = {"reconnects": 0, "connects": 0, "commands": 0, "commands_refused": 0}
+        self.counters = {
+            "reconnects": 0,
+            "connects": 0,
+            "commands": 0,
+            "commands_refused": 0,
+            "crashes": 0,
+            "publish_errors": 0,
+        }
         self.dropped = 0
         self._events: deque[Outgoing] = deque()
         self._events_ready = asyncio.Event()
@@ -115,6 +122,13 @@ class MqttBridge:
         self._started = time.monotonic()
         self._version = version("retrogate")
         self._unsubscribe = [s.hub.subscribe(self._listener(s.id)) for s in self.stations.values()]
+        # MQTT 3.1.1 commands waiting for the fence (see _hold)
+        self._held: list[tuple[int, str, aiomqtt.Message]] = []
+        self._held_seq = 0
+        self._masked: set[int] = set()
+        self._fence_token = 0
+        self._fence_covers: dict[bytes, int] = {}
+        self._fence_task: asyncio.Task[None] | None = None
 
     # --- hub side (never blocks) ---------------------------------------------------------
 
@@ -198,6 +212,7 @@ class MqttBridge:
     async def _run(self) -> None:
         backoff = Backoff(initial=0.5, maximum=30.0)
         while not self._stop.is_set():
+            reason: BaseException
             try:
                 async with self._client() as client:
                     backoff.reset()
@@ -205,6 +220,14 @@ class MqttBridge:
                     return
             except* aiomqtt.MqttError as group:
                 reason = group.exceptions[0]
+            except* Exception as group:  # a bug must not end MQTT silently: log, reconnect
+                reason = group.exceptions[0]
+                self.counters["crashes"] += 1
+                log.error(
+                    "MQTT: unexpected error, restarting the connection: %r",
+                    reason,
+                    exc_info=reason if self.counters["crashes"] == 1 else None,
+                )
             self.connected.clear()
             self.counters["reconnects"] += 1
             delay = backoff.next()
@@ -230,6 +253,11 @@ class MqttBridge:
         await client.publish(self.topics.gateway_status, b"online", qos=1, retain=True)
         for station in self.stations:
             await self._subscribe_commands(client, self.topics.command(station))
+        if self.protocol == aiomqtt.ProtocolVersion.V311:
+            await client.subscribe(self.topics.fence, qos=1)
+            self._fence_covers.clear()  # fences sent on the old connection never come back
+            if self._held:
+                self._fence_task = asyncio.create_task(self._send_fence(client), name="mqtt-fence")
         if self.cfg.discovery:
             await client.subscribe(f"{self.cfg.discovery_prefix}/status", qos=1)
             await self._send_discovery(client)
@@ -282,21 +310,78 @@ class MqttBridge:
 
     async def _reader(self, client: aiomqtt.Client) -> None:
         ha_status = f"{self.cfg.discovery_prefix}/status"
+        fence = self.topics.fence
         async for message in client.messages:
             topic = message.topic.value
             if topic == ha_status:
                 if message.payload == b"online":
                     await self._send_discovery(client)
                 continue
+            if topic == fence:
+                self._fence_passed(client, message.payload)
+                continue
             station = self.topics.station_of_command(topic)
             if station not in self.stations:
                 continue
+            if not message.payload:
+                continue  # an empty message clears a retained one: ours, coming back
             if message.retain:
-                if not message.payload:
-                    continue  # our own clearing of a retained command coming back
                 # Answer it, and clear it so it does not come back on every reconnect.
                 await client.publish(topic, b"", qos=1, retain=True)
+                self._unmask(station, message)
+                self._command(station, message)
+            elif self.protocol == aiomqtt.ProtocolVersion.V311:
+                self._hold(client, station, message)
+            else:
+                self._command(station, message)
+
+    # MQTT 3.1.1 does not tell a subscriber that a live message was published
+    # retained. It does re-send retained messages, flagged, when a subscription
+    # is made again. So over 3.1.1 a command waits for one round trip: the
+    # gateway subscribes to the command topics again, then publishes a fence
+    # message to itself. The broker keeps order on a connection, so when the
+    # fence comes back, a retained copy of a held command has arrived before
+    # it, flagged: that command is refused (once, as retained) and cleared.
+
+    def _hold(self, client: aiomqtt.Client, station: str, message: aiomqtt.Message) -> None:
+        self._held.append((self._held_seq, station, message))
+        self._held_seq += 1
+        if self._fence_task is None or self._fence_task.done():
+            self._fence_task = asyncio.create_task(self._send_fence(client), name="mqtt-fence")
+
+    async def _send_fence(self, client: aiomqtt.Client) -> None:
+        self._fence_token += 1
+        token = str(self._fence_token).encode()
+        self._fence_covers[token] = self._held_seq
+        for station in self.stations:
+            await self._subscribe_commands(client, self.topics.command(station))
+        await client.publish(self.topics.fence, token, qos=1)
+
+    def _unmask(self, station: str, retained: aiomqtt.Message) -> None:
+        """A flagged copy of a held command: the held one was published retained too."""
+        for seq, held_station, held in self._held:
+            if (
+                held_station == station
+                and held.payload == retained.payload
+                and seq not in self._masked
+            ):
+                self._masked.add(seq)
+                return
+
+    def _fence_passed(self, client: aiomqtt.Client, payload: object) -> None:
+        token = payload if isinstance(payload, bytes) else str(payload).encode()
+        covers = self._fence_covers.pop(token, None)
+        if covers is None:
+            return
+        ready = [h for h in self._held if h[0] < covers]
+        self._held = [h for h in self._held if h[0] >= covers]
+        for seq, station, message in ready:
+            if seq in self._masked:
+                self._masked.discard(seq)  # already answered, as the retained command it was
+                continue
             self._command(station, message)
+        if self._held and (self._fence_task is None or self._fence_task.done()):
+            self._fence_task = asyncio.create_task(self._send_fence(client), name="mqtt-fence")
 
     def _command(self, station: str, message: aiomqtt.Message) -> None:
         self.counters["commands"] += 1
@@ -309,9 +394,13 @@ class MqttBridge:
         )
         props = message.properties
         response_topic = getattr(props, "ResponseTopic", None) if props else None
-        reply = (
-            (response_topic, getattr(props, "CorrelationData", None)) if response_topic else None
-        )
+        reply = None
+        if response_topic is not None:
+            error = response_topic_error(str(response_topic), self.topics.reply_namespace)
+            if error is not None:
+                parsed = CommandResultPayload(id=parsed.id, ok=False, error=error)
+            else:
+                reply = (str(response_topic), getattr(props, "CorrelationData", None))
         if isinstance(parsed, CommandResultPayload):
             self.counters["commands_refused"] += 1
             self._answer(station, parsed, reply)
@@ -335,13 +424,19 @@ class MqttBridge:
             await self._events_ready.wait()
 
     async def _send(self, client: aiomqtt.Client, item: Outgoing) -> None:
+        """One message; a message the client refuses costs that message, never the sender."""
         properties = None
         if item.correlation is not None and self.protocol == aiomqtt.ProtocolVersion.V5:
             properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
             properties.CorrelationData = item.correlation
-        await client.publish(
-            item.topic, item.payload, qos=item.qos, retain=item.retain, properties=properties
-        )
+        try:
+            await client.publish(
+                item.topic, item.payload, qos=item.qos, retain=item.retain, properties=properties
+            )
+        except (ValueError, TypeError) as exc:
+            self.counters["publish_errors"] += 1
+            if self.counters["publish_errors"] in (1, 10, 100):
+                log.warning("MQTT: could not publish to %r: %s", item.topic[:80], exc)
 
     async def _stream(self, client: aiomqtt.Client, record: StationRecord, stream: Stream) -> None:
         store = self.recorder.store

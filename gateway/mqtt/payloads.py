@@ -254,6 +254,7 @@ class CommandPayload(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    v: Literal[1] | None = Field(None, description="the contract version; 1 if given")
     id: str = Field(min_length=1, max_length=64)
     cmd: CommandName
     # Strict: a JSON ``true`` must not become 1.0 km/h, nor "5" a speed.

@@ -55,6 +55,16 @@ class Topics:
         """Commands in (never retained)."""
         return f"{self.prefix}/{station}/cmd"
 
+    @property
+    def fence(self) -> str:
+        """The gateway's own round-trip marker (MQTT 3.1.1 retained-command check)."""
+        return f"{self.prefix}/gateways/{self.gateway}/fence"
+
+    @property
+    def reply_namespace(self) -> str:
+        """Where MQTT v5 response topics may point (``<prefix>/reply/…``), nowhere else."""
+        return f"{self.prefix}/reply/"
+
     def command_result(self, station: str) -> str:
         """One answer per command."""
         return f"{self.prefix}/{station}/cmd/result"

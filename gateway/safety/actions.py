@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .events import Command
+
 
 @dataclass(frozen=True, slots=True)
 class SetTargetSpeed:
@@ -79,6 +81,14 @@ class CommandResult:
     ok: bool
     applied: str | None = None
     error: str | None = None
+    source: str = "unknown"  # "plan" results are the gateway's own, not published as answers
+
+
+@dataclass(frozen=True, slots=True)
+class ToEngine:
+    """An admitted workout command (next_segment, load_plan): the engine carries it out."""
+
+    command: Command
 
 
 Action = (
@@ -92,4 +102,5 @@ Action = (
     | Alert
     | Decision
     | CommandResult
+    | ToEngine
 )

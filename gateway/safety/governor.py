@@ -24,11 +24,13 @@ The rules, each a handler below and a row in tests/unit/test_governor_rules.py:
 | data_lost | no Treadmill Data for the data window while running | Pause, Reconnect, alert |
 | wind_down | the gateway stops (signal, error, --duration) | turnaround speed, Pause |
 | stale_command | expired, retained, replayed | refuse with a reason |
+| rate_limited | more than RATE_MAX commands in RATE_WINDOW_S | refuse with a reason |
 | bad_command | malformed or out of range | refuse with a reason |
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from enum import StrEnum
 from typing import NamedTuple
@@ -48,6 +50,7 @@ from .actions import (
     SetTargetSpeed,
     Start,
     Stop,
+    ToEngine,
 )
 from .events import (
     Command,
@@ -74,6 +77,8 @@ RAMP_INTERVAL_S = 1.0
 TURN_TIMEOUT_S = 20.0  # a belt that has not slowed for the turnaround by then is ignoring us
 HR_RELEASE_BPM = 5.0  # hysteresis below the ceiling before the step-down is released
 SEEN_IDS = 256  # command ids remembered to refuse replays
+RATE_WINDOW_S = 1.0
+RATE_MAX = 20  # commands per window from outside (the plan's own are not counted)
 RECENT_COMMANDS = 4  # echoes (status 0x05) of our own targets can arrive after the next one
 
 
@@ -126,6 +131,7 @@ class GovernorState(NamedTuple):
     control_backoff_s: float = 1.0
     segment: int | None = None
     seen_ids: tuple[str, ...] = ()
+    command_times: tuple[float, ...] = ()  # recent outside commands, for the rate limit
     incline_supported: bool = True
     incline_noted: bool = False
     belt_seen: bool = False  # a record since start: we know whether the belt moves
@@ -667,21 +673,48 @@ def _number(value: float | str | None) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _on_command(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState:
+def _admit(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState | None:
+    """The one door every command passes, whatever it asks: None when refused.
+
+    Shutting down, retained, a replayed id, expired, too many: refused here,
+    for the speed commands and the workout's (``load_plan``, ``next_segment``)
+    alike.
+    """
     if s.stopping:
-        return _refuse(s, c, out, "wind_down", "the gateway is shutting down")
+        _refuse(s, c, out, "wind_down", "the gateway is shutting down")
+        return None
     if c.retained:
-        return _refuse(s, c, out, "stale_command", "retained commands are ignored")
+        _refuse(s, c, out, "stale_command", "retained commands are ignored")
+        return None
     if c.id in s.seen_ids:
-        return _refuse(s, c, out, "stale_command", f"command {c.id!r} was already handled")
+        _refuse(s, c, out, "stale_command", f"command {c.id!r} was already handled")
+        return None
     s = replace(s, seen_ids=(*s.seen_ids[-(SEEN_IDS - 1) :], c.id))
     ttl = c.ttl_s if c.ttl_s is not None else s.limits.command_ttl_s
     if c.issued_at is not None and now - c.issued_at > ttl:
-        return _refuse(s, c, out, "stale_command", f"expired {now - c.issued_at - ttl:.1f} s ago")
-    handler = _COMMANDS.get(c.kind)
-    if handler is None:  # engine commands are routed to the workout engine first
-        return _refuse(s, c, out, "bad_command", f"{c.kind.value} is not a governor command")
-    return handler(s, c, now, out)
+        _refuse(s, c, out, "stale_command", f"expired {now - c.issued_at - ttl:.1f} s ago")
+        return None
+    if c.source != "plan":
+        recent = tuple(t for t in s.command_times if now - t < RATE_WINDOW_S)
+        if len(recent) >= RATE_MAX:
+            _refuse(
+                s, c, out, "rate_limited", f"more than {RATE_MAX} commands in {RATE_WINDOW_S:g} s"
+            )
+            return None
+        s = replace(s, command_times=(*recent, now))
+    return s
+
+
+def _on_command(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState:
+    admitted = _admit(s, c, now, out)
+    if admitted is None:
+        return s
+    s = admitted
+    if c.kind in ENGINE_COMMANDS:
+        out.actions.append(ToEngine(c))
+        out.actions.append(Decision("command", f"{c.kind.value} from {c.source}", "to the engine"))
+        return s
+    return _COMMANDS[c.kind](s, c, now, out)
 
 
 def _cmd_speed(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState:
@@ -762,6 +795,7 @@ def _cmd_confirm(s: GovernorState, c: Command, now: float, out: _Out) -> Governo
     return replace(s, phase=Phase.RUNNING, over_cap_since=None, hr_limit_c=None, hr_step_at=None)
 
 
+ENGINE_COMMANDS = frozenset({CommandKind.NEXT_SEGMENT, CommandKind.LOAD_PLAN})
 _COMMANDS = {
     CommandKind.SET_SPEED: _cmd_speed,
     CommandKind.SET_INCLINE: _cmd_incline,
@@ -787,6 +821,10 @@ def step(state: GovernorState, event: Event, now: float) -> tuple[GovernorState,
         state = _on_tick(state, now, out)
     elif isinstance(event, Command):
         state = _on_command(state, event, now, out)
+        out.actions = [
+            dataclasses.replace(a, source=event.source) if isinstance(a, CommandResult) else a
+            for a in out.actions
+        ]
     elif isinstance(event, SegmentChange):
         state = _on_segment(state, event, now, out)
     elif isinstance(event, MachineStopped):

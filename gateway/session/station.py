@@ -20,6 +20,7 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from ..clock import Clock
@@ -63,6 +64,7 @@ from ..safety.actions import (
     SetTargetSpeed,
     Start,
     Stop,
+    ToEngine,
 )
 from ..safety.events import (
     Command,
@@ -83,7 +85,7 @@ from ..safety.events import (
 )
 from ..workout.energy import EnergyMeter
 from ..workout.engine import WorkoutEngine
-from ..workout.plan import Plan, PlanError, resolve_plan
+from ..workout.plan import Plan, PlanError, plan_by_name
 from .backoff import Backoff
 from .control import ControlError, ControlPointClient, ControlTimeout
 
@@ -99,13 +101,15 @@ class Raw:
 
 
 @dataclass(frozen=True, slots=True)
-class EngineCommand:
-    """Commands for the workout engine rather than the governor."""
+class PlanLoaded:
+    """A ``load_plan`` read off the event loop: the plan, or why not."""
 
     command: Command
+    plan: Plan | None
+    error: str | None = None
 
 
-Input = Raw | EngineCommand | Event
+Input = Raw | PlanLoaded | Event
 
 _STATUS_EVENTS: dict[MachineStatusOp, Event] = {
     MachineStatusOp.STOPPED_OR_PAUSED_BY_USER: MachineStopped(StopKind.USER),
@@ -126,7 +130,6 @@ _REQUESTS: dict[type, Callable[[Any], ControlPointRequest]] = {
     Stop: lambda a: ControlPointRequest(ControlOp.STOP_OR_PAUSE, stop_pause=StopPause.STOP),
     RequestControl: lambda a: ControlPointRequest(ControlOp.REQUEST_CONTROL),
 }
-ENGINE_COMMANDS = frozenset({CommandKind.NEXT_SEGMENT, CommandKind.LOAD_PLAN})
 _FAILURES = {
     ResultCode.OP_CODE_NOT_SUPPORTED: Failure.UNSUPPORTED,
     ResultCode.INVALID_PARAMETER: Failure.INVALID,
@@ -152,6 +155,7 @@ class StationRuntime:
         tick_s: float = 0.25,
         control_timeout_s: float = 2.0,
         on_write: Callable[[ControlPointRequest], None] | None = None,
+        plans_dir: Path | None = None,
     ) -> None:
         self.id = station_id
         self.limits = limits
@@ -178,15 +182,18 @@ class StationRuntime:
         self._hr_from_treadmill = False  # no strap, but the machine has a receiver
         self._hr_announced = False
         self.resume_segment: int | None = None  # a restarted session goes on from here
+        self.plans_dir = plans_dir
+        self._loading: set[asyncio.Task[None]] = set()
 
     # --- public ---------------------------------------------------------------------
 
     def submit(self, command: Command) -> None:
-        """Hand a command (MQTT, dashboard, CLI) to the station: never blocks."""
-        if command.kind in ENGINE_COMMANDS:
-            self.inbox.put_nowait(EngineCommand(command))
-        else:
-            self.inbox.put_nowait(command)
+        """Hand a command (MQTT, dashboard, CLI) to the station: never blocks.
+
+        Every command, whatever it asks, goes to the governor first (its
+        admission checks); the workout's own come back as ``ToEngine``.
+        """
+        self.inbox.put_nowait(command)
 
     async def run(self) -> None:
         """Run every task of the station until cancelled."""
@@ -332,8 +339,8 @@ class StationRuntime:
             item = await self.inbox.get()
             if isinstance(item, Raw):
                 self._on_raw(item)
-            elif isinstance(item, EngineCommand):
-                self._on_engine_command(item.command)
+            elif isinstance(item, PlanLoaded):
+                self._on_plan_loaded(item)
             else:
                 self._step(item)
 
@@ -434,13 +441,28 @@ class StationRuntime:
             self._step(change)
             self._result(CommandResult(command.id, True, applied=f"segment {change.index + 1}"))
             return
+        task = asyncio.create_task(self._load_plan(command), name=f"{self.id}-load-plan")
+        self._loading.add(task)
+        task.add_done_callback(self._loading.discard)
+
+    async def _load_plan(self, command: Command) -> None:
+        """Read the plan off the event loop (the governor never waits on a disk)."""
+        name = command.value if isinstance(command.value, str) else ""
         try:
-            plan = resolve_plan(str(command.value))
+            plan = await asyncio.to_thread(plan_by_name, name, self.plans_dir)
         except PlanError as exc:
-            self._result(CommandResult(command.id, False, error=str(exc)))
+            self.inbox.put_nowait(PlanLoaded(command, None, str(exc)))
+        else:
+            self.inbox.put_nowait(PlanLoaded(command, plan))
+
+    def _on_plan_loaded(self, loaded: PlanLoaded) -> None:
+        command, plan = loaded.command, loaded.plan
+        if plan is None:
+            self._result(CommandResult(command.id, False, error=loaded.error))
             return
         self.plan, self.engine = plan, WorkoutEngine(plan)
         self._plan_started = False
+        self.resume_segment = None
         self.hub.update(plan=plan.name)
         self._start_plan()
         self._result(CommandResult(command.id, True, applied=f"plan {plan.name!r}"))
@@ -493,6 +515,7 @@ class StationRuntime:
     def _step(self, event: Event) -> None:
         now = self.clock.now()
         self.state, actions = step(self.state, event, now)
+        for_engine: list[Command] = []
         for action in actions:
             if isinstance(action, Decision):
                 self.hub.publish(DecisionMessage(now, action))
@@ -500,10 +523,14 @@ class StationRuntime:
                 self._announce(action)
             elif isinstance(action, CommandResult):
                 self._result(action)
+            elif isinstance(action, ToEngine):
+                for_engine.append(action.command)
             else:
                 self._actions.put_nowait(action)
         if isinstance(event, ControlGranted | TreadmillRecord) and not self._plan_started:
             self._start_plan()
+        for command in for_engine:
+            self._on_engine_command(command)
         s = self.state
         self.hub.update(
             capped=s.cap_active,
@@ -525,6 +552,8 @@ class StationRuntime:
         self.hub.publish(AlertMessage(self.clock.now(), alert))
 
     def _result(self, result: CommandResult) -> None:
+        if result.source == "plan":
+            return  # the gateway's own (plan start and stop): nobody asked, nobody is answered
         self.hub.publish(ResultMessage(self.clock.now(), result))
 
     # --- the executor -----------------------------------------------------------------------

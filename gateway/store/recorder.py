@@ -129,10 +129,22 @@ class Recorder:
                 self.store.end_session(record.session, self.wall(self.clock.now()))
 
     async def _writer(self) -> None:
+        failures = 0
         while True:
             await self._wake.wait()
             self._wake.clear()
-            self.flush()
+            try:
+                self.flush()
+            except Exception as exc:  # a full disk must not end the recording silently
+                failures += 1
+                log.error(
+                    "recorder: writing the session failed (%d so far): %r; retrying",
+                    failures,
+                    exc,
+                    exc_info=exc if failures == 1 else None,
+                )
+                await asyncio.sleep(1.0)
+                self._wake.set()
 
     def flush(self) -> None:
         """Write everything pending in one transaction and wake the stream publishers."""

@@ -7,6 +7,8 @@ A plan that fails validation is refused with the file, segment and field
 
 from __future__ import annotations
 
+import re
+import stat
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -108,11 +110,13 @@ def parse_plan(text: str, origin: str) -> Plan:
 
 
 def load_plan_file(path: Path) -> Plan:
-    """Read a plan from a file."""
+    """Read a plan from a file (UTF-8; a file that is not says so, with its name)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PlanError(f"{path}: cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise PlanError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
     return parse_plan(text, str(path))
 
 
@@ -125,6 +129,39 @@ def builtin_plans() -> dict[str, Plan]:
         if entry.name.endswith(".toml")
     }
     return dict(sorted(plans.items(), key=lambda item: (item[1].level, item[0])))
+
+
+PLAN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+MAX_PLAN_BYTES = 64 * 1024
+
+
+def plan_by_name(name: str, folder: Path | None) -> Plan:
+    """A plan a command may load: a builtin, or ``<folder>/<name>.toml``. Never a path.
+
+    A name, not a path, so a command cannot make the gateway read
+    ``/dev/zero`` or a file of anyone's choosing; a regular file of at most
+    MAX_PLAN_BYTES. Blocking (it reads a file): call it off the event loop.
+    """
+    if not PLAN_NAME.match(name):
+        raise PlanError(
+            f"plan name {name[:80]!r}: letters, digits, '-' and '_' only (a builtin plan, "
+            "or a file in the plans folder, by name)"
+        )
+    plans = builtin_plans()
+    if name in plans:
+        return plans[name]
+    if folder is not None:
+        path = folder / f"{name}.toml"
+        try:
+            info = path.stat()
+        except OSError:
+            info = None
+        if info is not None:
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_PLAN_BYTES:
+                raise PlanError(f"{path}: not a plan file (a regular file of at most 64 KiB)")
+            return load_plan_file(path)
+    where = f" or in {folder}" if folder is not None else ""
+    raise PlanError(f"no plan {name!r} among the builtins ({', '.join(plans)}){where}")
 
 
 def resolve_plan(name_or_path: str) -> Plan:

@@ -18,19 +18,13 @@ from gateway.ftms import ControlOp, ControlPointRequest
 from gateway.mqtt.payloads import StatePayload, TelemetryPayload
 from gateway.service import RunOptions
 from tests.support.gateway import running_gateway, settings_for
-from tests.support.mosquitto import Mosquitto, running_mosquitto
+from tests.support.mosquitto import Mosquitto
 from tests.support.observer import Observer, gaps, observing
 
 pytestmark = pytest.mark.mosquitto
 
 TELEMETRY = "retrogate/sim/telemetry"
 RESULTS = "retrogate/sim/cmd/result"
-
-
-@pytest.fixture
-async def broker(tmp_path: Path) -> Mosquitto:  # type: ignore[misc]
-    async with running_mosquitto(tmp_path / "broker") as running:
-        yield running
 
 
 def results(observer: Observer) -> list[dict[str, object]]:
@@ -94,9 +88,9 @@ async def test_every_command_gets_one_answer_and_v5_replies_carry_the_correlatio
                 )
                 await client.publish("retrogate/sim/cmd", b"{oops", qos=1)
                 props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-                props.ResponseTopic = "replies/me"
+                props.ResponseTopic = "retrogate/reply/me"
                 props.CorrelationData = b"corr-1"
-                await client.subscribe("replies/me", qos=1)
+                await client.subscribe("retrogate/reply/me", qos=1)
                 await client.publish(
                     "retrogate/sim/cmd",
                     b'{"id": "asked", "cmd": "set_incline", "value": 1}',

@@ -39,7 +39,7 @@ def hostile_payloads(count: int, rng: random.Random) -> list[tuple[bytes, bool, 
     out: list[tuple[bytes, bool, str | None]] = []
     for i in range(count):
         cid = f"h{i}"
-        kind = i % 14
+        kind = i % 17
         retained = False
         answer_id: str | None = cid
         body: object
@@ -93,8 +93,29 @@ def hostile_payloads(count: int, rng: random.Random) -> list[tuple[bytes, bool, 
                     {"id": cid, "cmd": "next_segment"},
                 ]
             )
-        else:  # deeply nested
+        elif kind == 13:  # deeply nested
             body = {"id": cid, "cmd": "start", "value": json.loads("[" * 50 + "]" * 50)}
+        elif kind == 14:  # workout commands get the same checks (issue 12): stale, or a path
+            body = rng.choice(
+                [
+                    {
+                        "id": cid,
+                        "cmd": rng.choice(["load_plan", "next_segment"]),
+                        "value": "intro-backward-walk",
+                        "ts": now - 3600,
+                        "ttl_ms": 1000,
+                    },
+                    {"id": cid, "cmd": "load_plan", "value": "/dev/zero"},
+                    {"id": cid, "cmd": "load_plan", "value": "plan\u0000.toml"},
+                    {"id": cid, "cmd": "load_plan", "value": "../../etc/passwd"},
+                ]
+            )
+        elif kind == 15:  # stamped in the future (beyond the allowed skew)
+            body = {"id": cid, "cmd": "start", "ts": now + rng.uniform(5, 10**6)}
+        else:  # a key twice: which one wins is the parser's choice, so neither does
+            raw = b'{"id": "%s", "cmd": "confirm", "cmd": "start"}' % cid.encode()
+            out.append((raw, False, None))
+            continue
         out.append((json.dumps(body).encode(), retained, answer_id))
     return out
 

@@ -10,7 +10,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from gateway.ftms.units import centi
 from gateway.safety import Action, Event, SafetyLimits, initial_state, step
-from gateway.safety.actions import CommandResult, Decision, Pause, SetTargetSpeed
+from gateway.safety.actions import CommandResult, Decision, Pause, SetTargetSpeed, ToEngine
 from gateway.safety.events import (
     Command,
     CommandFailed,
@@ -263,20 +263,24 @@ class Governor(RuleBasedStateMachine):
         """9 and the MQTT contract: exactly one result per command."""
         if isinstance(self.last_event, Command):
             answers = [a for a in self.last if isinstance(a, CommandResult)]
-            assert len(answers) == 1
-            assert answers[0].id == self.last_event.id
+            to_engine = [a for a in self.last if isinstance(a, ToEngine)]
+            assert len(answers) + len(to_engine) == 1  # the engine answers what it is handed
+            if answers:
+                assert answers[0].id == self.last_event.id
+            else:
+                assert to_engine[0].command == self.last_event
 
     @invariant()
     def refused_commands_change_nothing(self) -> None:
         """8: a refused command leaves the state as it was (but for the replay memory)."""
         if not isinstance(self.last_event, Command):
             return
-        (answer,) = [a for a in self.last if isinstance(a, CommandResult)]
-        if answer.ok:
+        answers = [a for a in self.last if isinstance(a, CommandResult)]
+        if not answers or answers[0].ok:
             return
         assert not [a for a in self.last if not isinstance(a, CommandResult | Decision)]
         for name in self.before._fields:
-            if name != "seen_ids":
+            if name not in ("seen_ids", "command_times"):
                 assert getattr(self.state, name) == getattr(self.before, name), name
 
     @invariant()

@@ -15,6 +15,7 @@ from gateway.safety.actions import (
     SetIncline,
     SetTargetSpeed,
     Start,
+    ToEngine,
 )
 from gateway.safety.events import (
     Command,
@@ -280,8 +281,12 @@ def test_stale_and_bad_commands_are_refused_and_change_nothing(
     if command.retained:
         assert run.state == before
     else:
-        assert {k: getattr(run.state, k) for k in before._fields if k != "seen_ids"} == {
-            k: getattr(before, k) for k in before._fields if k != "seen_ids"
+        assert {
+            k: getattr(run.state, k)
+            for k in before._fields
+            if k not in ("seen_ids", "command_times")
+        } == {
+            k: getattr(before, k) for k in before._fields if k not in ("seen_ids", "command_times")
         }
 
 
@@ -338,10 +343,46 @@ def test_without_control_nothing_is_written() -> None:
     assert of(actions, SetTargetSpeed) == []
 
 
-def test_every_command_gets_exactly_one_result() -> None:
+def test_every_command_gets_exactly_one_result_or_goes_to_the_engine() -> None:
     run = backward_at(5.0)
     for kind in CommandKind:
-        assert len(results(run.feed(cmd(kind, 1.0)))) == 1
+        actions = run.feed(cmd(kind, 1.0))
+        engine = kind in (CommandKind.NEXT_SEGMENT, CommandKind.LOAD_PLAN)
+        assert len(results(actions)) == (0 if engine else 1)
+        assert len(of(actions, ToEngine)) == (1 if engine else 0)
+
+
+@pytest.mark.parametrize("kind", [CommandKind.LOAD_PLAN, CommandKind.NEXT_SEGMENT])
+def test_workout_commands_pass_the_same_door(kind: CommandKind) -> None:
+    """Defect: stale and repeated load_plan / next_segment skipped the checks."""
+    run = backward_at(5.0)
+    now = run.now
+    stale = Command("s1", kind, "intro-backward-walk", issued_at=now - 3600, ttl_s=1.0)
+    assert results(run.feed(stale))[0].error.startswith("expired")  # type: ignore[union-attr]
+    first = run.feed(Command("twice", kind, "intro-backward-walk"))
+    assert of(first, ToEngine)
+    again = run.feed(Command("twice", kind, "intro-backward-walk"))
+    assert not of(again, ToEngine)
+    assert "already handled" in str(results(again)[0].error)
+    retained = run.feed(Command("r", kind, "intro-backward-walk", retained=True))
+    assert not of(retained, ToEngine)
+
+
+def test_a_flood_of_commands_is_rate_limited() -> None:
+    run = backward_at(5.0)
+    answers = [results(run.feed(cmd(CommandKind.SET_INCLINE, 1.0)))[0] for _ in range(25)]
+    assert [a.ok for a in answers].count(True) == 20
+    assert "more than 20 commands" in str(answers[-1].error)
+    run.feed(Tick(), at=run.now + 1.5)
+    assert results(run.feed(cmd(CommandKind.SET_INCLINE, 1.0)))[0].ok
+
+
+def test_start_while_running_writes_nothing() -> None:
+    """Defect: a second start (a plan loaded while one ran) was 'operation failed', lost control."""
+    run = backward_at(5.0)
+    actions = run.feed(cmd(CommandKind.START))
+    assert results(actions)[0].applied == "already running"
+    assert not of(actions, Start)
 
 
 def forward_at_speed(kmh: float) -> Run:

@@ -1,0 +1,215 @@
+"""The command surface as an outside client finds it (issue 12), against a real mosquitto.
+
+Each probe was seen to get past a check or stall the gateway; each test
+asserts on what a subscriber actually received and on the control-point
+writes that reached the simulated treadmill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import aiomqtt
+import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from gateway.ftms import ControlOp, ControlPointRequest
+from gateway.service import RunOptions
+from tests.support.gateway import running_gateway, settings_for
+from tests.support.mosquitto import Mosquitto
+from tests.support.observer import Observer, observing
+
+pytestmark = pytest.mark.mosquitto
+
+CMD = "retrogate/sim/cmd"
+RESULTS = "retrogate/sim/cmd/result"
+TELEMETRY = "retrogate/sim/telemetry"
+MOVING = {ControlOp.SET_TARGET_SPEED, ControlOp.START_OR_RESUME}
+
+
+def answers(watcher: Observer) -> dict[str | None, list[dict[str, object]]]:
+    by_id: dict[str | None, list[dict[str, object]]] = {}
+    for topic, payload, _ in watcher.messages:
+        if topic == RESULTS:
+            body = json.loads(payload)
+            by_id.setdefault(body["id"], []).append(body)
+    return by_id
+
+
+def v5_reply_to(topic: str) -> Properties:
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    props.ResponseTopic = topic
+    props.CorrelationData = b"c"
+    return props
+
+
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
+async def test_a_retained_command_is_refused_live_too(
+    broker: Mosquitto, tmp_path: Path, protocol: str
+) -> None:
+    """Defect: over MQTT 3.1.1 a `mosquitto_pub -r` start was obeyed, and stayed retained."""
+    writes: list[ControlPointRequest] = []
+    watcher = Observer(broker.port, topics=(RESULTS,))
+    async with observing(watcher):
+        settings = settings_for(broker.port, tmp_path / "data", protocol=protocol)
+        options = RunOptions(sim=True, on_write=lambda _, r: writes.append(r))
+        async with running_gateway(settings, options):
+            async with aiomqtt.Client(
+                "127.0.0.1", broker.port, protocol=aiomqtt.ProtocolVersion.V311
+            ) as client:
+                await client.publish(CMD, b'{"id": "r", "cmd": "start"}', qos=1, retain=True)
+                await client.publish(CMD, b'{"id": "live", "cmd": "set_incline", "value": 1}')
+            await watcher.wait_for(lambda: {"r", "live"} <= set(answers(watcher)))
+        async with aiomqtt.Client("127.0.0.1", broker.port) as late:
+            await late.subscribe(CMD)
+            leftover = await asyncio.wait_for(_first_retained(late), 2.0)
+    got = answers(watcher)
+    assert [a["ok"] for a in got["r"]] == [False]  # one answer, a refusal
+    assert "retained" in str(got["r"][0]["error"])
+    assert [a["ok"] for a in got["live"]] == [True]  # a live command right after still works
+    assert not [w for w in writes if w.op is ControlOp.START_OR_RESUME]
+    assert leftover is None  # and it no longer sits on the broker
+
+
+async def _first_retained(client: aiomqtt.Client) -> bytes | None:
+    """The retained message a fresh subscriber gets, or None (answered by a fence)."""
+    await client.publish("probe/fence", b"x")
+    await client.subscribe("probe/fence")
+    await client.publish("probe/fence", b"x")
+    async for message in client.messages:
+        if message.topic.value == CMD and message.retain and message.payload:
+            return bytes(message.payload)
+        if message.topic.value == "probe/fence":
+            return None
+    return None
+
+
+async def test_duplicate_keys_future_stamps_and_v(broker: Mosquitto, tmp_path: Path) -> None:
+    writes: list[ControlPointRequest] = []
+    watcher = Observer(broker.port, topics=(RESULTS,))
+    now = time.time()
+    async with observing(watcher):
+        options = RunOptions(sim=True, on_write=lambda _, r: writes.append(r))
+        async with running_gateway(settings_for(broker.port, tmp_path / "data"), options):
+            async with aiomqtt.Client("127.0.0.1", broker.port) as client:
+                await client.publish(CMD, b'{"id": "d", "cmd": "confirm", "cmd": "start"}', qos=1)
+                future = {"id": "f", "cmd": "start", "ts": now + 3600}
+                await client.publish(CMD, json.dumps(future), qos=1)
+                skew = {"id": "s", "cmd": "set_incline", "value": 1, "ts": now + 1.0}
+                await client.publish(CMD, json.dumps(skew), qos=1)
+                versioned = {"v": 1, "id": "v", "cmd": "set_incline", "value": 2}
+                await client.publish(CMD, json.dumps(versioned), qos=1)
+            await watcher.wait_for(lambda: len(answers(watcher)) >= 4)
+    got = answers(watcher)
+    assert "appears twice" in str(got[None][0]["error"])
+    assert "in the future" in str(got["f"][0]["error"])
+    assert got["s"][0]["ok"] is True  # within the allowed skew
+    assert got["v"][0]["ok"] is True
+    assert not [w for w in writes if w.op is ControlOp.START_OR_RESUME]
+
+
+async def test_stale_and_repeated_workout_commands_do_not_move_the_belt(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    """Defect: a load_plan an hour old started the belt; next_segment twice skipped two."""
+    writes: list[ControlPointRequest] = []
+    watcher = Observer(broker.port, topics=(RESULTS,))
+    stale = {
+        "id": "s1",
+        "cmd": "load_plan",
+        "value": "intro-backward-walk",
+        "ts": time.time() - 3600,
+        "ttl_ms": 1000,
+    }
+    async with observing(watcher):
+        options = RunOptions(sim=True, on_write=lambda _, r: writes.append(r))
+        async with running_gateway(settings_for(broker.port, tmp_path / "data"), options):
+            async with aiomqtt.Client("127.0.0.1", broker.port) as client:
+                await client.publish(CMD, json.dumps(stale), qos=1)
+                for _ in range(2):
+                    await client.publish(CMD, b'{"id": "n1", "cmd": "next_segment"}', qos=1)
+                for i, value in enumerate(("/dev/zero", "plan\u0000.toml", "../x")):
+                    body = {"id": f"p{i}", "cmd": "load_plan", "value": value}
+                    await client.publish(CMD, json.dumps(body), qos=1)
+            await watcher.wait_for(lambda: sum(map(len, answers(watcher).values())) >= 6)
+    got = answers(watcher)
+    assert "expired" in str(got["s1"][0]["error"])
+    assert len(got["n1"]) == 2
+    assert "already handled" in str(got["n1"][1]["error"])
+    for key in ("p0", "p1", "p2"):
+        assert "letters, digits" in str(got[key][0]["error"])
+    assert not [w for w in writes if w.op in MOVING]
+
+
+async def test_a_plan_loaded_while_one_runs_is_no_lost_control_and_no_stray_answer(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    watcher = Observer(broker.port, topics=(RESULTS, "retrogate/sim/alerts", TELEMETRY))
+    async with observing(watcher):
+        options = RunOptions(sim=True)
+        async with (
+            running_gateway(settings_for(broker.port, tmp_path / "data"), options),
+            aiomqtt.Client("127.0.0.1", broker.port) as client,
+        ):
+            for i in (1, 2):
+                body = {"id": f"l{i}", "cmd": "load_plan", "value": "intro-backward-walk"}
+                await client.publish(CMD, json.dumps(body), qos=1)
+                await watcher.wait_for(lambda i=i: f"l{i}" in answers(watcher))  # type: ignore[misc]
+            seen = len(watcher.messages)
+            await watcher.wait_for(  # some seconds of running after the second plan
+                lambda: sum(1 for t, _, _ in watcher.messages[seen:] if t == TELEMETRY) >= 5
+            )
+    alerts = [json.loads(p)["code"] for t, p, _ in watcher.messages if t.endswith("/alerts")]
+    got = answers(watcher)
+    assert [a["ok"] for a in got["l1"] + got["l2"]] == [True, True]
+    assert set(got) == {"l1", "l2"}  # no answer to a command nobody sent (plan-start-…)
+    assert "control_lost" not in alerts
+
+
+@pytest.mark.parametrize(
+    "reply_to",
+    ["x/#", "retrogate/sim/telemetry", CMD, "retrogate/reply/+", "$SYS/x"],
+)
+async def test_a_bad_response_topic_is_refused_and_the_gateway_goes_on(
+    broker: Mosquitto, tmp_path: Path, reply_to: str
+) -> None:
+    """Defect: `x/#` ended all MQTT output silently; others published with the gateway's rights."""
+    writes: list[ControlPointRequest] = []
+    watcher = Observer(broker.port, topics=(RESULTS, TELEMETRY, CMD))
+    async with observing(watcher):
+        options = RunOptions(sim=True, on_write=lambda _, r: writes.append(r))
+        async with running_gateway(settings_for(broker.port, tmp_path / "data"), options):
+            async with aiomqtt.Client(
+                "127.0.0.1", broker.port, protocol=aiomqtt.ProtocolVersion.V5
+            ) as client:
+                await client.publish(
+                    CMD,
+                    b'{"id": "bad", "cmd": "set_incline", "value": 1}',
+                    qos=1,
+                    properties=v5_reply_to(reply_to),
+                )
+                await watcher.wait_for(lambda: "bad" in answers(watcher))
+                await client.subscribe("retrogate/reply/me")
+                await client.publish(
+                    CMD,
+                    b'{"id": "good", "cmd": "set_incline", "value": 2}',
+                    qos=1,
+                    properties=v5_reply_to("retrogate/reply/me"),
+                )
+                reply = await asyncio.wait_for(anext(client.messages), 10)
+            seen = len([1 for t, _, _ in watcher.messages if t == TELEMETRY])
+            await watcher.wait_for(
+                lambda: len([1 for t, _, _ in watcher.messages if t == TELEMETRY]) > seen + 2
+            )
+    got = answers(watcher)
+    assert [a["ok"] for a in got["bad"]] == [False]
+    assert "response_topic" in str(got["bad"][0]["error"])
+    assert json.loads(bytes(reply.payload))["id"] == "good"
+    forged = [p for t, p, _ in watcher.messages if t in (TELEMETRY, CMD) and b'"ok"' in p]
+    assert forged == []  # nothing published into the gateway's own topics
+    inclines = [w.target_incline_pct for w in writes if w.op is ControlOp.SET_TARGET_INCLINATION]
+    assert inclines == [2.0]  # the refused command changed nothing
