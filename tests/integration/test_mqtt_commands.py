@@ -17,10 +17,11 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from gateway.config import MqttConfig, Settings
 from gateway.ftms import ControlOp, ControlPointRequest
 from gateway.service import RunOptions
 from tests.support.gateway import running_gateway, settings_for
-from tests.support.mosquitto import Mosquitto
+from tests.support.mosquitto import Mosquitto, free_port
 from tests.support.observer import Observer, observing
 
 pytestmark = pytest.mark.mosquitto
@@ -213,3 +214,29 @@ async def test_a_bad_response_topic_is_refused_and_the_gateway_goes_on(
     assert forged == []  # nothing published into the gateway's own topics
     inclines = [w.target_incline_pct for w in writes if w.op is ControlOp.SET_TARGET_INCLINATION]
     assert inclines == [2.0]  # the refused command changed nothing
+
+
+async def test_the_embedded_broker_refuses_a_retained_command_too(tmp_path: Path) -> None:
+    """amqtt (the no-install embedded broker) speaks only MQTT 3.1.1."""
+    writes: list[ControlPointRequest] = []
+    port = free_port()
+    settings = Settings(
+        gateway_id="gw",
+        data_dir=tmp_path / "data",
+        mqtt=MqttConfig(broker="embedded", port=port),
+    )
+    options = RunOptions(sim=True, on_write=lambda _, r: writes.append(r))
+    async with running_gateway(settings, options):
+        watcher = Observer(port, topics=(RESULTS,))
+        async with observing(watcher):
+            async with aiomqtt.Client(
+                "127.0.0.1", port, protocol=aiomqtt.ProtocolVersion.V311
+            ) as client:
+                await client.publish(CMD, b'{"id": "r", "cmd": "start"}', qos=1, retain=True)
+                await client.publish(CMD, b'{"id": "live", "cmd": "set_incline", "value": 1}')
+            await watcher.wait_for(lambda: {"r", "live"} <= set(answers(watcher)))
+    got = answers(watcher)
+    assert [a["ok"] for a in got["r"]] == [False]
+    assert "retained" in str(got["r"][0]["error"])
+    assert [a["ok"] for a in got["live"]] == [True]
+    assert not [w for w in writes if w.op is ControlOp.START_OR_RESUME]
