@@ -17,7 +17,15 @@ from typing import Any, Literal
 
 import tomli_w
 from platformdirs import user_config_dir, user_data_dir
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,7 +34,7 @@ from pydantic_settings import (
 )
 
 from .safety.limits import SafetyLimits
-from .validation import describe
+from .validation import describe, refuse_bool_for_number
 
 APP = "retrogate"
 ADDRESS = re.compile(r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$|^sim(:.*)?$")
@@ -49,6 +57,11 @@ class RunnerProfile(BaseModel):
     age: int = Field(40, ge=10, le=100)
     weight_kg: float = Field(70.0, gt=20, le=300)
     sex: Literal["male", "female"] | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return refuse_bool_for_number(cls, value, info)
 
 
 class StationConfig(BaseModel):
@@ -90,6 +103,12 @@ class MqttConfig(BaseModel):
     key_file: Path | None = None
     discovery: bool = True
     discovery_prefix: str = "homeassistant"
+
+    @field_validator("port", "replay_overlap", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return refuse_bool_for_number(cls, value, info)
+
     replay_overlap: int = Field(
         200,
         ge=0,
@@ -182,10 +201,32 @@ def _refuse_shadowed(settings: Settings, path: Path, text: str) -> None:
                 raise ConfigError(f"{path}: {where}{table}.{key}: not allowed here: {why}")
 
 
-def _line_of(text: str, key: str) -> int | None:
-    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=", re.MULTILINE)
-    match = pattern.search(text)
-    return text.count("\n", 0, match.start()) + 1 if match else None
+def _line_of(text: str, loc: Sequence[int | str]) -> int | None:
+    """The line where the key at ``loc`` (pydantic's error location) is set.
+
+    Table-aware: ``("runner", "age")`` is the ``age`` under ``[runner]``, not
+    the first ``age =`` in the file; ``("stations", 1, "hrm")`` is in the
+    second ``[[stations]]``.
+    """
+    names = [part for part in loc if isinstance(part, str)]
+    if not names:
+        return None
+    table, key = ".".join(names[:-1]), names[-1]
+    index = next((part for part in loc if isinstance(part, int)), 0)
+    header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    assignment = re.compile(rf"^\s*{re.escape(key)}\s*=")
+    current, seen = "", {"": 0}
+    for number, line in enumerate(text.splitlines(), 1):
+        found = header.match(line)
+        if found:
+            current = found.group(1)
+            seen[current] = seen.get(current, -1) + 1
+            if "." in current:  # [stations.safety] belongs to the latest [[stations]]
+                seen[current] = seen.get(current.split(".")[0], 0)
+            continue
+        if current == table and seen.get(current, 0) == index and assignment.match(line):
+            return number
+    return None
 
 
 def load_config(path: Path | None = None) -> Settings:
@@ -201,6 +242,9 @@ def load_config(path: Path | None = None) -> Settings:
             tomllib.loads(text)
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            line = path.read_bytes()[: exc.start].count(b"\n") + 1
+            raise ConfigError(f"{path}: line {line}: not UTF-8 text (save it as UTF-8)") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     # The TOML source reads the file named in model_config, so each load uses
@@ -213,7 +257,7 @@ def load_config(path: Path | None = None) -> Settings:
     except ValidationError as exc:
 
         def at_line(loc: Sequence[int | str]) -> str:
-            line = _line_of(text, str(loc[-1])) if loc else None
+            line = _line_of(text, loc)
             return f"line {line}, " if line else ""
 
         raise ConfigError(f"{path}: {describe(exc, 'config', at_line)}") from exc

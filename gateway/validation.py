@@ -8,9 +8,11 @@ command was at fault.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError, ValidationInfo
 
 
 def location(loc: Sequence[int | str]) -> str:
@@ -27,3 +29,19 @@ def describe(
     return "; ".join(
         f"{prefix(err['loc'])}{location(err['loc']) or whole}: {err['msg']}" for err in exc.errors()
     )
+
+
+def refuse_bool_for_number(model: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
+    """A ``field_validator("*", mode="before")`` body: no true/false where a number goes.
+
+    pydantic takes ``true`` as 1 for a float field, so ``backward_cap_kmh =
+    true`` would be a 1 km/h cap; a safety limit, a plan's speed or a port is
+    a number or an error.
+    """
+    field = model.model_fields.get(info.field_name or "")
+    if not isinstance(value, bool) or field is None:
+        return value
+    kinds = typing.get_args(field.annotation) or (field.annotation,)
+    if bool not in kinds and any(kind in (int, float) for kind in kinds):
+        raise ValueError("expected a number, not true/false")
+    return value

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from ..validation import refuse_bool_for_number
 from ..workout.energy import hr_max
 
 HARD_CEILING_KMH = 12.0  # no backward cap may exceed this (trained runners: 12.6 km/h)
@@ -34,6 +37,12 @@ class SafetyLimits(BaseModel):
     data_window_s: float = Field(3.0, gt=0, le=30)
     command_ttl_s: float = Field(5.0, gt=0, le=60)
     control_retry_max_s: float = Field(30.0, gt=0)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """``backward_cap_kmh = true`` is a mistake, not a 1 km/h cap."""
+        return refuse_bool_for_number(cls, value, info)
 
     @model_validator(mode="after")
     def _consistent(self) -> SafetyLimits:

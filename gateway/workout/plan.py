@@ -12,10 +12,19 @@ import stat
 import tomllib
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from ..validation import describe
+from ..validation import describe, refuse_bool_for_number
 from .energy import Direction
 
 SPEED_JUMP_WARN_KMH = 3.0
@@ -32,6 +41,11 @@ class Segment(BaseModel):
     distance_m: float | None = Field(None, gt=0, le=50_000)
     incline_pct: float | None = Field(None, ge=-5, le=20)
     note: str = ""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return refuse_bool_for_number(cls, value, info)
 
     @model_validator(mode="after")
     def _one_end(self) -> Segment:

@@ -138,3 +138,37 @@ def test_save_writes_only_what_was_chosen(tmp_path: Path) -> None:
     assert "[mqtt]" not in text
     assert "age = 50" in text
     assert load_config(out).limits_for(load_config(out).stations[0]).age == 50
+
+
+def test_a_file_that_is_not_utf8_is_one_line_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b'gateway_id = "pi"\n[runner]\nsex = "f\xe9male"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == f"{path}: line 3: not UTF-8 text (save it as UTF-8)"
+
+
+def test_the_error_names_the_line_of_the_key_in_its_own_table(tmp_path: Path) -> None:
+    """Defect: `[safety] age` then `[runner] age = 200` was reported on the first."""
+    text = "[mqtt]\nport = 1883\n[runner]\nweight_kg = 70\nage = 200\n"
+    with pytest.raises(ConfigError, match=r"line 5, runner\.age"):
+        load_config(write(tmp_path, text))
+    two = '[[stations]]\nid = "a"\ntreadmill = "sim"\n[[stations]]\nid = "b"\ntreadmill = "nope"\n'
+    with pytest.raises(ConfigError, match=r"line 6, stations\[1\]\.treadmill"):
+        load_config(write(tmp_path, two))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[safety]\nbackward_cap_kmh = true\n",
+        "[safety]\ntolerance_kmh = true\n",
+        "[runner]\nage = true\n",
+        "[mqtt]\nport = true\n",
+    ],
+)
+def test_a_boolean_is_not_a_number(tmp_path: Path, text: str) -> None:
+    """Defect: `backward_cap_kmh = true` became a 1.0 km/h cap; the error blamed another key."""
+    key = text.split("\n")[1].split(" =")[0]
+    with pytest.raises(ConfigError, match=rf"line 2, [a-z]+\.{key}: .*not true/false"):
+        load_config(write(tmp_path, text))

@@ -8,7 +8,15 @@ import pytest
 
 from gateway.workout.energy import Direction
 from gateway.workout.engine import WorkoutEngine
-from gateway.workout.plan import Plan, PlanError, builtin_plans, parse_plan, resolve_plan
+from gateway.workout.plan import (
+    Plan,
+    PlanError,
+    builtin_plans,
+    load_plan_file,
+    parse_plan,
+    plan_by_name,
+    resolve_plan,
+)
 
 GOOD = """
 name = "test"
@@ -133,3 +141,33 @@ def test_plan_totals() -> None:
         {"name": "t", "segments": [{"direction": "forward", "speed_kmh": 3.6, "distance_m": 100}]}
     )
     assert plan.total_s == pytest.approx(100)
+
+
+def test_a_plan_speed_of_true_is_refused() -> None:
+    text = '[[segments]]\ndirection = "backward"\nspeed_kmh = true\nduration_s = 60\n'
+    with pytest.raises(PlanError, match=r"speed_kmh: .*not true/false"):
+        parse_plan(f'name = "x"\n{text}', "x.toml")
+
+
+def test_a_plan_file_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_bytes(b'name = "r\xe9tro"\n')
+    with pytest.raises(PlanError, match=r"p\.toml: not UTF-8"):
+        load_plan_file(path)
+
+
+@pytest.mark.parametrize("name", ["/dev/zero", "plan\x00.toml", "../x", "a/b", ""])
+def test_a_command_names_a_plan_never_a_path(name: str, tmp_path: Path) -> None:
+    with pytest.raises(PlanError, match="letters, digits"):
+        plan_by_name(name, tmp_path)
+
+
+def test_plans_by_name_from_the_folder_are_size_limited(tmp_path: Path) -> None:
+    (tmp_path / "mine.toml").write_text(
+        'name = "mine"\n[[segments]]\ndirection = "forward"\nspeed_kmh = 3\nduration_s = 60\n'
+    )
+    assert plan_by_name("mine", tmp_path).name == "mine"
+    assert plan_by_name("intro-backward-walk", tmp_path).segments
+    (tmp_path / "big.toml").write_text("#" * 70_000)
+    with pytest.raises(PlanError, match="at most 64 KiB"):
+        plan_by_name("big", tmp_path)
