@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import Any
 
@@ -18,10 +19,21 @@ def broker_of(args: argparse.Namespace) -> tuple[BrokerAddress, str] | None:
     prefix = settings.mqtt.prefix
     if args.broker:
         try:
-            return BrokerAddress.parse(args.broker, settings.mqtt.ca_file), prefix
+            address = BrokerAddress.parse(args.broker, settings.mqtt.ca_file)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return None
+        if address.password is not None:
+            print(
+                "warning: a password in --broker is visible to every user in the process "
+                "list; put it in the config ([mqtt] password) or in RETROGATE_MQTT__PASSWORD",
+                file=sys.stderr,
+            )
+        elif address.username is not None and settings.mqtt.password is not None:
+            address = dataclasses.replace(
+                address, password=settings.mqtt.password.get_secret_value()
+            )
+        return address, prefix
     mqtt = settings.mqtt
     host = "127.0.0.1" if mqtt.broker in ("embedded", "none") else mqtt.broker
     password = mqtt.password.get_secret_value() if mqtt.password else None

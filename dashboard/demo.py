@@ -29,6 +29,7 @@ from gateway.commands.common import setup_logging
 from gateway.config import MqttConfig, Settings, StationConfig
 from gateway.mqtt.broker import BrokerStartError
 from gateway.mqtt.consumer import BrokerAddress, Consumer
+from gateway.mqtt.probe import embedded_port_free
 from gateway.service import RunOptions, Service
 from gateway.workout.plan import PlanError, resolve_plan
 
@@ -39,14 +40,13 @@ BLE_MAX_SPEEDUP = 15.0  # BlueZoo's notification throughput (docs/simulator.md)
 
 def _port(wanted: int) -> int:
     """``wanted`` if free on loopback, else any free port (a broker may already run)."""
+    if embedded_port_free("127.0.0.1", wanted):
+        return wanted
     with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", wanted))
-            return wanted
-        except OSError:
-            s.bind(("127.0.0.1", 0))
-            port: int = s.getsockname()[1]
-            return port
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    print(f"port {wanted} is taken (another broker?): the demo's broker uses {port}")
+    return port
 
 
 @dataclass

@@ -104,7 +104,15 @@ class MqttConfig(BaseModel):
     discovery: bool = True
     discovery_prefix: str = "homeassistant"
 
-    @field_validator("port", "replay_overlap", mode="before")
+    broker_autosave_s: float = Field(
+        30.0,
+        ge=0,
+        le=86_400,
+        description="the broker's autosave_interval: after a reconnect, everything the broker "
+        "acknowledged more recently than this is sent again (it may not have reached its disk)",
+    )
+
+    @field_validator("port", "replay_overlap", "broker_autosave_s", mode="before")
     @classmethod
     def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
         return refuse_bool_for_number(cls, value, info)

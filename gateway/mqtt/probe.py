@@ -11,8 +11,13 @@ from .tls import tls_parameters
 
 
 def embedded_port_free(bind: str, port: int) -> bool:
-    """True if the embedded broker could listen there."""
+    """True if the embedded broker could listen there.
+
+    With SO_REUSEADDR, as the broker's own listener binds: a port whose last
+    broker has gone (a client's connection still lingering on it) is free.
+    """
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((bind, port))
         except OSError:

@@ -39,6 +39,7 @@ from .db import STREAMS, Sample, SessionStore, Stream
 log = logging.getLogger(__name__)
 
 RESUME_WITHIN_S = 600.0
+DURABLE_EVERY_S = 5.0  # wall seconds between checkpoints: the most a power cut can lose
 
 
 @dataclass
@@ -80,6 +81,7 @@ class Recorder:
         self._wake = asyncio.Event()
         self._wall0 = time.time()
         self._session0 = 0.0
+        self._durable_at = time.monotonic()
 
     def wall(self, at: float) -> float:
         """Session-clock seconds as wall-clock seconds since the epoch (speedup included)."""
@@ -135,6 +137,9 @@ class Recorder:
             self._wake.clear()
             try:
                 self.flush()
+                if time.monotonic() - self._durable_at >= DURABLE_EVERY_S:
+                    self.store.checkpoint()
+                    self._durable_at = time.monotonic()
             except Exception as exc:  # a full disk must not end the recording silently
                 failures += 1
                 log.error(

@@ -1,6 +1,7 @@
 """MQTT figures for issue 5, printed (not asserted): latency, many stations, 8-hour memory.
 
     uv run python -m tests.bench.mqtt_figures latency   [--seconds 60]
+    uv run python -m tests.bench.mqtt_figures answers   [--count 200] [--qos 1]
     uv run python -m tests.bench.mqtt_figures stations  [--counts 10 50 100] [--seconds 30]
     uv run python -m tests.bench.mqtt_figures memory    [--hours 8] [--speedup 400]
 
@@ -23,7 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiomqtt
 import tomli_w
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from gateway.hub import HubMessage, TelemetrySample
 from gateway.service import RunOptions
@@ -72,6 +76,32 @@ async def latency(seconds: float) -> None:
                     await asyncio.sleep(seconds)  # measuring window, not synchronisation
     lat = [(received[s] - produced[s]) * 1000 for s in produced if s in received]
     print(f"latency record->subscriber over {seconds:.0f} s at 4 Hz: {_quantiles(lat)}")
+
+
+async def answers(count: int, qos: int) -> None:
+    """A command published -> its answer on the v5 response topic, one at a time."""
+    loop = asyncio.get_running_loop()
+    times: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        async with running_mosquitto(Path(tmp) / "broker") as broker:
+            settings = settings_for(broker.port, Path(tmp) / "data", discovery=False)
+            async with (
+                running_gateway(settings, RunOptions(sim=True), speedup=1.0),
+                aiomqtt.Client(
+                    "127.0.0.1", broker.port, protocol=aiomqtt.ProtocolVersion.V5
+                ) as client,
+            ):
+                await client.subscribe("retrogate/reply/bench", qos=1)
+                for i in range(count):
+                    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+                    props.ResponseTopic = "retrogate/reply/bench"
+                    body = json.dumps({"id": f"b{i}", "cmd": "set_incline", "value": i % 5})
+                    sent = loop.time()
+                    await client.publish("retrogate/sim/cmd", body, qos=qos, properties=props)
+                    await anext(client.messages)
+                    times.append((loop.time() - sent) * 1000)
+                    await asyncio.sleep(0.06)  # beyond the rate limit's 20 per second
+    print(f"command -> answer at QoS {qos}: {_quantiles(times)}")
 
 
 def _all_seen(watcher: Observer, count: int) -> bool:
@@ -179,6 +209,9 @@ def main() -> None:
     sub = parser.add_subparsers(dest="what", required=True)
     p = sub.add_parser("latency")
     p.add_argument("--seconds", type=float, default=60)
+    p = sub.add_parser("answers")
+    p.add_argument("--count", type=int, default=200)
+    p.add_argument("--qos", type=int, default=1)
     p = sub.add_parser("stations")
     p.add_argument("--counts", type=int, nargs="+", default=[10, 50, 100])
     p.add_argument("--seconds", type=float, default=30)
@@ -188,6 +221,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.what == "latency":
         asyncio.run(latency(args.seconds))
+    elif args.what == "answers":
+        asyncio.run(answers(args.count, args.qos))
     elif args.what == "stations":
         asyncio.run(stations(args.counts, args.seconds))
     else:

@@ -310,3 +310,49 @@ def test_hostile_payloads_are_really_invalid() -> None:
                 assert parsed.value < 0 or parsed.value > 20 or not math.isfinite(parsed.value)
         else:
             assert parsed.ok is False
+
+
+async def test_a_second_broker_crash_during_the_backlog_flush_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    """Defect: autosave every 10 s, broker down, back, killed again 1 s into the flush:
+    256-337 seq missing per stream for an offline persistent subscriber (PUBACK is not disk).
+    """
+    async with running_mosquitto(tmp_path / "broker", autosave_s=10) as broker:
+        offline = Observer(broker.port, identifier="offline", topics=(TELEMETRY, HEART_RATE))
+        async with observing(offline):
+            pass  # subscribed with a persistent session, then gone
+        settings = settings_for(broker.port, tmp_path / "data", broker_autosave_s=10)
+        async with running_gateway(settings, RunOptions(sim=True)) as service:
+            assert service.recorder is not None
+            assert service.bridge is not None
+            bridge, record = service.bridge, service.recorder.records["sim"]
+            hub = service.stations[0].hub
+            key = (record.session, "telemetry")
+            await _until(hub, lambda: bridge._acked.get(key, 0) >= 20)
+            await _until(hub, lambda: broker.persisted)
+            broker.kill()
+            down_at = record.stored["telemetry"]
+            await _until(hub, lambda: record.stored["telemetry"] >= down_at + 400)
+            await broker.start()
+            await bridge.connected.wait()
+            # Killed again while the backlog goes out: acknowledged, not yet on disk.
+            await _until(hub, lambda: bridge._acked.get(key, 0) >= down_at + 100)
+            broker.kill()
+            await broker.start()
+            await bridge.connected.wait()
+            caught_up = record.stored["telemetry"]
+            await _until(hub, lambda: bridge._acked.get(key, 0) >= caught_up)
+            final = {s: record.stored[s] for s in ("telemetry", "heart_rate")}
+            back = Observer(broker.port, identifier="offline", topics=(TELEMETRY, HEART_RATE))
+            async with observing(back):
+                await back.wait_for(
+                    lambda: (
+                        max(back.seqs[TELEMETRY], default=0) >= final["telemetry"]
+                        and max(back.seqs[HEART_RATE], default=0) >= final["heart_rate"]
+                    ),
+                    within=60,
+                )
+    for topic in (TELEMETRY, HEART_RATE):
+        assert min(back.seqs[topic]) == 1  # queued for it from the start of the session
+        assert gaps(back.seqs[topic]) == []

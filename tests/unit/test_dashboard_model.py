@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+from pathlib import Path
+
+import pytest
 
 from dashboard.model import HISTORY, Fleet, clock, hr_zone, pace
 
@@ -53,3 +57,22 @@ def test_zones_pace_and_clock() -> None:
     assert pace(0.0) == "–:––"
     assert clock(3725) == "1:02:05"
     assert clock(65) == "1:05"
+
+
+def test_a_password_on_the_command_line_is_warned_about(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from dashboard.cli import broker_of
+
+    monkeypatch.setenv("RETROGATE_MQTT__PASSWORD", "from-env")
+    config = tmp_path / "config.toml"
+    config.write_text('gateway_id = "x"\n')
+    args = argparse.Namespace(config=config, broker="mqtt://u:secret@h:1883")
+    found = broker_of(args)
+    assert found is not None
+    assert "process list" in capsys.readouterr().err
+    args = argparse.Namespace(config=config, broker="mqtt://u@h:1883")
+    found = broker_of(args)
+    assert found is not None
+    assert found[0].password == "from-env"  # the secret from the environment, not argv
+    assert capsys.readouterr().err == ""
