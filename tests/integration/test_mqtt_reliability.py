@@ -20,7 +20,7 @@ import pytest
 from gateway.ftms import ControlOp, ControlPointRequest
 from gateway.hub import Hub
 from gateway.service import RunOptions
-from gateway.store.db import SessionStore
+from gateway.store.db import SessionStore, Stream
 from tests.support.gateway import running_gateway, settings_for
 from tests.support.mosquitto import PASSWORD, USER, running_mosquitto
 from tests.support.observer import Observer, gaps, observing
@@ -328,7 +328,7 @@ async def test_a_second_broker_crash_during_the_backlog_flush_loses_nothing(
             assert service.bridge is not None
             bridge, record = service.bridge, service.recorder.records["sim"]
             hub = service.stations[0].hub
-            key = (record.session, "telemetry")
+            key: tuple[int, Stream] = (record.session, "telemetry")
             await _until(hub, lambda: bridge._acked.get(key, 0) >= 20)
             await _until(hub, lambda: broker.persisted)
             broker.kill()
