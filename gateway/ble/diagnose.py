@@ -28,13 +28,19 @@ class Check:
 
 
 def paired_devices(stations: Iterable[StationConfig]) -> dict[str, str]:
-    """Each real device of the configured stations, by a name for the report."""
-    return {
-        f"{station.id} {kind}": address
-        for station in stations
-        for kind, address in (("treadmill", station.treadmill), ("HR strap", station.hrm))
-        if address is not None and not address.lower().startswith("sim")
-    }
+    """Each real device of the configured stations, by a name for the report.
+
+    Once per address: a treadmill that is also the heart-rate source is one
+    device ("lane-1 treadmill and HR"), checked and reported once.
+    """
+    names: dict[str, str] = {}
+    for station in stations:
+        for kind, address in (("treadmill", station.treadmill), ("HR strap", station.hrm)):
+            if address is None or address.lower().startswith("sim"):
+                continue
+            key = address.upper()
+            names[key] = f"{names[key]} and HR" if key in names else f"{station.id} {kind}"
+    return {name: address for address, name in names.items()}
 
 
 async def managed_objects(

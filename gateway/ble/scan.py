@@ -91,6 +91,27 @@ async def bluez_objects(bus_address: str | None = None) -> dict[str, Any] | None
     return objects
 
 
+async def known_devices(adapter: str) -> list[Found]:
+    """Treadmills and straps BlueZ already has objects for on ``adapter``.
+
+    BlueZ does not report a known device again unless its advertisement
+    changes, so a scan alone misses a treadmill paired or seen before.
+    """
+    found = []
+    for path, interfaces in (await bluez_objects() or {}).items():
+        props = interfaces.get("org.bluez.Device1")
+        if not props or not path.startswith(f"/org/bluez/{adapter}/"):
+            continue
+        uuids = {str(u).lower() for u in props.get("UUIDs", [])}
+        treadmill = U.FITNESS_MACHINE_SERVICE in uuids
+        heart_rate = U.HEART_RATE_SERVICE in uuids
+        if treadmill or heart_rate:
+            name = str(props.get("Name") or props.get("Alias") or "")
+            rssi = int(props.get("RSSI", -127))
+            found.append(Found(str(props["Address"]), name, rssi, treadmill, heart_rate))
+    return found
+
+
 async def known_device(address: str, adapter: str) -> BLEDevice | None:
     """A device BlueZ already has an object for (seen or paired before), if any.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 from pathlib import Path
@@ -34,3 +35,25 @@ def setup_logging(verbose: bool = False) -> None:
     )
     for noisy in ("bleak", "dbus_fast", "amqtt", "transitions", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def bluetooth_ready(adapter: str, devices: dict[str, str] | None = None) -> bool:
+    """Before scanning or a real session: the doctor's checks, each failure with its fix.
+
+    False (after saying why, one line and a fix each) when D-Bus, BlueZ or
+    the adapter cannot work; a device not seen yet is only a warning.
+    """
+    from ..ble.diagnose import bluetooth_checks  # bleak and dbus only when a command needs them
+
+    checks = asyncio.run(bluetooth_checks(adapter, devices or {}))
+    fatal = False
+    for check in checks:
+        if check.ok:
+            continue
+        blocking = check.name in ("D-Bus", "BlueZ", "adapter")
+        fatal = fatal or blocking
+        print(
+            f"{'error' if blocking else 'warning'}: {check.name}: {check.detail}", file=sys.stderr
+        )
+        print(f"  fix: {check.fix}", file=sys.stderr)
+    return not fatal

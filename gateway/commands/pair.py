@@ -10,8 +10,10 @@ from typing import Any
 
 from ..ble import Found, scan
 from ..ble.pairing import check_treadmill
+from ..ble.scan import known_devices
 from ..config import ConfigError, StationConfig, default_config_path, load_config, save_config
 from ..link import LinkError
+from .common import bluetooth_ready
 from .scan import show
 
 
@@ -60,9 +62,14 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if not bluetooth_ready(args.adapter):
+        return 1
     print(f"Scanning on {args.adapter} for {args.timeout:g} s...", flush=True)
     try:
         seen = asyncio.run(scan(args.adapter, args.timeout, show))
+        for known in asyncio.run(known_devices(args.adapter)):
+            if known.address not in seen:  # BlueZ knows it; it did not advertise anew
+                seen[known.address] = known
         treadmills = [f for f in seen.values() if f.treadmill]
         ask = sys.stdin.isatty()
         treadmill = _choose("treadmill", treadmills, args.treadmill, ask)

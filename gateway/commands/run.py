@@ -8,13 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..ble.diagnose import bluetooth_checks, paired_devices
+from ..ble.diagnose import paired_devices
 from ..clock import LoopClock
-from ..config import Settings
 from ..service import RunOptions, Service
 from ..session.station import StationRuntime
 from ..workout.plan import PlanError, resolve_plan
-from .common import add_config_option, settings_or_exit, setup_logging
+from .common import add_config_option, bluetooth_ready, settings_or_exit, setup_logging
 
 
 def summary(stations: list[StationRuntime]) -> str:
@@ -30,25 +29,6 @@ def summary(stations: list[StationRuntime]) -> str:
     return "\n".join(lines)
 
 
-def _bluetooth_ready(settings: Settings) -> bool:
-    """Before a real session: stop on what cannot work, warn about what may not."""
-    devices = paired_devices(settings.stations)
-    if not devices:
-        return True
-    checks = asyncio.run(bluetooth_checks(settings.adapter, devices))
-    fatal = False
-    for check in checks:
-        if check.ok:
-            continue
-        blocking = check.name in ("D-Bus", "BlueZ", "adapter")
-        fatal = fatal or blocking
-        print(
-            f"{'error' if blocking else 'warning'}: {check.name}: {check.detail}", file=sys.stderr
-        )
-        print(f"  fix: {check.fix}", file=sys.stderr)
-    return not fatal
-
-
 def run(args: argparse.Namespace) -> int:
     """Run until Ctrl-C (or --duration)."""
     settings = settings_or_exit(args)
@@ -62,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     setup_logging(args.verbose)
-    if not args.sim and not _bluetooth_ready(settings):
+    devices = paired_devices(settings.stations)
+    if not args.sim and devices and not bluetooth_ready(settings.adapter, devices):
         return 2
     options = RunOptions(
         plan=plan,

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..ble import Found, scan
 from ..link import LinkError
+from .common import bluetooth_ready
 
 
 def show(found: Found) -> None:
@@ -20,6 +21,8 @@ def show(found: Found) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Scan and list."""
+    if not bluetooth_ready(args.adapter):
+        return 1
     print(f"Scanning on {args.adapter} for {args.timeout:g} s (Ctrl-C to stop)...", flush=True)
     try:
         seen = asyncio.run(scan(args.adapter, args.timeout, show))
