@@ -10,6 +10,8 @@ from typing import Any
 
 from ..ble.diagnose import paired_devices
 from ..clock import LoopClock
+from ..mqtt.bridge import StationClash
+from ..mqtt.broker import BrokerStartError
 from ..service import RunOptions, Service
 from ..session.station import StationRuntime
 from ..workout.plan import PlanError, resolve_plan
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         stations = asyncio.run(service.run())
     except KeyboardInterrupt:
         stations = service.stations
-    except ValueError as exc:
+    except (ValueError, BrokerStartError, StationClash) as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 2
     print("\n" + summary(stations))

@@ -78,6 +78,10 @@ def _no_delay(client: aiomqtt.Client) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+class StationClash(Exception):
+    """Another gateway, online on the same broker, serves a station with our id."""
+
+
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """A message waiting for the connection (events, results, replies)."""
@@ -189,9 +193,48 @@ class MqttBridge:
 
     # --- lifecycle -------------------------------------------------------------------------
 
+    async def check_ownership(self, timeout_s: float = 5.0) -> None:
+        """Refuse to start if another online gateway owns one of our station ids.
+
+        Two gateways whose stations share an id would both obey every
+        command. Each station has a retained owner record; a record of
+        another gateway whose status is ``online`` stops this one here. An
+        unreachable broker is no clash (the bridge keeps trying later).
+        """
+        owners: dict[str, str] = {}
+        statuses: dict[str, str] = {}
+        fence = f"{self.topics.fence}/claim"
+        try:
+            async with self._client(suffix="-claim") as client, asyncio.timeout(timeout_s):
+                for station in self.stations:
+                    await client.subscribe(self.topics.owner(station), qos=1)
+                await client.subscribe(self.topics.status_of("+"), qos=1)
+                await client.subscribe(fence, qos=1)
+                await client.publish(fence, b"1", qos=1)
+                async for message in client.messages:
+                    topic, payload = message.topic.value, message.payload
+                    text = payload.decode(errors="replace") if isinstance(payload, bytes) else ""
+                    if topic == fence:
+                        break
+                    if topic.endswith("/owner"):
+                        owners[self.topics.station_of_owner(topic)] = text
+                    elif topic.endswith("/status"):
+                        statuses[topic] = text
+        except (aiomqtt.MqttError, TimeoutError):
+            return
+        for station, owner in owners.items():
+            online = statuses.get(self.topics.status_of(owner)) == "online"
+            if owner and owner != self.topics.gateway and online:
+                raise StationClash(
+                    f"station {station!r} is already served by gateway {owner!r} on "
+                    f"{self.host}:{self.cfg.port}: give this station another id, or stop "
+                    "that gateway"
+                )
+
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[MqttBridge]:
         """Connected (and reconnecting) for the duration of the block."""
+        await self.check_ownership()
         task = asyncio.create_task(self._run(), name="mqtt")
         try:
             yield self
@@ -205,7 +248,7 @@ class MqttBridge:
             for unsubscribe in self._unsubscribe:
                 unsubscribe()
 
-    def _client(self) -> aiomqtt.Client:
+    def _client(self, suffix: str = "") -> aiomqtt.Client:
         cfg = self.cfg
         tls = tls_parameters(cfg.ca_file, cfg.cert_file, cfg.key_file)
         return aiomqtt.Client(
@@ -213,7 +256,7 @@ class MqttBridge:
             cfg.port,
             username=cfg.username,
             password=cfg.password.get_secret_value() if cfg.password else None,
-            identifier=f"retrogate-{self.topics.gateway}",
+            identifier=f"retrogate-{self.topics.gateway}{suffix}",
             protocol=self.protocol,
             will=aiomqtt.Will(self.topics.gateway_status, b"offline", qos=1, retain=True),
             clean_session=True if self.protocol == aiomqtt.ProtocolVersion.V311 else None,
@@ -267,6 +310,8 @@ class MqttBridge:
         _no_delay(client)
         await client.publish(self.topics.gateway_status, b"online", qos=1, retain=True)
         for station in self.stations:
+            owner = self.topics.gateway.encode()
+            await client.publish(self.topics.owner(station), owner, qos=1, retain=True)
             await self._subscribe_commands(client, self.topics.command(station))
         if self.protocol == aiomqtt.ProtocolVersion.V311:
             await client.subscribe(self.topics.fence, qos=1)

@@ -51,6 +51,14 @@ class Topics:
         """What the runner is told (an extension of MQTT.md for dashboards)."""
         return f"{self.prefix}/{station}/alerts"
 
+    def owner(self, station: str) -> str:
+        """Which gateway serves the station (retained): two may not answer one command."""
+        return f"{self.prefix}/{station}/owner"
+
+    def status_of(self, gateway: str) -> str:
+        """Another gateway's ``online``/``offline`` (its Last Will)."""
+        return f"{self.prefix}/gateways/{gateway}/status"
+
     def command(self, station: str) -> str:
         """Commands in (never retained)."""
         return f"{self.prefix}/{station}/cmd"
@@ -75,8 +83,15 @@ class Topics:
 
     def station_of_command(self, topic: str) -> str | None:
         """The station a command topic addresses, or None if it is not one."""
+        return self._station_of(topic, "cmd")
+
+    def station_of_owner(self, topic: str) -> str:
+        """The station of an owner record's topic ("" if it is not one)."""
+        return self._station_of(topic, "owner") or ""
+
+    def _station_of(self, topic: str, leaf: str) -> str | None:
         parts = topic.split("/")
         prefix = self.prefix.split("/")
-        if len(parts) == len(prefix) + 2 and parts[: len(prefix)] == prefix and parts[-1] == "cmd":
+        if len(parts) == len(prefix) + 2 and parts[: len(prefix)] == prefix and parts[-1] == leaf:
             return parts[len(prefix)]
         return None

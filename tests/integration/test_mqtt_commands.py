@@ -19,6 +19,7 @@ from paho.mqtt.properties import Properties
 
 from gateway.config import MqttConfig, Settings
 from gateway.ftms import ControlOp, ControlPointRequest
+from gateway.mqtt.bridge import StationClash
 from gateway.service import RunOptions
 from tests.support.gateway import running_gateway, settings_for
 from tests.support.mosquitto import Mosquitto, free_port
@@ -240,3 +241,24 @@ async def test_the_embedded_broker_refuses_a_retained_command_too(tmp_path: Path
     assert "retained" in str(got["r"][0]["error"])
     assert [a["ok"] for a in got["live"]] == [True]
     assert not [w for w in writes if w.op is ControlOp.START_OR_RESUME]
+
+
+async def test_two_gateways_cannot_serve_one_station_id(broker: Mosquitto, tmp_path: Path) -> None:
+    """Defect: both obeyed one command (two answers)."""
+    watcher = Observer(broker.port, topics=(RESULTS,))
+    async with observing(watcher):
+        first = settings_for(broker.port, tmp_path / "a")
+        async with running_gateway(first, RunOptions(sim=True)):
+            second = settings_for(broker.port, tmp_path / "b").model_copy(
+                update={"gateway_id": "gw2"}
+            )
+            with pytest.raises(StationClash, match=r"station 'sim' is already served by .*'gw'"):
+                async with running_gateway(second, RunOptions(sim=True)):
+                    pass
+            async with aiomqtt.Client("127.0.0.1", broker.port) as client:
+                await client.publish(CMD, b'{"id": "once", "cmd": "set_incline", "value": 1}')
+            await watcher.wait_for(lambda: "once" in answers(watcher))
+        # The first one has stopped (its status says offline): the second may take over.
+        async with running_gateway(second, RunOptions(sim=True)):
+            pass
+    assert len(answers(watcher)["once"]) == 1
