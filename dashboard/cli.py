@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from gateway.commands.common import add_config_option, settings_or_exit
+from gateway.mqtt.broker import credentials
 from gateway.mqtt.consumer import BrokerAddress
 
 
@@ -37,6 +38,10 @@ def broker_of(args: argparse.Namespace) -> tuple[BrokerAddress, str] | None:
     mqtt = settings.mqtt
     host = "127.0.0.1" if mqtt.broker in ("embedded", "none") else mqtt.broker
     password = mqtt.password.get_secret_value() if mqtt.password else None
+    if mqtt.broker == "embedded" and mqtt.username is None:
+        login = credentials(settings.data_dir)  # the private mosquitto's generated password
+        if login is not None:
+            return BrokerAddress(host, mqtt.port, *login, False, None), prefix
     tls = mqtt.ca_file is not None
     return BrokerAddress(host, mqtt.port, mqtt.username, password, tls, mqtt.ca_file), prefix
 

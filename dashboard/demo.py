@@ -172,7 +172,12 @@ async def _demo(args: argparse.Namespace, ble: Any | None) -> int:
     if task.done():
         ready.cancel()
         task.result()
-    address = BrokerAddress("127.0.0.1", port)
+    broker = service.broker
+    address = (
+        BrokerAddress(broker.host, broker.port, broker.username, broker.password)
+        if broker is not None
+        else BrokerAddress("127.0.0.1", port)
+    )
     consumer = Consumer(address, "retrogate", monitor.feed, monitor.connection)
     watching = asyncio.create_task(consumer.run())
     if args.headless:

@@ -93,6 +93,11 @@ class MqttConfig(BaseModel):
         "embedded", description='"embedded" (in-process), "none" (no MQTT), or a host name'
     )
     embedded_bind: str = "127.0.0.1"
+    embedded: Literal["auto", "mosquitto", "amqtt"] = Field(
+        "auto",
+        description="the embedded broker: a private mosquitto when installed (auto), "
+        "or amqtt in-process (MQTT 3.1.1, no password)",
+    )
     protocol: Literal["3.1.1", "5"] = "5"
     port: int = Field(1883, ge=1, le=65535)
     prefix: str = Field("retrogate", pattern=r"^[A-Za-z0-9_/-]+$")

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from .ble import BleakLink
 from .clock import Clock
 from .config import Settings, StationConfig
@@ -23,7 +25,7 @@ from .ftms import ControlPointRequest
 from .hub import HubMessage, StateMessage
 from .link import Link, ProvidedLinks, load_provider
 from .mqtt.bridge import MqttBridge
-from .mqtt.broker import embedded_broker
+from .mqtt.broker import EmbeddedBroker, embedded_broker
 from .session.station import StationRuntime
 from .status import print_status
 from .store.db import SessionStore
@@ -74,6 +76,7 @@ class Service:
         self._stopping = asyncio.Event()
         self.stop_reason = "stopping"
         self.bridge: MqttBridge | None = None
+        self.broker: EmbeddedBroker | None = None  # the embedded one, when it runs
 
     async def _links(self, stack: contextlib.AsyncExitStack, cfg: StationConfig) -> ProvidedLinks:
         if self.options.sim or cfg.treadmill.startswith("sim"):
@@ -188,9 +191,19 @@ class Service:
             return
         host, protocol = mqtt.broker, mqtt.protocol
         if mqtt.broker == "embedded":
-            await stack.enter_async_context(embedded_broker(mqtt.embedded_bind, mqtt.port))
-            host = "127.0.0.1" if mqtt.embedded_bind in ("0.0.0.0", "") else mqtt.embedded_bind
-            protocol = "3.1.1"  # amqtt speaks MQTT 3.1.1
+            self.broker = await stack.enter_async_context(
+                embedded_broker(
+                    mqtt.embedded_bind, mqtt.port, self.settings.data_dir, mqtt.embedded
+                )
+            )
+            host, protocol = self.broker.host, self.broker.protocol
+            if self.broker.password is not None:
+                mqtt = mqtt.model_copy(
+                    update={
+                        "username": self.broker.username,
+                        "password": SecretStr(self.broker.password),
+                    }
+                )
         self.bridge = MqttBridge(
             mqtt,
             self.settings.gateway_id,

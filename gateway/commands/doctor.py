@@ -11,6 +11,7 @@ from typing import Any
 
 from ..ble.diagnose import Check, bluetooth_checks, paired_devices
 from ..config import ConfigError, Settings, load_config
+from ..mqtt.broker import mosquitto_commands
 from ..mqtt.probe import embedded_port_free, probe
 from ..store.db import SessionStore, StoreError
 from .common import add_config_option
@@ -39,9 +40,15 @@ async def _broker(settings: Settings) -> Check:
         return Check("broker", True, 'MQTT is off (mqtt.broker = "none")')
     if mqtt.broker == "embedded":
         if embedded_port_free(mqtt.embedded_bind, mqtt.port):
-            return Check(
-                "broker", True, f"embedded broker can listen on {mqtt.embedded_bind}:{mqtt.port}"
+            which = (
+                f"a private mosquitto (password in {settings.data_dir / 'broker' / 'credentials'})"
+                if mqtt.embedded != "amqtt" and mosquitto_commands() is not None
+                else "amqtt (MQTT 3.1.1, no password; install mosquitto for a private broker)"
             )
+            return Check(
+                "broker", True, f"embedded broker, {which}, can listen on "
+                f"{mqtt.embedded_bind}:{mqtt.port}"
+            )  # fmt: skip
         return Check(
             "broker", False, f"port {mqtt.port} is taken (another broker?)",
             'use it with broker = "localhost", or set another mqtt.port',

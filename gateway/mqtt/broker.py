@@ -1,29 +1,180 @@
-"""The embedded broker (amqtt, in-process): the demo needs nothing installed.
+"""The embedded broker: a private mosquitto when it is installed, else amqtt in-process.
+
+A private mosquitto (``broker = "embedded"``, mosquitto on the machine):
+loopback by default, MQTT 5 and 3.1.1, persistence in the data directory,
+no anonymous access (a generated password, kept in
+``<data_dir>/broker/credentials`` for the dashboard and you), Nagle off. The
+fallback when mosquitto is not installed is amqtt inside the gateway: MQTT
+3.1.1 only, no authentication, nothing persisted; docs/mqtt.md lists what
+it cannot do.
 
 It binds loopback by default: a broker that accepts commands for a belt
 should not appear on the LAN unless someone decides so (``mqtt.embedded_bind``).
-Production sites use mosquitto (docs/mqtt.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
+import getpass
 import logging
+import os
+import secrets
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
-
-from amqtt.broker import Broker
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
 
 log = logging.getLogger(__name__)
+
+USER = "retrogate"
 
 
 class BrokerStartError(Exception):
     """The embedded broker could not listen (the message says what to do)."""
 
 
+@dataclass(frozen=True, slots=True)
+class EmbeddedBroker:
+    """Where the embedded broker listens and how to log in."""
+
+    kind: Literal["mosquitto", "amqtt"]
+    host: str
+    port: int
+    protocol: Literal["3.1.1", "5"]
+    username: str | None = None
+    password: str | None = None
+
+
+def mosquitto_commands() -> tuple[str, str] | None:
+    """mosquitto and mosquitto_passwd, if installed (Debian puts them in /usr/sbin, /usr/bin)."""
+    broker = shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+    )
+    passwd = shutil.which("mosquitto_passwd")
+    return (broker, passwd) if broker and passwd else None
+
+
+def credentials(data_dir: Path) -> tuple[str, str] | None:
+    """The private broker's user and password, if it was ever started here."""
+    path = data_dir / "broker" / "credentials"
+    try:
+        user, _, password = path.read_text(encoding="utf-8").strip().partition(":")
+    except OSError:
+        return None
+    return (user, password) if user and password else None
+
+
+def _make_credentials(folder: Path, passwd_command: str) -> tuple[str, str]:
+    path = folder / "credentials"
+    existing = credentials(folder.parent)
+    if existing is not None and (folder / "passwd").exists():
+        return existing
+    password = secrets.token_urlsafe(18)
+    path.touch(mode=0o600)
+    path.write_text(f"{USER}:{password}\n", encoding="utf-8")
+    subprocess.run(
+        [passwd_command, "-b", "-c", str(folder / "passwd"), USER, password],
+        check=True,
+        capture_output=True,
+    )
+    return USER, password
+
+
+def _config(folder: Path, bind: str, port: int) -> Path:
+    lines = [
+        f"listener {port} {bind}",
+        "allow_anonymous false",
+        f"password_file {folder / 'passwd'}",
+        "persistence true",
+        f"persistence_location {folder}/",
+        "autosave_interval 10",
+        "set_tcp_nodelay true",
+        f"log_dest file {folder / 'mosquitto.log'}",
+        "log_type error",
+        "log_type warning",
+    ]
+    if os.geteuid() == 0:  # as root, mosquitto would switch to a user who cannot read these
+        lines.append(f"user {getpass.getuser()}")
+    path = folder / "mosquitto.conf"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _exit_reason(log_file: Path) -> str:
+    return log_file.read_text(errors="replace").strip()[-300:] if log_file.exists() else ""
+
+
+async def _listening(
+    host: str, port: int, process: asyncio.subprocess.Process, log_file: Path
+) -> None:
+    async with asyncio.timeout(10):
+        while True:
+            if process.returncode is not None:
+                reason = _exit_reason(log_file)
+                if "Address already in use" in reason:
+                    raise OSError(errno.EADDRINUSE, "address in use")
+                raise BrokerStartError(f"the private mosquitto exited: {reason}")
+            try:
+                _, writer = await asyncio.open_connection(host, port)
+            except OSError:
+                await asyncio.sleep(0.02)  # polling a port that is not open yet
+                continue
+            writer.close()
+            await writer.wait_closed()
+            return
+
+
 @contextlib.asynccontextmanager
-async def embedded_broker(bind: str, port: int) -> AsyncIterator[None]:
-    """Run an MQTT 3.1.1 broker on ``bind:port`` for the duration of the block."""
+async def _private_mosquitto(
+    bind: str, port: int, data_dir: Path, commands: tuple[str, str]
+) -> AsyncIterator[EmbeddedBroker]:
+    folder = data_dir / "broker"
+    folder.mkdir(parents=True, exist_ok=True)
+    user, password = await asyncio.to_thread(_make_credentials, folder, commands[1])
+    config = _config(folder, bind, port)
+    host = "127.0.0.1" if bind in ("0.0.0.0", "") else bind
+    process = await asyncio.create_subprocess_exec(
+        commands[0],
+        "-c",
+        str(config),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        try:
+            await _listening(host, port, process, folder / "mosquitto.log")
+        except OSError as exc:
+            raise _port_taken(bind, port) from exc
+        except TimeoutError as exc:
+            raise BrokerStartError(f"mosquitto did not listen on {bind}:{port}") from exc
+        log.info("embedded broker (mosquitto) listening on %s:%d", bind, port)
+        yield EmbeddedBroker("mosquitto", host, port, "5", user, password)
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                async with asyncio.timeout(5):
+                    await process.wait()
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+def _port_taken(bind: str, port: int) -> BrokerStartError:
+    return BrokerStartError(
+        f"port {port} on {bind} is already in use (another broker?): use it with "
+        f'mqtt.broker = "localhost" in the config, or choose another mqtt.port'
+    )
+
+
+@contextlib.asynccontextmanager
+async def _amqtt(bind: str, port: int) -> AsyncIterator[EmbeddedBroker]:
+    from amqtt.broker import Broker  # only when mosquitto is not there
+
     logging.getLogger("amqtt").setLevel(logging.WARNING)
     logging.getLogger("transitions").setLevel(logging.WARNING)
     broker = Broker(
@@ -41,15 +192,40 @@ async def embedded_broker(bind: str, port: int) -> AsyncIterator[None]:
         while cause is not None and not isinstance(cause, OSError):
             cause = cause.__cause__ or cause.__context__
         if isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE:
-            raise BrokerStartError(
-                f"port {port} on {bind} is already in use (another broker?): use it with "
-                f'mqtt.broker = "localhost" in the config, or choose another mqtt.port'
-            ) from exc
+            raise _port_taken(bind, port) from exc
         raise BrokerStartError(
             f"the embedded broker did not start on {bind}:{port}: {exc}"
         ) from exc
-    log.info("embedded MQTT broker listening on %s:%d", bind, port)
+    log.warning(
+        "embedded broker: amqtt on %s:%d (MQTT 3.1.1, no password: any local user can send "
+        "commands). Install mosquitto for a private broker with a password and MQTT 5.",
+        bind,
+        port,
+    )
+    host = "127.0.0.1" if bind in ("0.0.0.0", "") else bind
     try:
-        yield
+        yield EmbeddedBroker("amqtt", host, port, "3.1.1")
     finally:
         await broker.shutdown()
+
+
+@contextlib.asynccontextmanager
+async def embedded_broker(
+    bind: str,
+    port: int,
+    data_dir: Path,
+    kind: Literal["auto", "mosquitto", "amqtt"] = "auto",
+) -> AsyncIterator[EmbeddedBroker]:
+    """The embedded broker for the duration of the block."""
+    commands = mosquitto_commands()
+    if kind == "mosquitto" and commands is None:
+        raise BrokerStartError(
+            'mqtt.embedded = "mosquitto" but mosquitto is not installed '
+            "(sudo apt-get install mosquitto)"
+        )
+    if kind != "amqtt" and commands is not None:
+        async with _private_mosquitto(bind, port, data_dir, commands) as broker:
+            yield broker
+    else:
+        async with _amqtt(bind, port) as broker:
+            yield broker

@@ -20,6 +20,7 @@ from paho.mqtt.properties import Properties
 from gateway.config import MqttConfig, Settings
 from gateway.ftms import ControlOp, ControlPointRequest
 from gateway.mqtt.bridge import StationClash
+from gateway.mqtt.broker import credentials
 from gateway.service import RunOptions
 from tests.support.gateway import running_gateway, settings_for
 from tests.support.mosquitto import Mosquitto, free_port
@@ -224,7 +225,7 @@ async def test_the_embedded_broker_refuses_a_retained_command_too(tmp_path: Path
     settings = Settings(
         gateway_id="gw",
         data_dir=tmp_path / "data",
-        mqtt=MqttConfig(broker="embedded", port=port),
+        mqtt=MqttConfig(broker="embedded", port=port, embedded="amqtt"),
     )
     options = RunOptions(sim=True, on_write=lambda _, r: writes.append(r))
     async with running_gateway(settings, options):
@@ -262,3 +263,66 @@ async def test_two_gateways_cannot_serve_one_station_id(broker: Mosquitto, tmp_p
         async with running_gateway(second, RunOptions(sim=True)):
             pass
     assert len(answers(watcher)["once"]) == 1
+
+
+async def test_the_embedded_broker_is_a_private_mosquitto_with_a_password(
+    tmp_path: Path,
+) -> None:
+    """Defects of the amqtt default: no password, QoS 0 commands from mosquitto_pub lost,
+    retained messages sent to unrelated subscriptions, no MQTT 5 (mosquitto_rr hung)."""
+    port = free_port()
+    data = tmp_path / "data"
+    settings = Settings(
+        gateway_id="gw", data_dir=data, mqtt=MqttConfig(broker="embedded", port=port)
+    )
+    async with running_gateway(settings, RunOptions(sim=True)) as service:
+        assert service.broker is not None
+        assert service.broker.kind == "mosquitto"
+        login = credentials(data)
+        assert login is not None
+        user, password = login
+        with pytest.raises(aiomqtt.MqttCodeError, match=r"[Nn]ot authori[sz]ed"):
+            async with aiomqtt.Client("127.0.0.1", port) as anonymous:
+                await anonymous.publish(CMD, b'{"id": "x", "cmd": "start"}')
+        common = ["-h", "127.0.0.1", "-p", str(port), "-u", user, "-P", password]
+        reply = await _run(  # the docs' example: MQTT 5 request/response
+            "mosquitto_rr",
+            *common,
+            "-V",
+            "5",
+            "-t",
+            CMD,
+            "-e",
+            "retrogate/reply/me",
+            "-m",
+            '{"id": "rr-1", "cmd": "set_incline", "value": 1}',
+            "-W",
+            "10",
+        )
+        assert json.loads(reply)["id"] == "rr-1"
+        watcher = Observer(port, username=user, password=password, topics=(RESULTS,))
+        async with observing(watcher):
+            await _run(  # QoS 0 from a short-lived client, as in docs/mqtt.md
+                "mosquitto_pub",
+                *common,
+                "-t",
+                CMD,
+                "-m",
+                '{"id": "q0", "cmd": "set_incline", "value": 2}',
+            )
+            await watcher.wait_for(lambda: "q0" in answers(watcher))
+        unrelated = Observer(port, username=user, password=password, topics=("nothing/#",))
+        async with observing(unrelated):
+            await _run("mosquitto_pub", *common, "-t", "nothing/here", "-m", "x")
+            await unrelated.wait_for(lambda: bool(unrelated.messages))
+    assert answers(watcher)["q0"][0]["ok"] is True
+    assert [t for t, _, _ in unrelated.messages] == ["nothing/here"]  # no retrogate/… leaked
+
+
+async def _run(*command: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == 0, err.decode()
+    return out.decode()
