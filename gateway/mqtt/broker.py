@@ -26,7 +26,7 @@ import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 log = logging.getLogger(__name__)
 
@@ -171,13 +171,27 @@ def _port_taken(bind: str, port: int) -> BrokerStartError:
     )
 
 
-@contextlib.asynccontextmanager
-async def _amqtt(bind: str, port: int) -> AsyncIterator[EmbeddedBroker]:
+def _amqtt_broker(config: dict[str, object]) -> Any:
+    """amqtt's Broker, fixed: a connecting client gets only its own subscriptions' retained
+    messages (amqtt 0.12 hands it those of every client's subscriptions)."""
     from amqtt.broker import Broker  # only when mosquitto is not there
 
+    class OwnRetained(Broker):  # type: ignore[misc]
+        async def _publish_retained_messages_for_subscription(
+            self, subscription: tuple[str, int], session: Any
+        ) -> None:
+            holders = self._subscriptions.get(subscription[0], [])
+            if any(held.client_id == session.client_id for held, _ in holders):
+                await super()._publish_retained_messages_for_subscription(subscription, session)
+
+    return OwnRetained(config)
+
+
+@contextlib.asynccontextmanager
+async def _amqtt(bind: str, port: int) -> AsyncIterator[EmbeddedBroker]:
     logging.getLogger("amqtt").setLevel(logging.WARNING)
     logging.getLogger("transitions").setLevel(logging.WARNING)
-    broker = Broker(
+    broker = _amqtt_broker(
         {
             "listeners": {"default": {"type": "tcp", "bind": f"{bind}:{port}"}},
             "plugins": {

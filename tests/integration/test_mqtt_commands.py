@@ -326,3 +326,32 @@ async def _run(*command: str) -> str:
     out, err = await asyncio.wait_for(process.communicate(), 20)
     assert process.returncode == 0, err.decode()
     return out.decode()
+
+
+async def test_the_amqtt_fallback_sends_no_retained_message_to_an_unrelated_subscriber(
+    tmp_path: Path,
+) -> None:
+    """Defect: a `nothing/#` subscriber received every retained retrogate/… message."""
+    port = free_port()
+    settings = Settings(
+        gateway_id="gw",
+        data_dir=tmp_path / "data",
+        mqtt=MqttConfig(broker="embedded", port=port, embedded="amqtt"),
+    )
+    async with running_gateway(settings, RunOptions(sim=True)):
+        state = Observer(port, identifier="state", topics=("retrogate/sim/state",))
+        async with observing(state):
+            await state.wait_for(lambda: bool(state.messages))  # retained state exists
+        unrelated = Observer(port, identifier="unrelated", topics=("nothing/#",))
+        async with observing(unrelated), aiomqtt.Client("127.0.0.1", port) as client:
+            await client.publish("nothing/here", b"x", qos=1)
+            await unrelated.wait_for(lambda: bool(unrelated.messages))
+        watcher = Observer(port, identifier="results", topics=(RESULTS,))
+        async with observing(watcher):  # the documented way with amqtt: QoS 1
+            await _run(
+                "mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-t", CMD,
+                "-m", '{"id": "q1", "cmd": "set_incline", "value": 2}',
+            )  # fmt: skip
+            await watcher.wait_for(lambda: "q1" in answers(watcher))
+    assert [t for t, _, _ in unrelated.messages] == ["nothing/here"]
+    assert answers(watcher)["q1"][0]["ok"] is True
