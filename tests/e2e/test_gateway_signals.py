@@ -83,22 +83,7 @@ async def test_a_signal_while_backward_slows_and_pauses_the_belt(
     config, plan = write_config(tmp_path)
     async with peripheral() as sim:
         station = sim.station
-        gateway = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "gateway.cli",
-            "run",
-            "--config",
-            str(config),
-            "--plan",
-            str(plan),
-            "--speedup",
-            str(SPEEDUP),
-            "--no-status",
-            env={**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": bluezoo.bus_address},
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        gateway = await start_gateway(config, plan, bluezoo.bus_address)
         try:
             await until(
                 sim,

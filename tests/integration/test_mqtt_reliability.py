@@ -16,6 +16,8 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from gateway.ftms import ControlOp, ControlPointRequest
 from gateway.hub import Hub
@@ -126,6 +128,20 @@ async def test_ten_thousand_hostile_commands_each_get_an_error_and_none_moves_th
 ) -> None:
     writes: list[ControlPointRequest] = []
     payloads = hostile_payloads(10_000, random.Random(2026))
+    # Every 25th message: a valid command whose MQTT 5 reply points outside the reply
+    # namespace (a wildcard, the gateway's own topics): refused, never carried out.
+    bad_replies = ["x/#", "retrogate/sim/telemetry", "retrogate/sim/cmd", "$SYS/x", "a/+/b"]
+    for i in range(0, len(payloads), 25):
+        body = json.dumps({"id": f"reply{i}", "cmd": "set_speed", "value": 3.0}).encode()
+        payloads[i] = (body, False, f"reply{i}")
+
+    def properties(i: int) -> Properties | None:
+        if i % 25:
+            return None
+        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        props.ResponseTopic = bad_replies[(i // 25) % len(bad_replies)]
+        return props
+
     async with running_mosquitto(tmp_path / "broker") as broker:
         watcher = Observer(broker.port, topics=(RESULTS,))
         async with observing(watcher):
@@ -138,8 +154,16 @@ async def test_ten_thousand_hostile_commands_each_get_an_error_and_none_moves_th
                     for start in range(0, len(payloads), 500):
                         await asyncio.gather(
                             *(
-                                client.publish("retrogate/sim/cmd", raw, qos=1, retain=retained)
-                                for raw, retained, _ in payloads[start : start + 500]
+                                client.publish(
+                                    "retrogate/sim/cmd",
+                                    raw,
+                                    qos=1,
+                                    retain=retained,
+                                    properties=properties(start + k),
+                                )
+                                for k, (raw, retained, _) in enumerate(
+                                    payloads[start : start + 500]
+                                )
                             )
                         )
                 await watcher.wait_for(lambda: len(watcher.messages) >= len(payloads), within=180)
