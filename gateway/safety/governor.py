@@ -139,6 +139,7 @@ class GovernorState(NamedTuple):
     last_record_at: float | None = None
     record_interval_s: float = 1.0  # observed, smoothed: widens the data window
     data_lost: bool = False
+    last_tick_at: float | None = None
     stopping: bool = False  # the wind-down ran: nothing moves the belt any more
 
     @property
@@ -524,7 +525,12 @@ def _on_tick(s: GovernorState, now: float, out: _Out) -> GovernorState:
     ):
         return _escalate(s, out, f"belt not slowed for the turnaround after {TURN_TIMEOUT_S:g} s")
     s = _check_hr_timeout(s, now, out)
-    s = _check_silence(s, now, out)
+    # A late tick means this process was not listening (a stalled loop, a busy
+    # machine), not that the treadmill was silent: give data one more tick.
+    stalled = s.last_tick_at is not None and now - s.last_tick_at > max(1.0, data_window_s(s) / 2)
+    s = replace(s, last_tick_at=now)
+    if not stalled:
+        s = _check_silence(s, now, out)
     if (
         not s.has_control
         and not s.stopping

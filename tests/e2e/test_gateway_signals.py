@@ -192,3 +192,28 @@ async def test_a_gateway_killed_mid_stretch_slows_the_belt_when_it_comes_back(
     assert b"already moving" in err
     assert b"continuing session" in err
     assert b"resuming the plan at segment 2" in err  # the backward stretch, not the warm-up
+
+
+async def test_pair_finds_a_treadmill_bluez_already_knows(bluezoo: BlueZoo, tmp_path: Path) -> None:
+    """Defect: `pair` saw only what advertised during its scan; `run` knew BlueZ's tree."""
+    async with peripheral():
+        scan = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway.cli", "scan", "--adapter", CLIENT_ADAPTER,
+            "--timeout", "3",
+            env={**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": bluezoo.bus_address},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        seen, _ = await scan.communicate()
+        assert SIM_ADDRESS.encode() in seen, seen.decode()
+    # The peripheral no longer advertises; BlueZ keeps its object for it.
+    config = tmp_path / "config.toml"
+    pair = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway.cli", "pair", "--adapter", CLIENT_ADAPTER,
+        "--config", str(config), "--treadmill", SIM_ADDRESS, "--hrm", "none",
+        "--timeout", "1", "--no-check", "--station", "known",
+        env={**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": bluezoo.bus_address},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await pair.communicate()
+    assert pair.returncode == 0, out.decode()
+    assert f'treadmill = "{SIM_ADDRESS}"' in config.read_text()

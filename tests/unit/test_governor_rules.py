@@ -605,3 +605,18 @@ def test_which_refusals_mean_lost_control(what: str, failure: Failure, lost: boo
     actions = run.feed(CommandFailed(what, "answer", failure))
     assert ("control_lost" in alerts(actions)) is lost
     assert run.state.has_control is not lost
+
+
+def test_a_late_tick_is_a_stall_of_ours_not_a_silent_treadmill() -> None:
+    """A busy machine (a stalled event loop) delays ticks and records alike."""
+    run = backward_at(5.0)
+    run.notifying = False
+    t = run.now
+    run.feed(Tick(), at=t + 0.25)
+    assert "data_lost" not in alerts(run.feed(Tick(), at=t + 4.0))  # 3.75 s without a tick
+    run.feed(TreadmillRecord(5.0), at=t + 4.01)  # the record that was queued behind it
+    assert "data_lost" not in alerts(run.feed(Tick(), at=t + 4.25))
+    ticks = [t + 4.25 + 0.25 * k for k in range(1, 40)]
+    fired = [at for at in ticks if "data_lost" in alerts(run.feed(Tick(), at=at))]
+    assert fired  # with the ticks regular, the silence is the treadmill's
+    assert fired[0] - (t + 4.01) > 3.0
