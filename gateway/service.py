@@ -74,7 +74,7 @@ class Service:
         self.ready = asyncio.Event()
         self.recorder: Recorder | None = None
         self._stopping = asyncio.Event()
-        self.stop_reason = "stopping"
+        self.stop_reason = "asked to stop"
         self.bridge: MqttBridge | None = None
         self.broker: EmbeddedBroker | None = None  # the embedded one, when it runs
 
@@ -235,10 +235,12 @@ class Service:
                 else:
                     async with self.clock.timeout(self.options.duration_s):
                         await self._stopping.wait()
+            if not self._stopping.is_set():
+                self.stop_reason = "the --duration is over"
             for task in tasks:  # a cancelled child ends the group without an error
                 task.cancel()
 
-    def stop(self, reason: str = "stopping") -> None:
+    def stop(self, reason: str = "asked to stop") -> None:
         """End the run cleanly (as ``--duration`` does): wind down, flush, say offline."""
         if not self._stopping.is_set():
             log.info("stopping (%s): winding down", reason)

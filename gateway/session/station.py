@@ -489,7 +489,7 @@ class StationRuntime:
                 )
             )
         elif source == "treadmill":
-            log.info("%s: heart rate from the treadmill's own receiver", self.id)
+            log.info("%s: heart rate from the treadmill %s itself", self.id, self.treadmill.address)
 
     def _start_plan(self) -> None:
         s = self.state
