@@ -23,10 +23,12 @@ import os
 import secrets
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from .probe import embedded_port_free
 
 log = logging.getLogger(__name__)
 
@@ -108,30 +110,42 @@ def _exit_reason(log_file: Path) -> str:
     return log_file.read_text(errors="replace").strip()[-300:] if log_file.exists() else ""
 
 
+async def wait_listening(host: str, port: int, exited: Callable[[], bool]) -> bool:
+    """Until a freshly started broker accepts connections: True, or False if it exited.
+
+    Polls the port (a starting server has nothing to wait on); callers bound
+    it with a timeout.
+    """
+    while not exited():
+        try:
+            _, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            await asyncio.sleep(0.02)  # polling a port that is not open yet
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return True
+    return False
+
+
 async def _listening(
     host: str, port: int, process: asyncio.subprocess.Process, log_file: Path
 ) -> None:
     async with asyncio.timeout(10):
-        while True:
-            if process.returncode is not None:
-                reason = _exit_reason(log_file)
-                if "Address already in use" in reason:
-                    raise OSError(errno.EADDRINUSE, "address in use")
-                raise BrokerStartError(f"the private mosquitto exited: {reason}")
-            try:
-                _, writer = await asyncio.open_connection(host, port)
-            except OSError:
-                await asyncio.sleep(0.02)  # polling a port that is not open yet
-                continue
-            writer.close()
-            await writer.wait_closed()
+        if await wait_listening(host, port, lambda: process.returncode is not None):
             return
+    reason = _exit_reason(log_file)
+    if "Address already in use" in reason:
+        raise OSError(errno.EADDRINUSE, "address in use")
+    raise BrokerStartError(f"the private mosquitto exited: {reason}")
 
 
 @contextlib.asynccontextmanager
 async def _private_mosquitto(
     bind: str, port: int, data_dir: Path, commands: tuple[str, str]
 ) -> AsyncIterator[EmbeddedBroker]:
+    if not embedded_port_free(bind, port):  # else a connect test would find the other one
+        raise _port_taken(bind, port)
     folder = data_dir / "broker"
     folder.mkdir(parents=True, exist_ok=True)
     user, password = await asyncio.to_thread(_make_credentials, folder, commands[1])

@@ -20,6 +20,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.mqtt.broker import wait_listening
+
 from .services import require
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -128,18 +130,11 @@ class Mosquitto:
         """Start (or restart) and wait until it accepts connections."""
         stderr = self._spawn()
         assert self.process is not None
+        process = self.process
         async with asyncio.timeout(10):
-            while True:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"mosquitto exited: {stderr.read_text()}")
-                try:
-                    _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                except OSError:
-                    await asyncio.sleep(0.02)  # polling a port that is not open yet
-                    continue
-                writer.close()
-                await writer.wait_closed()
-                return
+            up = await wait_listening("127.0.0.1", self.port, lambda: process.poll() is not None)
+        if not up:
+            raise RuntimeError(f"mosquitto exited: {stderr.read_text()}")
 
     def kill(self) -> None:
         """SIGKILL: whatever the broker held only in memory is gone."""
