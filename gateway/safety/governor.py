@@ -134,13 +134,17 @@ class GovernorState(NamedTuple):
     command_times: tuple[float, ...] = ()  # recent outside commands, for the rate limit
     incline_supported: bool = True
     incline_noted: bool = False
-    belt_seen: bool = False  # a record since start: we know whether the belt moves
     recovering: bool = False  # found moving after a restart: turning around into the plan
     last_record_at: float | None = None
     record_interval_s: float = 1.0  # observed, smoothed: widens the data window
     data_lost: bool = False
     last_tick_at: float | None = None
     stopping: bool = False  # the wind-down ran: nothing moves the belt any more
+
+    @property
+    def belt_seen(self) -> bool:
+        """A record since start: we know whether the belt moves."""
+        return self.last_record_at is not None
 
     @property
     def cap_active(self) -> bool:
@@ -286,11 +290,10 @@ def _commanded(s: GovernorState, c: int, now: float) -> GovernorState:
 
 def _on_record(s: GovernorState, e: TreadmillRecord, now: float, out: _Out) -> GovernorState:
     c = centi(e.speed_kmh)
+    first = not s.belt_seen
     s = _data_seen(replace(s, reported_c=c), now, out)
-    if not s.belt_seen:
-        s = replace(s, belt_seen=True)
-        if c > 0 and not s.running and s.phase is Phase.RUNNING and not s.stopping:
-            s = _found_moving(s, c, now, out)
+    if first and c > 0 and not s.running and s.phase is Phase.RUNNING and not s.stopping:
+        s = _found_moving(s, c, now, out)
     danger = overspeed_limit_c(s)
     if danger is not None and c > danger + centi(s.limits.tolerance_kmh):
         limit = _snap(s, ceiling_c(s, now))
