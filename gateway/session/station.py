@@ -179,7 +179,7 @@ class StationRuntime:
         self._seq_hr = 0
         self._plan_started = False
         self._on_write = on_write
-        self._hr_from_treadmill = False  # no strap, but the machine has a receiver
+        self._hr_source: Literal["strap", "treadmill", "treadmill data"] | None = None
         self._hr_announced = False
         self.resume_segment: int | None = None  # a restarted session goes on from here
         self.plans_dir = plans_dir
@@ -281,12 +281,7 @@ class StationRuntime:
             U.SUPPORTED_INCLINATION_RANGE
         )
         self.inbox.put_nowait(MachineFeatures(incline=incline_ok))
-        own_hrs = self.hrm is link and link.has_characteristic(U.HEART_RATE_MEASUREMENT)
-        self._hr_from_treadmill = (
-            self.hrm in (None, link)
-            and not own_hrs
-            and "heart_rate_measurement" in feature.machine_features
-        )
+        self._hr_source = self._heart_rate_source(link, feature.machine_features)
         if "speed" not in feature.target_settings:
             self._announce(
                 Alert(
@@ -321,6 +316,19 @@ class StationRuntime:
         )
         # Control first; the governor re-asserts the cap as soon as it is granted.
         self._actions.put_nowait(RequestControl())
+
+    def _heart_rate_source(
+        self, link: Link, machine_features: tuple[str, ...]
+    ) -> Literal["strap", "treadmill", "treadmill data"] | None:
+        """Where heart rate comes from: a strap, the treadmill's own Heart Rate
+        service, Treadmill Data (a receiver in the console), or nowhere."""
+        if self.hrm is not None and self.hrm is not link:
+            return "strap"
+        if self.hrm is link and link.has_characteristic(U.HEART_RATE_MEASUREMENT):
+            return "treadmill"
+        if "heart_rate_measurement" in machine_features:
+            return "treadmill data"
+        return None
 
     async def _hrm_connected(self, link: Link) -> None:
         await link.subscribe(U.HEART_RATE_MEASUREMENT, self._enqueue(U.HEART_RATE_MEASUREMENT))
@@ -397,7 +405,7 @@ class StationRuntime:
         )
         if record.speed_kmh is not None:
             self._step(TreadmillRecord(record.speed_kmh))
-        if self._hr_from_treadmill and record.heart_rate_bpm:
+        if self._hr_source == "treadmill data" and record.heart_rate_bpm:
             self.hub.update(heart_rate_bpm=record.heart_rate_bpm, hr_contact=True)
             self._step(HeartRateSample(record.heart_rate_bpm, True))
         s = self.state
@@ -472,13 +480,7 @@ class StationRuntime:
         if self._hr_announced:
             return
         self._hr_announced = True
-        source = "strap" if self.hrm is not None else None
-        if self._hr_from_treadmill:
-            source = "treadmill"
-        elif self.hrm is self.treadmill:
-            source = (
-                "treadmill" if self.treadmill.has_characteristic(U.HEART_RATE_MEASUREMENT) else None
-            )
+        source = None if self._hr_source is None else self._hr_source.split()[0]
         self.hub.update(hr_source=source)
         if source is None:
             self._announce(
@@ -527,8 +529,9 @@ class StationRuntime:
                 for_engine.append(action.command)
             else:
                 self._actions.put_nowait(action)
-        if isinstance(event, ControlGranted | TreadmillRecord) and not self._plan_started:
-            self._start_plan()
+        waiting = not self._hr_announced or (self.engine is not None and not self._plan_started)
+        if waiting and isinstance(event, ControlGranted | TreadmillRecord):
+            self._start_plan()  # once control is held and the belt state known
         for command in for_engine:
             self._on_engine_command(command)
         s = self.state
