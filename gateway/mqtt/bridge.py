@@ -82,6 +82,16 @@ class StationClash(Exception):
     """Another gateway, online on the same broker, serves a station with our id."""
 
 
+@dataclass(slots=True)
+class _Held:
+    """An MQTT 3.1.1 command waiting for its fence (see ``MqttBridge._hold``)."""
+
+    seq: int
+    station: str
+    message: aiomqtt.Message
+    retained: bool = False  # its flagged copy came back: it was published retained
+
+
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """A message waiting for the connection (events, results, replies)."""
@@ -141,9 +151,8 @@ class MqttBridge:
         self._version = version("retrogate")
         self._unsubscribe = [s.hub.subscribe(self._listener(s.id)) for s in self.stations.values()]
         # MQTT 3.1.1 commands waiting for the fence (see _hold)
-        self._held: list[tuple[int, str, aiomqtt.Message]] = []
+        self._held: list[_Held] = []
         self._held_seq = 0
-        self._masked: set[int] = set()
         self._fence_token = 0
         self._fence_covers: dict[bytes, int] = {}
         self._fence_task: asyncio.Task[None] | None = None
@@ -205,7 +214,8 @@ class MqttBridge:
         statuses: dict[str, str] = {}
         fence = f"{self.topics.fence}/claim"
         try:
-            async with self._client(suffix="-claim") as client, asyncio.timeout(timeout_s):
+            claim = self._client(suffix="-claim", will=False)
+            async with claim as client, asyncio.timeout(timeout_s):
                 for station in self.stations:
                     await client.subscribe(self.topics.owner(station), qos=1)
                 await client.subscribe(self.topics.status_of("+"), qos=1)
@@ -248,7 +258,8 @@ class MqttBridge:
             for unsubscribe in self._unsubscribe:
                 unsubscribe()
 
-    def _client(self, suffix: str = "") -> aiomqtt.Client:
+    def _client(self, suffix: str = "", *, will: bool = True) -> aiomqtt.Client:
+        """The gateway's connection; ``will=False`` for a helper whose end means nothing."""
         cfg = self.cfg
         tls = tls_parameters(cfg.ca_file, cfg.cert_file, cfg.key_file)
         return aiomqtt.Client(
@@ -258,7 +269,11 @@ class MqttBridge:
             password=cfg.password.get_secret_value() if cfg.password else None,
             identifier=f"retrogate-{self.topics.gateway}{suffix}",
             protocol=self.protocol,
-            will=aiomqtt.Will(self.topics.gateway_status, b"offline", qos=1, retain=True),
+            will=(
+                aiomqtt.Will(self.topics.gateway_status, b"offline", qos=1, retain=True)
+                if will
+                else None
+            ),
             clean_session=True if self.protocol == aiomqtt.ProtocolVersion.V311 else None,
             tls_params=tls,
             keepalive=15,
@@ -316,8 +331,7 @@ class MqttBridge:
         if self.protocol == aiomqtt.ProtocolVersion.V311:
             await client.subscribe(self.topics.fence, qos=1)
             self._fence_covers.clear()  # fences sent on the old connection never come back
-            if self._held:
-                self._fence_task = asyncio.create_task(self._send_fence(client), name="mqtt-fence")
+            self._fence_soon(client)
         if self.cfg.discovery:
             await client.subscribe(f"{self.cfg.discovery_prefix}/status", qos=1)
             await self._send_discovery(client)
@@ -404,9 +418,13 @@ class MqttBridge:
     # it, flagged: that command is refused (once, as retained) and cleared.
 
     def _hold(self, client: aiomqtt.Client, station: str, message: aiomqtt.Message) -> None:
-        self._held.append((self._held_seq, station, message))
+        self._held.append(_Held(self._held_seq, station, message))
         self._held_seq += 1
-        if self._fence_task is None or self._fence_task.done():
+        self._fence_soon(client)
+
+    def _fence_soon(self, client: aiomqtt.Client) -> None:
+        """A fence for the held commands, unless one is already on its way out."""
+        if self._held and (self._fence_task is None or self._fence_task.done()):
             self._fence_task = asyncio.create_task(self._send_fence(client), name="mqtt-fence")
 
     async def _send_fence(self, client: aiomqtt.Client) -> None:
@@ -419,13 +437,10 @@ class MqttBridge:
 
     def _unmask(self, station: str, retained: aiomqtt.Message) -> None:
         """A flagged copy of a held command: the held one was published retained too."""
-        for seq, held_station, held in self._held:
-            if (
-                held_station == station
-                and held.payload == retained.payload
-                and seq not in self._masked
-            ):
-                self._masked.add(seq)
+        for held in self._held:
+            same = held.station == station and held.message.payload == retained.payload
+            if same and not held.retained:
+                held.retained = True
                 return
 
     def _fence_passed(self, client: aiomqtt.Client, payload: object) -> None:
@@ -433,15 +448,12 @@ class MqttBridge:
         covers = self._fence_covers.pop(token, None)
         if covers is None:
             return
-        ready = [h for h in self._held if h[0] < covers]
-        self._held = [h for h in self._held if h[0] >= covers]
-        for seq, station, message in ready:
-            if seq in self._masked:
-                self._masked.discard(seq)  # already answered, as the retained command it was
-                continue
-            self._command(station, message)
-        if self._held and (self._fence_task is None or self._fence_task.done()):
-            self._fence_task = asyncio.create_task(self._send_fence(client), name="mqtt-fence")
+        ready = [h for h in self._held if h.seq < covers]
+        self._held = [h for h in self._held if h.seq >= covers]
+        for held in ready:
+            if not held.retained:  # a retained one was answered when its flagged copy came
+                self._command(held.station, held.message)
+        self._fence_soon(client)  # for commands that came after this fence went out
 
     def _command(self, station: str, message: aiomqtt.Message) -> None:
         self.counters["commands"] += 1
@@ -514,7 +526,7 @@ class MqttBridge:
         # lost (SIGKILL) everything since its last autosave. Send again what it
         # acknowledged within that interval, and at least the last overlap;
         # consumers dedupe by seq, so re-sending is cheap and safe.
-        next_seq = max(1, min(self._durable_seq(key, acked), acked) - self.cfg.replay_overlap + 1)
+        next_seq = max(1, self._durable_seq(key) - self.cfg.replay_overlap + 1)
         event = record.new_data[stream]
         while True:
             event.clear()
@@ -528,6 +540,7 @@ class MqttBridge:
                 self._acked[key] = rows[-1].seq
                 self.recorder.ack(record, stream, rows[-1].seq)
                 self._ack_times.setdefault(key, deque()).append((rows[-1].seq, time.monotonic()))
+                self._durable_seq(key)  # prunes: the log holds one autosave interval, no more
             self._progress.set()
 
     async def _state(self, client: aiomqtt.Client, station: str) -> None:
@@ -581,17 +594,13 @@ class MqttBridge:
             await client.publish(self.topics.diag, diag.model_dump_json(), qos=0, retain=True)
             await asyncio.sleep(DIAG_INTERVAL_S)
 
-    def _durable_seq(self, key: tuple[int, Stream], acked: int) -> int:
+    def _durable_seq(self, key: tuple[int, Stream]) -> int:
         """The highest seq the broker acknowledged long enough ago to have saved it."""
         times = self._ack_times.get(key)
-        if not times:
-            return acked  # acknowledged before this process started: taken as saved
         horizon = time.monotonic() - self.cfg.broker_autosave_s
-        durable = self._ack_floor.get(key, 0)
         while times and times[0][1] <= horizon:
-            durable = times.popleft()[0]
-        self._ack_floor[key] = durable
-        return durable
+            self._ack_floor[key] = times.popleft()[0]
+        return self._ack_floor[key]
 
     def outbox_depth(self) -> int:
         """Stored stream messages not yet acknowledged by the broker, plus queued events."""
