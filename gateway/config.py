@@ -108,7 +108,6 @@ class MqttConfig(BaseModel):
     key_file: Path | None = None
     discovery: bool = True
     discovery_prefix: str = "homeassistant"
-
     broker_autosave_s: float = Field(
         30.0,
         ge=0,
@@ -116,18 +115,17 @@ class MqttConfig(BaseModel):
         description="the broker's autosave_interval: after a reconnect, everything the broker "
         "acknowledged more recently than this is sent again (it may not have reached its disk)",
     )
-
-    @field_validator("port", "replay_overlap", "broker_autosave_s", mode="before")
-    @classmethod
-    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        return refuse_bool_for_number(cls, value, info)
-
     replay_overlap: int = Field(
         200,
         ge=0,
         description="stream messages re-sent before the last acknowledged one after a reconnect "
         "(a broker killed after its PUBACK may never have delivered them)",
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return refuse_bool_for_number(cls, value, info)
 
 
 class Settings(BaseSettings):
@@ -187,31 +185,20 @@ _SHADOWED = {
 }
 
 
-def _line_in_table(text: str, table: str, key: str) -> int | None:
-    """The line of ``key =`` inside ``[table]`` (or ``[[table]]``), 1-based."""
-    lines = text.splitlines()
-    inside = False
-    header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-    assignment = re.compile(rf"^\s*{re.escape(key)}\s*=")
-    for number, line in enumerate(lines, 1):
-        found = header.match(line)
-        if found:
-            inside = found.group(1) == table
-        elif inside and assignment.match(line):
-            return number
-    return None
-
-
 def _refuse_shadowed(settings: Settings, path: Path, text: str) -> None:
-    tables = [("safety", settings.safety)] + [
-        ("stations.safety", st.safety) for st in settings.stations if st.safety is not None
+    tables: list[tuple[tuple[int | str, ...], SafetyLimits]] = [(("safety",), settings.safety)]
+    tables += [
+        (("stations", i, "safety"), st.safety)
+        for i, st in enumerate(settings.stations)
+        if st.safety is not None
     ]
-    for table, limits in tables:
+    for where, limits in tables:
         for key, why in _SHADOWED.items():
             if key in limits.model_fields_set:
-                line = _line_in_table(text, table, key)
-                where = f"line {line}, " if line else ""
-                raise ConfigError(f"{path}: {where}{table}.{key}: not allowed here: {why}")
+                line = _line_of(text, (*where, key))
+                at = f"line {line}, " if line else ""
+                name = ".".join(str(part) for part in where if isinstance(part, str))
+                raise ConfigError(f"{path}: {at}{name}.{key}: not allowed here: {why}")
 
 
 def _line_of(text: str, loc: Sequence[int | str]) -> int | None:
