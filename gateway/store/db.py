@@ -149,8 +149,17 @@ class SessionStore:
         self._db.execute("UPDATE sessions SET plan=? WHERE id=?", (plan, session))
 
     def checkpoint(self) -> None:
-        """A durability point: the WAL is fsynced, so a power cut loses nothing before it."""
-        self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        """A durability point: the WAL is fsynced, so a power cut loses nothing before it.
+
+        On a connection of its own, so it can run in a worker thread (an fsync
+        on an SD card takes tens of milliseconds) without holding the one the
+        event loop writes and reads with; PASSIVE never blocks that writer.
+        """
+        db = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            db.close()
 
     def last_segment(self, session: int) -> tuple[str, int] | None:
         """The plan and the segment index the session was last in (to resume after a crash)."""

@@ -138,7 +138,7 @@ class Recorder:
             try:
                 self.flush()
                 if time.monotonic() - self._durable_at >= DURABLE_EVERY_S:
-                    self.store.checkpoint()
+                    await asyncio.to_thread(self.store.checkpoint)  # the fsync, off the loop
                     self._durable_at = time.monotonic()
             except Exception as exc:  # a full disk must not end the recording silently
                 failures += 1

@@ -173,3 +173,13 @@ def test_sessions_and_export_commands(
     assert len(target.read_text().splitlines()) == 61
     assert main(["export", "99", "--format", "csv"]) == 1
     assert "no session 99" in capsys.readouterr().err
+
+
+def test_a_checkpoint_moves_committed_samples_into_the_database_file(store: SessionStore) -> None:
+    """The durability point: after it, the samples are in the main file, not only the WAL."""
+    session, _ = store.open_session("gw", "a", None, 600)
+    store.write([(session, "telemetry", _telemetry(1, time.time(), 1.0, 0))], [], [])
+    before = store.path.stat().st_size
+    store.checkpoint()
+    assert store.path.stat().st_size > before
+    assert store.last_seq(session, "telemetry") == 1
