@@ -26,7 +26,7 @@ from .hub import HubMessage, StateMessage
 from .link import Link, ProvidedLinks, load_provider
 from .mqtt.bridge import MqttBridge
 from .mqtt.broker import EmbeddedBroker, embedded_broker
-from .session.station import StationRuntime
+from .station.runtime import StationRuntime
 from .status import print_status
 from .store.db import SessionStore
 from .store.recorder import Recorder

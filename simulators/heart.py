@@ -13,7 +13,8 @@ import random
 from dataclasses import dataclass, field
 
 from gateway.ftms import HeartRate
-from gateway.workout.energy import Direction, vo2
+from gateway.safety.direction import Direction
+from gateway.workout.energy import vo2
 
 RR_UNIT = 1024
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gateway.clock import Clock
 from gateway.link import ProvidedLinks
-from gateway.workout.energy import Direction
+from gateway.safety.direction import Direction
 
 from .inprocess import InProcessLink, running
 from .scenario import Scenario, load_scenario

@@ -13,8 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from gateway.safety.direction import Direction
 from gateway.validation import describe
-from gateway.workout.energy import Direction
 
 
 class _Event(BaseModel):

@@ -41,7 +41,7 @@ from gateway.ftms import (
 )
 from gateway.ftms import uuids as U
 from gateway.ftms.control import ControlOp
-from gateway.workout.energy import Direction
+from gateway.safety.direction import Direction
 
 from .heart import HeartModel, HeartSpec
 from .scenario import (

@@ -13,7 +13,7 @@ from ..clock import LoopClock
 from ..mqtt.bridge import StationClash
 from ..mqtt.broker import BrokerStartError
 from ..service import RunOptions, Service
-from ..session.station import StationRuntime
+from ..station.runtime import StationRuntime
 from ..workout.plan import PlanError, resolve_plan
 from .common import add_config_option, bluetooth_ready, settings_or_exit, setup_logging
 

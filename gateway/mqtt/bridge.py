@@ -28,6 +28,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from ..backoff import Backoff
 from ..clock import Clock
 from ..config import MqttConfig
 from ..hub import (
@@ -38,8 +39,7 @@ from ..hub import (
     ResultMessage,
     StateMessage,
 )
-from ..session.backoff import Backoff
-from ..session.station import StationRuntime
+from ..station.runtime import StationRuntime
 from ..store.db import Stream
 from ..store.recorder import Recorder, StationRecord
 from .commands import parse_command, response_topic_error

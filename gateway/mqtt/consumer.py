@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import aiomqtt
 
-from ..session.backoff import Backoff
+from ..backoff import Backoff
 from .tls import tls_parameters
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..workout.energy import Direction
+from .direction import Direction
 
 
 @dataclass(frozen=True, slots=True)

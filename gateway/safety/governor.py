@@ -36,7 +36,6 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from ..ftms.units import centi
-from ..workout.energy import Direction
 from .actions import (
     Action,
     Alert,
@@ -52,6 +51,7 @@ from .actions import (
     Stop,
     ToEngine,
 )
+from .direction import Direction
 from .events import (
     Command,
     CommandFailed,

@@ -7,7 +7,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from ..validation import refuse_bool_for_number
-from ..workout.energy import hr_max
+
+
+def hr_max(age: float) -> float:
+    """Tanaka 2001: 208 - 0.7 * age (220 - age has a 10-12 bpm SD)."""
+    return 208 - 0.7 * age
+
 
 HARD_CEILING_KMH = 12.0  # no backward cap may exceed this (trained runners: 12.6 km/h)
 

@@ -10,8 +10,9 @@ profile is known. Pure functions, no state.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Literal
+
+from ..safety.direction import Direction
 
 REST_VO2 = 3.5  # ml/kg/min, one MET
 WALK_MAX_M_MIN = 100.0  # ACSM walking equation holds 50-100 m/min
@@ -19,13 +20,6 @@ RUN_MIN_M_MIN = 134.0  # ACSM running equation holds above 134 m/min
 BACKWARD_WALK_MULTIPLIER = 1.28
 BACKWARD_RUN_MULTIPLIER = 1.25
 KJ_PER_KCAL = 4.184
-
-
-class Direction(StrEnum):
-    """Which way the runner faces on the belt."""
-
-    FORWARD = "forward"
-    BACKWARD = "backward"
 
 
 def acsm_vo2(speed_kmh: float, grade_pct: float = 0.0) -> float:
@@ -79,11 +73,6 @@ def keytel_kcal_per_min(
     else:
         kj = -20.4022 + 0.4472 * heart_rate_bpm - 0.1263 * weight_kg + 0.0740 * age
     return max(0.0, kj / KJ_PER_KCAL)
-
-
-def hr_max(age: float) -> float:
-    """Tanaka 2001: 208 - 0.7 * age (220 - age has a 10-12 bpm SD)."""
-    return 208 - 0.7 * age
 
 
 class EnergyMeter:

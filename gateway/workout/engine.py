@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..safety.direction import Direction
 from ..safety.events import SegmentChange
-from .energy import Direction
 from .plan import Plan, Segment
 
 

@@ -24,8 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from ..safety.direction import Direction
 from ..validation import describe, refuse_bool_for_number
-from .energy import Direction
 
 SPEED_JUMP_WARN_KMH = 3.0
 

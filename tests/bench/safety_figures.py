@@ -41,8 +41,8 @@ from gateway.clock import LoopClock
 from gateway.ftms import ControlOp
 from gateway.hub import AlertMessage, HubMessage
 from gateway.safety import SafetyLimits
-from gateway.session.station import StationRuntime
-from gateway.workout.energy import Direction
+from gateway.safety.direction import Direction
+from gateway.station.runtime import StationRuntime
 from simulators.inprocess import InProcessLink, SimRunner, running
 from simulators.scenario import Scenario
 from simulators.station import SimulatedStation, StationSpec

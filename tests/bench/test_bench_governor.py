@@ -9,6 +9,7 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 from gateway.safety import SafetyLimits, initial_state, step
 from gateway.safety.actions import SetTargetSpeed
+from gateway.safety.direction import Direction
 from gateway.safety.events import (
     ControlGranted,
     HeartRateSample,
@@ -17,7 +18,6 @@ from gateway.safety.events import (
     Tick,
     TreadmillRecord,
 )
-from gateway.workout.energy import Direction
 
 
 def backward_state() -> Any:

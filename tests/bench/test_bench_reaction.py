@@ -28,7 +28,7 @@ from gateway.ftms import (
 from gateway.ftms import uuids as U
 from gateway.hub import StateMessage
 from gateway.safety import SafetyLimits
-from gateway.session.station import StationRuntime
+from gateway.station.runtime import StationRuntime
 from gateway.workout.plan import parse_plan
 from simulators.inprocess import InProcessLink, running
 from simulators.station import Notify, SimulatedStation

@@ -20,8 +20,8 @@ from gateway.clock import LoopClock
 from gateway.ftms import ControlOp, StopPause
 from gateway.hub import AlertMessage, DecisionMessage, HeartRateMessage, HubMessage
 from gateway.safety import SafetyLimits
-from gateway.session.station import StationRuntime
-from gateway.workout.energy import Direction
+from gateway.safety.direction import Direction
+from gateway.station.runtime import StationRuntime
 from gateway.workout.plan import Plan, parse_plan
 from simulators.inprocess import InProcessLink, SimRunner, running
 from simulators.scenario import Scenario

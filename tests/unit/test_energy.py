@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.safety.direction import Direction
+from gateway.safety.limits import hr_max
 from gateway.workout.energy import (
-    Direction,
     EnergyMeter,
     acsm_vo2,
     backward_multiplier,
-    hr_max,
     kcal_per_min_from_vo2,
     keytel_kcal_per_min,
     vo2,

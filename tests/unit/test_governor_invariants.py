@@ -11,6 +11,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from gateway.ftms.units import centi
 from gateway.safety import Action, Event, SafetyLimits, initial_state, step
 from gateway.safety.actions import CommandResult, Decision, Pause, SetTargetSpeed, ToEngine
+from gateway.safety.direction import Direction
 from gateway.safety.events import (
     Command,
     CommandFailed,
@@ -30,7 +31,6 @@ from gateway.safety.events import (
     TreadmillRecord,
 )
 from gateway.safety.governor import Phase, overspeed_limit_c
-from gateway.workout.energy import Direction
 
 speeds = st.integers(0, 1600).map(lambda c: c / 100)
 values = st.one_of(

@@ -17,6 +17,7 @@ from gateway.safety.actions import (
     Start,
     ToEngine,
 )
+from gateway.safety.direction import Direction
 from gateway.safety.events import (
     Command,
     CommandFailed,
@@ -36,7 +37,6 @@ from gateway.safety.events import (
     TreadmillRecord,
 )
 from gateway.safety.governor import Phase
-from gateway.workout.energy import Direction
 
 from .governor_helpers import Run, alerts, of, results, rules, started
 

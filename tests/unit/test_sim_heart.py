@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.workout.energy import Direction
+from gateway.safety.direction import Direction
 from simulators.heart import HeartModel
 
 

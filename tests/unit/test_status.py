@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from gateway.hub import Snapshot
+from gateway.safety.direction import Direction
 from gateway.status import format_status
-from gateway.workout.energy import Direction
 from gateway.workout.engine import Progress
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.workout.energy import Direction
+from gateway.safety.direction import Direction
 from gateway.workout.engine import WorkoutEngine
 from gateway.workout.plan import (
     Plan,

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from ..backoff import Backoff
 from ..clock import Clock
 from ..ftms import (
     ControlOp,
@@ -86,7 +87,6 @@ from ..safety.events import (
 from ..workout.energy import EnergyMeter
 from ..workout.engine import WorkoutEngine
 from ..workout.plan import Plan, PlanError, plan_by_name
-from .backoff import Backoff
 from .control import ControlError, ControlPointClient, ControlTimeout
 
 log = logging.getLogger(__name__)
