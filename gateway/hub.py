@@ -10,10 +10,12 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Literal, TypedDict, Unpack
 
 from .ftms import HeartRate, TreadmillData
 from .safety.actions import Alert, CommandResult, Decision
+from .safety.direction import Direction
+from .safety.governor import Phase
 from .workout.engine import Progress
 
 log = logging.getLogger(__name__)
@@ -29,8 +31,8 @@ class Snapshot:
     cap_kmh: float = 6.0
     capped: bool = False
     cap_held: bool = False
-    direction: str = "forward"
-    phase: str = "running"
+    direction: Direction = Direction.FORWARD
+    phase: Phase = Phase.RUNNING
     running: bool = False
     incline_pct: float | None = None
     distance_m: int | None = None
@@ -45,8 +47,36 @@ class Snapshot:
     plan: str | None = None
     treadmill_connected: bool = False
     hrm_connected: bool = False
-    hr_source: str | None = None  # "strap", "treadmill", or None: HR protections off
+    hr_source: Literal["strap", "treadmill"] | None = None  # None: HR protections off
     last_sample_at: float | None = None
+
+
+class SnapshotChanges(TypedDict, total=False):
+    """What ``Hub.update`` may change: every field of ``Snapshot`` but its station."""
+
+    speed_kmh: float | None
+    target_kmh: float | None
+    cap_kmh: float
+    capped: bool
+    cap_held: bool
+    direction: Direction
+    phase: Phase
+    running: bool
+    incline_pct: float | None
+    distance_m: int | None
+    elapsed_s: int | None
+    energy_kcal: float
+    energy_method: str
+    treadmill_energy_kcal: int | None
+    heart_rate_bpm: int | None
+    hr_contact: bool | None
+    hr_max_bpm: float
+    segment: Progress | None
+    plan: str | None
+    treadmill_connected: bool
+    hrm_connected: bool
+    hr_source: Literal["strap", "treadmill"] | None
+    last_sample_at: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +88,7 @@ class TelemetrySample:
     record: TreadmillData
     # The governor's view when the record arrived: consumers mark charts and
     # check the cap per sample, however late the (1 Hz) state message is.
-    direction: str = "forward"
+    direction: Direction = Direction.FORWARD
     capped: bool = False
     cap_kmh: float | None = None
 
@@ -137,7 +167,7 @@ class Hub:
             except Exception:
                 log.exception("hub listener %r failed", listener)
 
-    def update(self, **changes: Any) -> Snapshot:
+    def update(self, **changes: Unpack[SnapshotChanges]) -> Snapshot:
         """Change the snapshot and tell the listeners, if anything actually changed.
 
         The runtime calls this after every event (ticks included); publishing

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from gateway.hub import Hub, HubMessage, Snapshot, StateMessage
+from gateway.safety.direction import Direction
 
 
 def test_update_publishes_only_real_changes() -> None:
     hub = Hub(Snapshot("tm1"))
     seen: list[HubMessage] = []
     unsubscribe = hub.subscribe(seen.append)
-    hub.update(speed_kmh=5.0, direction="forward")
-    hub.update(speed_kmh=5.0, direction="forward")  # nothing changed: no message
+    hub.update(speed_kmh=5.0, direction=Direction.FORWARD)
+    hub.update(speed_kmh=5.0, direction=Direction.FORWARD)  # nothing changed: no message
     hub.update(speed_kmh=5.5)
     assert [m.snapshot.speed_kmh for m in seen if isinstance(m, StateMessage)] == [5.0, 5.5]
     unsubscribe()

@@ -20,6 +20,7 @@ from gateway.mqtt.payloads import (
     TelemetryPayload,
 )
 from gateway.mqtt.topics import Topics
+from gateway.safety.direction import Direction
 from gateway.safety.events import Command, CommandKind
 
 T = Topics("retrogate", "pi")
@@ -54,7 +55,9 @@ def test_payloads_use_the_canonical_names_and_a_version() -> None:
     }
     hr = HeartRatePayload.of(3, 2.0, HeartRate(120, True, None, (0.5,)))
     assert hr.model_dump()["rr_intervals_s"] == [0.5]
-    state = StatePayload.of(9.0, Snapshot("tm1", speed_kmh=5.5, capped=True, direction="backward"))
+    state = StatePayload.of(
+        9.0, Snapshot("tm1", speed_kmh=5.5, capped=True, direction=Direction.BACKWARD)
+    )
     assert (state.capped, state.direction, state.speed_kmh) == (True, "backward", 5.5)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gateway.hub import Snapshot
 from gateway.safety.direction import Direction
+from gateway.safety.governor import Phase
 from gateway.status import format_status
 from gateway.workout.engine import Progress
 
@@ -19,7 +20,7 @@ def test_backward_capped_with_segment_and_hr() -> None:
         speed_kmh=5.8,
         capped=True,
         cap_held=True,
-        direction="backward",
+        direction=Direction.BACKWARD,
         distance_m=312,
         elapsed_s=250,
         heart_rate_bpm=142,
@@ -37,8 +38,8 @@ def test_no_control_and_halt_are_shown() -> None:
         treadmill_connected=True,
         capped=True,
         cap_held=False,
-        direction="backward",
-        phase="halted",
+        direction=Direction.BACKWARD,
+        phase=Phase.HALTED,
     )
     line = format_status(s)
     assert "(NO CONTROL)" in line

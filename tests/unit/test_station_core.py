@@ -1,0 +1,379 @@
+"""The station core, table by table: bytes in, effects out, no I/O and no clock.
+
+Each mapping the core owns (notification bytes to governor events, governor
+actions to control-point bytes, the treadmill's answers to events, the
+heart-rate source) is checked against the governor itself or against the
+bytes of the FTMS specification, never against the core's own tables.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from gateway.ftms import (
+    FitnessMachineFeature,
+    HeartRate,
+    MachineStatus,
+    MachineStatusOp,
+    ResultCode,
+    SpeedRange,
+    StopPause,
+    TreadmillData,
+    encode_feature,
+    encode_heart_rate,
+    encode_machine_status,
+    encode_speed_range,
+    encode_treadmill_data,
+)
+from gateway.ftms import uuids as U
+from gateway.ftms.control import encode_control_request
+from gateway.ftms.machine import InclineRange, encode_incline_range
+from gateway.hub import AlertMessage, HeartRateMessage, ResultMessage, TelemetrySample
+from gateway.safety import SafetyLimits, step
+from gateway.safety.actions import Pause, RequestControl, SetIncline, SetTargetSpeed, Start, Stop
+from gateway.safety.direction import Direction
+from gateway.safety.events import (
+    Command,
+    CommandFailed,
+    CommandKind,
+    ControlLost,
+    Event,
+    Failure,
+    MachineStopped,
+    StopKind,
+    Tick,
+)
+from gateway.safety.governor import ceiling_c
+from gateway.station.core import (
+    Answered,
+    Connected,
+    ControlAction,
+    Drop,
+    Effect,
+    LoadPlan,
+    Log,
+    PlanLoaded,
+    Publish,
+    Raw,
+    StationCore,
+    TreadmillReady,
+    Update,
+    Write,
+    write,
+)
+from gateway.workout.plan import Plan, Segment
+
+SPEED_AND_INCLINE = encode_feature(
+    FitnessMachineFeature(("total_distance", "elapsed_time"), ("speed", "inclination"))
+)
+SPEEDS = encode_speed_range(SpeedRange(0.5, 16.0, 0.1))
+
+
+def ready(feature: bytes = SPEED_AND_INCLINE, **kw: object) -> TreadmillReady:
+    return TreadmillReady("AA:BB", feature, SPEEDS, **kw)  # type: ignore[arg-type]
+
+
+def data(speed: float, distance: int = 0, **kw: object) -> Raw:
+    record = TreadmillData(speed_kmh=speed, distance_m=distance, elapsed_s=1, **kw)  # type: ignore[arg-type]
+    return Raw(U.TREADMILL_DATA, encode_treadmill_data(record))
+
+
+def status(op: MachineStatusOp, **kw: object) -> Raw:
+    return Raw(U.FITNESS_MACHINE_STATUS, encode_machine_status(MachineStatus(op, **kw)))  # type: ignore[arg-type]
+
+
+def writes(effects: list[Effect]) -> list[bytes]:
+    return [encode_control_request(e.request) for e in effects if isinstance(e, Write)]
+
+
+def alerts(effects: list[Effect]) -> list[str]:
+    return [
+        e.message.alert.code
+        for e in effects
+        if isinstance(e, Publish) and isinstance(e.message, AlertMessage)
+    ]
+
+
+def changes(effects: list[Effect]) -> dict[str, object]:
+    merged: dict[str, object] = {}
+    for e in effects:
+        if isinstance(e, Update):
+            merged.update(e.changes)
+    return merged
+
+
+def connected(
+    core: StationCore, at: float = 0.0, feature: bytes = SPEED_AND_INCLINE, **kw: object
+) -> list[Effect]:
+    """Connect, be granted control, see a standing belt: the usual start."""
+    effects = core.feed(ready(feature, **kw), at)
+    effects += core.feed(Connected("treadmill", True), at)
+    effects += core.feed(Answered(RequestControl(), ResultCode.SUCCESS), at)
+    effects += core.feed(data(0.0), at)
+    return effects
+
+
+# --- governor actions become control-point bytes (FTMS 4.16.1) --------------------------
+
+
+@pytest.mark.parametrize(
+    ("action", "wire"),
+    [
+        (RequestControl(), "00"),
+        (Start(), "07"),
+        (Stop(), "08 01"),
+        (Pause(), "08 02"),
+        (SetTargetSpeed(5.5), "02 26 02"),  # 0.01 km/h
+        (SetIncline(2.5), "03 19 00"),  # 0.1 %
+    ],
+)
+def test_actions_become_the_specs_bytes(action: ControlAction, wire: str) -> None:
+    assert encode_control_request(write(action).request) == bytes.fromhex(wire)
+
+
+# --- notification bytes become governor events ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("op", "event"),
+    [
+        (MachineStatusOp.STOPPED_OR_PAUSED_BY_USER, MachineStopped(StopKind.USER)),
+        (MachineStatusOp.STOPPED_BY_SAFETY_KEY, MachineStopped(StopKind.SAFETY_KEY)),
+        (MachineStatusOp.STARTED_OR_RESUMED_BY_USER, MachineStopped(StopKind.STARTED)),
+        (MachineStatusOp.CONTROL_PERMISSION_LOST, ControlLost("revoked")),
+        (MachineStatusOp.RESET, ControlLost("reset")),
+    ],
+)
+def test_machine_status_becomes_the_governors_event(op: MachineStatusOp, event: Event) -> None:
+    core = StationCore("tm1", SafetyLimits())
+    connected(core)
+    core.feed(data(8.0), 1.0)
+    expected, _ = step(core.state, event, 2.0)
+    extra = (
+        {"stop_pause": StopPause.STOP} if op is MachineStatusOp.STOPPED_OR_PAUSED_BY_USER else {}
+    )
+    core.feed(status(op, **extra), 2.0)
+    assert core.state == expected
+
+
+def test_a_console_target_change_is_reported_and_corrected_backward() -> None:
+    core = StationCore("tm1", SafetyLimits(backward_cap_kmh=6.0))
+    connected(core)
+    core.feed(Command("c1", CommandKind.SET_DIRECTION, "backward"), 0.0)
+    effects = core.feed(status(MachineStatusOp.TARGET_SPEED_CHANGED, target_speed_kmh=9.0), 1.0)
+    assert changes(effects)["target_kmh"] == 9.0
+    assert encode_control_request(write(SetTargetSpeed(6.0)).request) in writes(effects)
+
+
+def test_a_record_is_published_numbered_with_the_governors_view() -> None:
+    core = StationCore("tm1", SafetyLimits())
+    connected(core)
+    effects = core.feed(data(4.2, distance=120), 5.0)
+    samples = [
+        e.message
+        for e in effects
+        if isinstance(e, Publish) and isinstance(e.message, TelemetrySample)
+    ]
+    assert [(s.seq, s.at, s.record.speed_kmh, s.direction) for s in samples] == [
+        (2, 5.0, 4.2, Direction.FORWARD)
+    ]
+    seen = changes(effects)
+    assert (seen["speed_kmh"], seen["distance_m"], seen["last_sample_at"]) == (4.2, 120, 5.0)
+    assert core.state.reported_c == 420
+
+
+def test_a_strap_sample_is_published_and_stepped() -> None:
+    core = StationCore("tm1", SafetyLimits())
+    connected(core, strap=True)
+    raw = Raw(U.HEART_RATE_MEASUREMENT, encode_heart_rate(HeartRate(131, True)))
+    effects = core.feed(raw, 3.0)
+    published = [e.message for e in effects if isinstance(e, Publish)]
+    assert [m.seq for m in published if isinstance(m, HeartRateMessage)] == [1]
+    assert isinstance(effects[0], Publish)
+    assert isinstance(effects[0].message, HeartRateMessage)
+    assert core.state.hr_bpm == 131
+    assert changes(effects)["heart_rate_bpm"] == 131
+
+
+@pytest.mark.parametrize("frame", ["", "00"], ids=["empty", "half-flags"])
+def test_an_undecodable_frame_is_counted_logged_and_changes_nothing(frame: str) -> None:
+    core = StationCore("tm1", SafetyLimits())
+    connected(core)
+    before = core.state
+    effects = core.feed(Raw(U.TREADMILL_DATA, bytes.fromhex(frame)), 9.0)
+    assert core.counters["decode_errors"] == 1
+    assert [type(e) for e in effects] == [Log]
+    assert isinstance(effects[0], Log)
+    assert effects[0].level == logging.WARNING
+    assert core.state == before
+
+
+# --- the treadmill's answers become events ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("result", "timeout", "failure"),
+    [
+        (ResultCode.CONTROL_NOT_PERMITTED, False, Failure.NOT_PERMITTED),
+        (ResultCode.OP_CODE_NOT_SUPPORTED, False, Failure.UNSUPPORTED),
+        (ResultCode.INVALID_PARAMETER, False, Failure.INVALID),
+        (ResultCode.OPERATION_FAILED, False, Failure.FAILED),
+        (0x7E, False, Failure.NOT_PERMITTED),  # a result the spec does not define
+        (None, True, Failure.TIMEOUT),
+        (None, False, Failure.LINK),
+    ],
+)
+def test_a_refused_write_is_the_governors_command_failed(
+    result: ResultCode | int | None, timeout: bool, failure: Failure
+) -> None:
+    core = StationCore("tm1", SafetyLimits())
+    connected(core)
+    expected, _ = step(core.state, CommandFailed("set_target_speed", "x", failure), 4.0)
+    core.feed(Answered(SetTargetSpeed(5.0), result, "gone", timeout), 4.0)
+    assert core.state == expected
+
+
+def test_control_is_held_only_once_the_treadmill_says_success() -> None:
+    core = StationCore("tm1", SafetyLimits())
+    core.feed(ready(), 0.0)
+    effects = core.feed(Connected("treadmill", True), 0.0)
+    assert writes(effects) == [bytes.fromhex("00")]
+    assert not core.state.has_control
+    core.feed(Answered(RequestControl(), ResultCode.SUCCESS), 0.1)
+    assert core.state.has_control
+
+
+def test_a_disconnect_loses_control_and_says_so() -> None:
+    core = StationCore("tm1", SafetyLimits())
+    connected(core)
+    effects = core.feed(Connected("treadmill", False), 1.0)
+    assert not core.state.has_control
+    assert changes(effects)["treadmill_connected"] is False
+
+
+def test_a_treadmill_without_speed_targets_is_a_danger() -> None:
+    core = StationCore("tm1", SafetyLimits())
+    feature = encode_feature(FitnessMachineFeature(("total_distance",), ()))
+    assert alerts(core.feed(ready(feature), 0.0)) == ["no_speed_control"]
+
+
+def test_incline_is_used_only_when_the_machine_has_a_range() -> None:
+    with_range = StationCore("tm1", SafetyLimits())
+    incline = encode_incline_range(InclineRange(0.0, 15.0, 0.5))
+    with_range.feed(ready(incline_range=incline), 0.0)
+    without = StationCore("tm1", SafetyLimits())
+    without.feed(ready(), 0.0)
+    assert (with_range.state.incline_supported, without.state.incline_supported) == (True, False)
+
+
+# --- where heart rate comes from (SAFETY.md 14) ------------------------------------------------
+
+WITH_HR = encode_feature(
+    FitnessMachineFeature(("heart_rate_measurement",), ("speed", "inclination"))
+)
+
+
+@pytest.mark.parametrize(
+    ("kw", "feature", "source", "alerted"),
+    [
+        ({"strap": True}, SPEED_AND_INCLINE, "strap", []),
+        ({"hr_service": True}, SPEED_AND_INCLINE, "treadmill", []),
+        ({}, WITH_HR, "treadmill", []),  # a receiver in the console: Treadmill Data
+        ({}, SPEED_AND_INCLINE, None, ["no_hr_source"]),
+    ],
+)
+def test_the_heart_rate_source_is_decided_at_connect_and_said_once(
+    kw: dict[str, bool], feature: bytes, source: str | None, alerted: list[str]
+) -> None:
+    core = StationCore("tm1", SafetyLimits())
+    effects = connected(core, feature=feature, **kw)
+    assert changes(effects)["hr_source"] == source
+    assert alerts(effects) == alerted
+    assert alerts(core.feed(data(0.0), 1.0)) == []  # once
+
+
+def test_heart_rate_in_treadmill_data_feeds_the_ceiling() -> None:
+    core = StationCore("tm1", SafetyLimits())
+    connected(core, feature=WITH_HR)
+    core.feed(data(5.0, heart_rate_bpm=150), 1.0)
+    assert core.state.hr_bpm == 150
+
+
+# --- the workout ------------------------------------------------------------------------------
+
+PLAN = Plan(
+    name="two",
+    segments=(
+        Segment(direction=Direction.FORWARD, speed_kmh=5.0, duration_s=60),
+        Segment(direction=Direction.BACKWARD, speed_kmh=9.0, distance_m=50),
+    ),
+)
+
+
+def test_a_plan_waits_for_control_and_a_record_then_starts() -> None:
+    core = StationCore("tm1", SafetyLimits(), plan=PLAN)
+    core.feed(ready(), 0.0)
+    early = core.feed(Connected("treadmill", True), 0.0)
+    early += core.feed(Answered(RequestControl(), ResultCode.SUCCESS), 0.0)
+    assert bytes.fromhex("07") not in writes(early)  # no start before the belt is seen
+    started = core.feed(data(0.0), 0.5)
+    assert bytes.fromhex("07") in writes(started)
+    assert core.engine is not None
+    assert core.engine.index == 0
+
+
+def test_a_plans_backward_speed_above_the_cap_is_warned_and_capped() -> None:
+    core = StationCore("tm1", SafetyLimits(backward_cap_kmh=6.0), plan=PLAN)
+    effects = connected(core)
+    assert "plan_warning" in alerts(effects)
+    core.feed(Command("n", CommandKind.NEXT_SEGMENT), 1.0)
+    assert core.state.direction is Direction.BACKWARD
+    assert ceiling_c(core.state, 1.0) <= 600
+
+
+def test_next_segment_without_a_plan_is_refused() -> None:
+    core = StationCore("tm1", SafetyLimits())
+    connected(core)
+    effects = core.feed(Command("n1", CommandKind.NEXT_SEGMENT), 1.0)
+    answers = [
+        e.message.result
+        for e in effects
+        if isinstance(e, Publish) and isinstance(e.message, ResultMessage)
+    ]
+    assert [(a.id, a.ok) for a in answers] == [("n1", False)]
+
+
+def test_load_plan_reads_off_the_loop_and_answers_once_loaded() -> None:
+    core = StationCore("tm1", SafetyLimits())
+    connected(core)
+    command = Command("p1", CommandKind.LOAD_PLAN, "two")
+    effects = core.feed(command, 1.0)
+    assert [e for e in effects if isinstance(e, LoadPlan)] == [LoadPlan(command)]
+    loaded = core.feed(PlanLoaded(command, PLAN), 1.2)
+    results = [
+        e.message.result
+        for e in loaded
+        if isinstance(e, Publish) and isinstance(e.message, ResultMessage)
+    ]
+    assert [(r.id, r.ok) for r in results] == [("p1", True)]
+    assert core.plan is PLAN
+    failed = core.feed(PlanLoaded(command, None, "no plan 'x'"), 1.3)
+    assert [
+        (e.message.result.ok, e.message.result.error)
+        for e in failed
+        if isinstance(e, Publish) and isinstance(e.message, ResultMessage)
+    ] == [(False, "no plan 'x'")]
+
+
+def test_the_data_watchdog_asks_the_shell_to_drop_the_link() -> None:
+    core = StationCore("tm1", SafetyLimits())
+    connected(core)
+    core.feed(Command("go", CommandKind.START), 0.0)
+    core.feed(data(3.0), 0.5)
+    effects: list[Effect] = []
+    for t in range(1, 12):
+        effects += core.feed(Tick(), float(t))
+    assert Drop() in effects
+    assert "data_lost" in alerts(effects)
