@@ -18,6 +18,7 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.reactive import reactive
 
+from gateway.contract.payloads import CommandName
 from gateway.mqtt.consumer import BrokerAddress, Consumer
 
 from .model import Fleet
@@ -123,7 +124,11 @@ class Dashboard(App[None]):
     # --- commands --------------------------------------------------------------------
 
     async def send(
-        self, station: str, cmd: str, value: float | str | None = None, label: str | None = None
+        self,
+        station: str,
+        cmd: CommandName,
+        value: float | str | None = None,
+        label: str | None = None,
     ) -> None:
         """Send a command; its answer shows on the station screen."""
         text = label or (f"{cmd} {value}" if value is not None else cmd)

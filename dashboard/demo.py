@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -27,6 +26,7 @@ from typing import Any
 from gateway.clock import LoopClock
 from gateway.commands.common import setup_logging
 from gateway.config import MqttConfig, Settings, StationConfig
+from gateway.contract.topics import StationTopic, route
 from gateway.mqtt.broker import BrokerStartError
 from gateway.mqtt.consumer import BrokerAddress, Consumer
 from gateway.mqtt.probe import embedded_port_free
@@ -71,24 +71,25 @@ class Monitor:
         if station is None:
             return
         view = self.fleet.stations[station]
-        if topic.endswith("/telemetry") and view.last_seq not in self.telemetry:
-            self.telemetry.add(view.last_seq)
+        where = route(self.fleet.prefix, topic)
+        kind = where.kind if isinstance(where, StationTopic) else None
+        sample = view.last_telemetry
+        if kind == "telemetry" and sample is not None and sample.seq not in self.telemetry:
+            self.telemetry.add(sample.seq)
             self.changed.set()
-            data = json.loads(payload)
-            backward = data.get("direction") == "backward" and bool(data.get("capped"))
+            backward = sample.direction == "backward" and sample.capped
             if backward and not self._was_backward:
                 self.backward_stretches += 1
             self._was_backward = backward
             if backward:
-                self.fastest_backward_kmh = max(
-                    self.fastest_backward_kmh, float(data.get("speed_kmh") or 0.0)
-                )
-                self.cap_kmh = data.get("cap_kmh")
-        elif topic.endswith("/heart_rate"):
+                speed = view.speed[-1] if view.speed else 0.0
+                self.fastest_backward_kmh = max(self.fastest_backward_kmh, speed)
+                self.cap_kmh = sample.cap_kmh
+        elif kind == "heart_rate":
             self.heart_rates += 1
-        elif topic.endswith("/state"):
+        elif kind == "state":
             self.states += 1
-        elif topic.endswith("/safety/events"):
+        elif kind == "safety/events":
             self.safety_events += 1
 
     def connection(self, up: bool, _detail: str) -> None:

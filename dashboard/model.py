@@ -1,15 +1,31 @@
 """What the dashboard knows, built only from MQTT messages (pure, no I/O).
 
 The app feeds every message it receives to :meth:`Fleet.feed` and redraws
-from the model at a steady rate; tests feed it fixed messages.
+from the model at a steady rate. Topics are routed and payloads read with
+the gateway's own contract (``gateway.contract``), so the dashboard holds
+the same models the gateway publishes, and a change to the contract fails
+the dashboard's tests too.
 """
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+
+from gateway.contract.payloads import (
+    AlertPayload,
+    CommandResultPayload,
+    HeartRatePayload,
+    PlanSegmentPayload,
+    SafetyEventPayload,
+    SegmentPayload,
+    StatePayload,
+    TelemetryPayload,
+    WorkoutPayload,
+    read,
+)
+from gateway.contract.topics import GatewayTopic, StationTopic, route
 
 HISTORY = 3600  # samples kept per chart (bounded memory: 15 min at 4 Hz)
 ALERTS = 100
@@ -29,8 +45,8 @@ class StationView:
     """One treadmill as the dashboard sees it."""
 
     id: str
-    state: dict[str, Any] = field(default_factory=dict)
-    workout: dict[str, Any] = field(default_factory=dict)
+    state: StatePayload | None = None
+    workout: WorkoutPayload | None = None
     treadmill_online: bool = False
     hrm_online: bool = False
     last_sample: float | None = None  # wall clock of the last telemetry/HR message
@@ -38,17 +54,28 @@ class StationView:
     heart_rate: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
     backward: deque[bool] = field(default_factory=lambda: deque(maxlen=HISTORY))
     alerts: deque[Alert] = field(default_factory=lambda: deque(maxlen=ALERTS))
-    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    results: dict[str, CommandResultPayload] = field(default_factory=dict)
     last_seq: int = 0
+    last_telemetry: TelemetryPayload | None = None
 
     def value(self, name: str) -> Any:
         """A field of the latest state (None before the first one)."""
-        return self.state.get(name)
+        return getattr(self.state, name, None)
 
     @property
     def direction(self) -> str:
         """``forward`` or ``backward``."""
-        return str(self.state.get("direction", "forward"))
+        return self.state.direction if self.state is not None else "forward"
+
+    @property
+    def segment(self) -> SegmentPayload | None:
+        """Where the workout is, if a plan runs."""
+        return self.state.segment if self.state is not None else None
+
+    @property
+    def segments(self) -> list[PlanSegmentPayload]:
+        """The active plan's segments (empty in free mode)."""
+        return list(self.workout.segments) if self.workout is not None else []
 
 
 @dataclass
@@ -68,58 +95,54 @@ class Fleet:
 
     def feed(self, topic: str, payload: bytes, now: float) -> str | None:
         """Apply one message; returns the station it concerned (if any)."""
-        parts = topic.split("/")
-        base = self.prefix.split("/")
-        if parts[: len(base)] != base or len(parts) < len(base) + 2:
+        where = route(self.prefix, topic)
+        if isinstance(where, GatewayTopic):
+            if where.kind == "status":
+                self.gateways[where.gateway] = payload.decode(errors="replace")
             return None
-        rest = parts[len(base) :]
-        if rest[0] == "gateways":
-            if len(rest) == 3 and rest[2] == "status":
-                self.gateways[rest[1]] = payload.decode(errors="replace")
+        if not isinstance(where, StationTopic) or where.kind in ("cmd", "owner"):
             return None
-        station, kind = rest[0], "/".join(rest[1:])
-        if kind == "cmd":
-            return None
-        view = self.station(station)
+        view = self.station(where.station)
         try:
-            self._apply(view, kind, payload, now)
-        except (ValueError, KeyError, TypeError):
+            self._apply(view, where, payload, now)
+        except ValueError:  # pydantic's ValidationError included: the contract was broken
             self.malformed += 1
-        return station
+        return where.station
 
-    def _apply(self, view: StationView, kind: str, payload: bytes, now: float) -> None:
-        if kind.endswith("availability"):
-            online = payload == b"online"
-            if kind.startswith("treadmill"):
-                view.treadmill_online = online
-            else:
-                view.hrm_online = online
+    def _apply(self, view: StationView, where: StationTopic, payload: bytes, now: float) -> None:
+        kind = where.kind
+        if kind == "treadmill/availability":
+            view.treadmill_online = payload == b"online"
+            return
+        if kind == "hrm/availability":
+            view.hrm_online = payload == b"online"
             return
         if not payload:
-            return
-        data = json.loads(payload)
-        if kind == "state":
-            view.state = data
-        elif kind == "workout":
-            view.workout = data
-        elif kind == "telemetry":
+            return  # a cleared retained message
+        message = read(kind, payload)
+        if isinstance(message, StatePayload):
+            view.state = message
+        elif isinstance(message, WorkoutPayload):
+            view.workout = message
+        elif isinstance(message, TelemetryPayload):
             view.last_sample = now
-            if data["seq"] <= view.last_seq:
+            if message.seq <= view.last_seq:
                 return  # a replayed duplicate: consumers dedupe by seq
-            view.last_seq = data["seq"]
-            view.speed.append(float(data.get("speed_kmh") or 0.0))
-            view.backward.append(data.get("direction", view.direction) == "backward")
-        elif kind == "heart_rate":
+            view.last_seq = message.seq
+            view.last_telemetry = message
+            speed = getattr(message, "speed_kmh", None)
+            view.speed.append(float(speed) if isinstance(speed, int | float) else 0.0)
+            view.backward.append(message.direction == "backward")
+        elif isinstance(message, HeartRatePayload):
             view.last_sample = now
-            view.heart_rate.append(float(data["heart_rate_bpm"]))
-        elif kind == "alerts":
-            view.alerts.append(Alert(data["ts"], data["level"], data["message"]))
-        elif kind == "safety/events":
-            view.alerts.append(
-                Alert(data["ts"], "rule", f"{data['rule']}: {data['input']} -> {data['action']}")
-            )
-        elif kind == "cmd/result" and data.get("id") is not None:
-            view.results[str(data["id"])] = data
+            view.heart_rate.append(float(message.heart_rate_bpm))
+        elif isinstance(message, AlertPayload):
+            view.alerts.append(Alert(message.ts, message.level, message.message))
+        elif isinstance(message, SafetyEventPayload):
+            text = f"{message.rule}: {message.input} -> {message.action}"
+            view.alerts.append(Alert(message.ts, "rule", text))
+        elif isinstance(message, CommandResultPayload) and message.id is not None:
+            view.results[message.id] = message
             while len(view.results) > ALERTS:
                 view.results.pop(next(iter(view.results)))
 

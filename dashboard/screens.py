@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast, get_args
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -11,7 +11,9 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from .model import clock
+from gateway.contract.payloads import CommandName, CommandResultPayload
+
+from .model import StationView, clock
 from .widgets import (
     Alerts,
     Charts,
@@ -26,6 +28,9 @@ from .widgets import (
 
 if TYPE_CHECKING:
     from .app import Dashboard
+
+
+COMMAND_NAMES = get_args(CommandName)
 
 
 class LiveScreen(Screen[None]):
@@ -182,7 +187,7 @@ class StationScreen(LiveScreen):
         self.query_one(Connections).show(view, self.dash.broker_up, self.dash.broker_text)
         self._show_result(view.results)
 
-    def _show_result(self, results: dict[str, dict[str, Any]]) -> None:
+    def _show_result(self, results: dict[str, CommandResultPayload]) -> None:
         pending = self.dash.pending.get(self.station)
         if pending is None:
             return
@@ -193,13 +198,15 @@ class StationScreen(LiveScreen):
             line.update(f"{label} … waiting for the gateway")
             line.set_class(False, "refused")
             return
-        ok = bool(answer.get("ok"))
+        ok = answer.ok
         line.set_class(not ok, "refused")
-        detail = answer.get("applied") if ok else answer.get("error")
+        detail = answer.applied if ok else answer.error
         line.update(f"{label}: {'ok' if ok else 'REFUSED'} — {detail}")
 
     async def action_command(self, cmd: str, value: float | str | None = None) -> None:
-        await self.dash.send(self.station, cmd, value)
+        if cmd not in COMMAND_NAMES:  # a binding naming no command of the contract
+            raise ValueError(f"no command {cmd!r} in the MQTT contract")
+        await self.dash.send(self.station, cast(CommandName, cmd), value)
 
     async def action_emergency(self) -> None:
         await self.dash.send(self.station, "stop", label="EMERGENCY STOP")
@@ -224,14 +231,13 @@ class StationScreen(LiveScreen):
             self.app.pop_screen()
 
 
-def _remaining(view: Any) -> tuple[str, str]:
-    segments = view.workout.get("segments") or []
-    seg = view.value("segment") or {}
-    if not segments or not seg:
+def _remaining(view: StationView) -> tuple[str, str]:
+    segments, seg = view.segments, view.segment
+    if not segments or seg is None:
         return "–", "no plan"
-    rest = segments[seg["index"] + 1 :]
-    time_left = (seg.get("left_s") or 0) + sum(
-        s.get("duration_s") or (s.get("distance_m") or 0) / (s["speed_kmh"] / 3.6) for s in rest
+    rest = segments[seg.index + 1 :]
+    time_left = (seg.left_s or 0) + sum(
+        s.duration_s or (s.distance_m or 0) / (s.speed_kmh / 3.6) for s in rest
     )
     return clock(time_left), f"{len(rest)} segments after this one"
 

@@ -56,13 +56,12 @@ class DirectionBanner(Quiet):
         self.set_class(backward, "backward")
         self.set_class(not backward, "forward")
         word = "◀◀  BACKWARD  ◀◀" if backward else "FORWARD  ▶▶"
-        seg = view.value("segment") or {}
+        seg = view.segment
         lines = [word]
-        if seg:
-            left = seg.get("left_s")
-            left_m = seg.get("left_m")
+        if seg is not None:
+            left, left_m = seg.left_s, seg.left_m
             until = f"{clock(left)} left" if left is not None else f"{left_m or 0:.0f} m left"
-            line = f"segment {seg['index'] + 1}/{seg['count']} · {until} · {seg['note']}"
+            line = f"segment {seg.index + 1}/{seg.count} · {until} · {seg.note}"
             turn = _next_turn(view)
             lines.append(f"{line} · {turn}" if turn else line)
         else:
@@ -72,15 +71,14 @@ class DirectionBanner(Quiet):
 
 def _next_turn(view: StationView) -> str:
     """When the runner turns around next (the moment that needs attention)."""
-    segments = view.workout.get("segments") or []
-    seg = view.value("segment") or {}
-    index = seg.get("index", -1)
+    seg = view.segment
+    index = seg.index if seg is not None else -1
     here = view.direction
-    for later in segments[index + 1 :]:
-        if later["direction"] != here:
-            if seg.get("left_s") is not None:
-                return f"turnaround to {later['direction']} in {clock(seg['left_s'])}"
-            return f"turnaround to {later['direction']} in {seg.get('left_m') or 0:.0f} m"
+    for later in view.segments[index + 1 :]:
+        if later.direction != here and seg is not None:
+            if seg.left_s is not None:
+                return f"turnaround to {later.direction} in {clock(seg.left_s)}"
+            return f"turnaround to {later.direction} in {seg.left_m or 0:.0f} m"
         break
     return ""
 
@@ -90,26 +88,22 @@ class Timeline(Quiet):
 
     def show(self, view: StationView) -> None:
         """One line per segment around the current one."""
-        segments = view.workout.get("segments") or []
+        segments = view.segments
         if not segments:
             self.put(Text("No plan: free run. Load one with load_plan.", style="dim"))
             return
-        current = (view.value("segment") or {}).get("index", -1)
+        current = view.segment.index if view.segment is not None else -1
         text = Text()
         start = max(0, current - 2)
         for i, seg in enumerate(segments[start : start + 7], start=start):
             mark, style = (
                 ("✓", "dim") if i < current else ("▶", "bold") if i == current else (" ", "")
             )
-            arrow = "◀◀" if seg["direction"] == "backward" else "▶▶"
-            end = (
-                f"{seg['distance_m']:.0f} m"
-                if seg.get("distance_m")
-                else clock(seg.get("duration_s"))
-            )
-            colour = " orange1" if seg["direction"] == "backward" else ""
+            arrow = "◀◀" if seg.direction == "backward" else "▶▶"
+            end = f"{seg.distance_m:.0f} m" if seg.distance_m else clock(seg.duration_s)
+            colour = " orange1" if seg.direction == "backward" else ""
             text.append(
-                f"{mark} {i + 1:2} {arrow} {seg['speed_kmh']:4.1f} km/h {end:>6}  {seg['note']}\n",
+                f"{mark} {i + 1:2} {arrow} {seg.speed_kmh:4.1f} km/h {end:>6}  {seg.note}\n",
                 style=(style + colour).strip(),
             )
         self.put(text)
@@ -180,7 +174,7 @@ def zone_style(view: StationView) -> tuple[str, str]:
     bpm = view.value("heart_rate_bpm")
     hr_max = float(view.value("hr_max_bpm") or 180)
     zone = hr_zone(bpm, hr_max)
-    if "hr_source" in view.state and view.value("hr_source") is None:
+    if view.state is not None and view.state.hr_source is None:
         return "bold red", "no HR source: HR protections OFF"
     if not bpm:
         return "dim", "no HR"

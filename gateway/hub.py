@@ -17,6 +17,7 @@ from .safety.actions import Alert, CommandResult, Decision
 from .safety.direction import Direction
 from .safety.governor import Phase
 from .workout.engine import Progress
+from .workout.plan import Plan
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class Snapshot:
     hr_max_bpm: float = 180.0
     segment: Progress | None = None
     plan: str | None = None
+    workout: Plan | None = None  # the plan itself, for the workout topic's timeline
     treadmill_connected: bool = False
     hrm_connected: bool = False
     hr_source: Literal["strap", "treadmill"] | None = None  # None: HR protections off
@@ -73,6 +75,7 @@ class SnapshotChanges(TypedDict, total=False):
     hr_max_bpm: float
     segment: Progress | None
     plan: str | None
+    workout: Plan | None
     treadmill_connected: bool
     hrm_connected: bool
     hr_source: Literal["strap", "treadmill"] | None
@@ -173,7 +176,10 @@ class Hub:
         The runtime calls this after every event (ticks included); publishing
         only real changes keeps listeners from a flood of identical states.
         """
-        if all(getattr(self.snapshot, name) == value for name, value in changes.items()):
+        snap = self.snapshot
+        if all(
+            (now := getattr(snap, name)) is value or now == value for name, value in changes.items()
+        ):
             return self.snapshot
         self.snapshot = replace(self.snapshot, **changes)
         self.publish(StateMessage(self.snapshot))

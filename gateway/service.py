@@ -26,6 +26,7 @@ from .hub import HubMessage, StateMessage
 from .link import Link, ProvidedLinks, load_provider
 from .mqtt.bridge import MqttBridge
 from .mqtt.broker import EmbeddedBroker, embedded_broker
+from .mqtt.ports import StationPort
 from .station.runtime import StationRuntime
 from .status import print_status
 from .store.db import SessionStore
@@ -204,10 +205,20 @@ class Service:
                         "password": SecretStr(self.broker.password),
                     }
                 )
+        ports = [
+            StationPort(
+                s.id,
+                s.hub,
+                s.submit,
+                s.limits.backward_cap_kmh,
+                decode_errors=lambda s=s: s.counters["decode_errors"],  # type: ignore[misc]
+            )
+            for s in self.stations
+        ]
         self.bridge = MqttBridge(
             mqtt,
             self.settings.gateway_id,
-            self.stations,
+            ports,
             self.recorder,
             self.clock,
             host=host,

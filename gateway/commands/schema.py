@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..mqtt.payloads import SCHEMAS
+from ..contract.payloads import SCHEMAS
 
 
 def schema_document() -> str:

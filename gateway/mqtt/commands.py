@@ -12,9 +12,9 @@ import math
 
 from pydantic import ValidationError
 
+from ..contract.payloads import CommandPayload, CommandResultPayload
 from ..safety.events import Command, CommandKind
 from ..validation import describe
-from .payloads import CommandPayload, CommandResultPayload
 
 MAX_PAYLOAD = 4096
 MAX_SKEW_S = 2.0  # a command stamped further in the future than this is refused

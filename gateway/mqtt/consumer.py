@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import os
 import time
 from collections.abc import Callable
@@ -20,6 +19,8 @@ from urllib.parse import urlsplit
 import aiomqtt
 
 from ..backoff import Backoff
+from ..contract.payloads import CommandName, CommandPayload
+from ..contract.topics import Topics
 from .tls import tls_parameters
 
 
@@ -101,7 +102,9 @@ class Consumer:
         """A command id unique to this consumer."""
         return f"{self._tag}-{next(self._ids)}"
 
-    async def command(self, station: str, cmd: str, value: float | str | None = None) -> str:
+    async def command(
+        self, station: str, cmd: CommandName, value: float | str | None = None
+    ) -> str:
         """Publish a command; returns its id (its answer arrives on ``…/cmd/result``).
 
         Raises ConnectionError when it cannot be sent, so callers need not know aiomqtt.
@@ -109,11 +112,10 @@ class Consumer:
         if self._client is None:
             raise ConnectionError("not connected to the broker")
         command_id = self.next_id()
-        body: dict[str, object] = {"id": command_id, "cmd": cmd, "ts": time.time()}
-        if value is not None:
-            body["value"] = value
+        body = CommandPayload(id=command_id, cmd=cmd, value=value, ts=time.time())
+        topic = Topics(self.prefix).command(station)
         try:
-            await self._client.publish(f"{self.prefix}/{station}/cmd", json.dumps(body), qos=1)
+            await self._client.publish(topic, body.model_dump_json(exclude_none=True), qos=1)
         except aiomqtt.MqttError as exc:
             raise ConnectionError(f"the broker did not take it: {exc}") from exc
         return command_id

@@ -7,9 +7,12 @@ the retained ``state`` topic, numbers and buttons publish commands on
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from .topics import Topics
+import aiomqtt
+
+from ..contract.topics import Topics
 
 ORIGIN = {"name": "retrogate", "url": "https://github.com/retrogate/retrogate"}
 
@@ -171,3 +174,43 @@ def device_config(
         "qos": 1,
         "cmps": components,
     }
+
+
+class Discovery:
+    """Every station's device config, sent on connect and when HA comes online."""
+
+    def __init__(
+        self, discovery_prefix: str, topics: Topics, caps: dict[str, float], version: str
+    ) -> None:
+        self.prefix = discovery_prefix
+        self.topics = topics
+        self.caps = caps  # station -> its configured backward cap
+        self.version = version
+
+    @property
+    def ha_status(self) -> str:
+        """Home Assistant's birth and will topic: ``online`` means "send discovery again"."""
+        return f"{self.prefix}/status"
+
+    def messages(self) -> list[tuple[str, str]]:
+        """(topic, retained JSON) per station."""
+        return [
+            (
+                discovery_topic(self.prefix, self.topics, station),
+                json.dumps(
+                    device_config(
+                        self.topics,
+                        station,
+                        version=self.version,
+                        max_speed_kmh=20.0,
+                        backward_cap_kmh=cap,
+                    )
+                ),
+            )
+            for station, cap in self.caps.items()
+        ]
+
+    async def send(self, client: aiomqtt.Client) -> None:
+        """Publish every station's config, retained, QoS 1."""
+        for topic, body in self.messages():
+            await client.publish(topic, body, qos=1, retain=True)

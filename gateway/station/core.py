@@ -449,7 +449,7 @@ class StationCore:
         self.plan, self.engine = plan, WorkoutEngine(plan)
         self._plan_started = False
         self.resume_segment = None
-        self._out.append(Update({"plan": plan.name}))
+        self._out.append(Update({"plan": plan.name, "workout": plan}))
         self._start_plan()
         self._result(CommandResult(command.id, True, applied=f"plan {plan.name!r}"))
 
@@ -532,6 +532,7 @@ class StationCore:
                     "phase": s.phase,
                     "running": s.running,
                     "plan": self.plan.name if self.plan else None,
+                    "workout": self.plan,
                 }
             )
         )

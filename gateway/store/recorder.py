@@ -16,6 +16,14 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from ..clock import Clock
+from ..contract.payloads import (
+    AlertPayload,
+    CommandResultPayload,
+    HeartRatePayload,
+    SafetyEventPayload,
+    SegmentPayload,
+    TelemetryPayload,
+)
 from ..hub import (
     AlertMessage,
     DecisionMessage,
@@ -25,14 +33,6 @@ from ..hub import (
     ResultMessage,
     StateMessage,
     TelemetrySample,
-)
-from ..mqtt.payloads import (
-    AlertPayload,
-    CommandResultPayload,
-    HeartRatePayload,
-    SafetyEventPayload,
-    SegmentPayload,
-    TelemetryPayload,
 )
 from .db import STREAMS, Sample, SessionStore, Stream
 

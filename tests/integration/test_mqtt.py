@@ -14,8 +14,8 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from gateway.contract.payloads import StatePayload, TelemetryPayload
 from gateway.ftms import ControlOp, ControlPointRequest
-from gateway.mqtt.payloads import StatePayload, TelemetryPayload
 from gateway.service import RunOptions
 from tests.support.gateway import running_gateway, settings_for
 from tests.support.mosquitto import Mosquitto

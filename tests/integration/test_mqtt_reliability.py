@@ -353,7 +353,7 @@ async def test_a_second_broker_crash_during_the_backlog_flush_loses_nothing(
             bridge, record = service.bridge, service.recorder.records["sim"]
             hub = service.stations[0].hub
             key: tuple[int, Stream] = (record.session, "telemetry")
-            await _until(hub, lambda: bridge._acked.get(key, 0) >= 20)
+            await _until(hub, lambda: bridge.publisher.acked.get(key, 0) >= 20)
             await _until(hub, lambda: broker.persisted)
             broker.kill()
             down_at = record.stored["telemetry"]
@@ -361,12 +361,12 @@ async def test_a_second_broker_crash_during_the_backlog_flush_loses_nothing(
             await broker.start()
             await bridge.connected.wait()
             # Killed again while the backlog goes out: acknowledged, not yet on disk.
-            await _until(hub, lambda: bridge._acked.get(key, 0) >= down_at + 100)
+            await _until(hub, lambda: bridge.publisher.acked.get(key, 0) >= down_at + 100)
             broker.kill()
             await broker.start()
             await bridge.connected.wait()
             caught_up = record.stored["telemetry"]
-            await _until(hub, lambda: bridge._acked.get(key, 0) >= caught_up)
+            await _until(hub, lambda: bridge.publisher.acked.get(key, 0) >= caught_up)
             final = {s: record.stored[s] for s in ("telemetry", "heart_rate")}
             back = Observer(broker.port, identifier="offline", topics=(TELEMETRY, HEART_RATE))
             async with observing(back):

@@ -11,11 +11,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 from textual.pilot import Pilot
 
 from dashboard.app import Dashboard
 from dashboard.model import Fleet
 from dashboard.screens import StationScreen
+from gateway.contract.payloads import HeartRatePayload, TelemetryPayload
+from gateway.ftms import HeartRate, TreadmillData
 
 Snap = Callable[..., bool]
 T0 = 1_800_000_000.0
@@ -51,7 +54,7 @@ def _state(station: str, **extra: Any) -> dict[str, Any]:
         "cap_held": True, "direction": "backward", "phase": "running", "running": True,
         "incline_pct": 1.0, "distance_m": 1012, "elapsed_s": 634, "energy_kcal": 52.4,
         "energy_method": "keytel", "treadmill_energy_kcal": 44, "heart_rate_bpm": 142,
-        "hr_contact": True, "hr_max_bpm": 180.0, "plan": "Retro-running intervals",
+        "hr_contact": True, "hr_max_bpm": 180.0, "plan": "Retro-running intervals", "hr_source": "strap",
         "segment": {"index": 1, "count": 5, "direction": "backward", "note": "Retro-run 50 m",
                     "left_s": None, "left_m": 22.0, "finished": False},
     }  # fmt: skip
@@ -63,7 +66,10 @@ def fleet(stations: int = 1) -> Fleet:
     f = Fleet()
 
     def feed(topic: str, body: object) -> None:
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        if isinstance(body, BaseModel):
+            raw = body.model_dump_json().encode()
+        else:
+            raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         f.feed(topic, raw, T0)
 
     for n in range(stations):
@@ -77,16 +83,19 @@ def fleet(stations: int = 1) -> Fleet:
                 f"retrogate/{sid}/state",
                 _state(sid, direction="backward" if backward else "forward"),
             )
-            feed(
-                f"retrogate/{sid}/telemetry",
-                {"v": 1, "seq": seq, "speed_kmh": 5.5 if backward else 6.0 + (seq % 7) / 10},
-            )
-            feed(f"retrogate/{sid}/heart_rate", {"v": 1, "seq": seq, "heart_rate_bpm": 110 + seq // 4})  # fmt: skip
+            speed = 5.5 if backward else 6.0 + (seq % 7) / 10
+            direction = "backward" if backward else "forward"
+            record = TreadmillData(speed_kmh=speed, distance_m=seq * 8, elapsed_s=seq)
+            sample = TelemetryPayload.of(seq, T0, record, direction, backward, 5.5)
+            feed(f"retrogate/{sid}/telemetry", sample)
+            heart = HeartRatePayload.of(seq, T0, HeartRate(110 + seq // 4, True))
+            feed(f"retrogate/{sid}/heart_rate", heart)
         feed(f"retrogate/{sid}/state", _state(sid, speed_kmh=5.5 - n * 0.5))
         feed(f"retrogate/{sid}/alerts", {"v": 1, "ts": T0 - 30, "level": "info", "code": "turn", "message": "Turning backward: slowing to 2.0 km/h"})  # fmt: skip
         feed(f"retrogate/{sid}/alerts", {"v": 1, "ts": T0 - 5, "level": "warning", "code": "cap", "message": "Backward cap 5.5 km/h held (asked 6.5)"})  # fmt: skip
         feed(f"retrogate/{sid}/cmd/result", {"v": 1, "id": "k1", "ok": False, "error": "cap must be a number from 0.5 to 5.5 km/h"})  # fmt: skip
         f.stations[sid].last_sample = None  # "n s ago" would depend on the clock
+    assert f.malformed == 0, "the fixture must speak the contract the gateway publishes"
     return f
 
 

@@ -7,45 +7,131 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from dashboard.model import HISTORY, Fleet, clock, hr_zone, pace
+from gateway.contract.payloads import (
+    AlertPayload,
+    CommandResultPayload,
+    HeartRatePayload,
+    SafetyEventPayload,
+    StatePayload,
+    TelemetryPayload,
+    WorkoutPayload,
+)
+from gateway.contract.topics import GatewayTopic, StationTopic, Topics, route
+from gateway.ftms import HeartRate, TreadmillData
+from gateway.hub import Snapshot
+from gateway.safety.actions import Alert, CommandResult, Decision, Level
+from gateway.safety.direction import Direction
+from gateway.workout.engine import Progress
+from gateway.workout.plan import Plan, Segment
+
+# The dashboard is fed what the gateway publishes: the contract's own models,
+# built by the same ``.of`` the bridge and the recorder use, on the topics
+# ``Topics`` names. A change to either side fails here.
+T = Topics("retrogate", "gw")
+PLAN = Plan(
+    name="intervals",
+    segments=(
+        Segment(direction=Direction.FORWARD, speed_kmh=5.0, duration_s=60),
+        Segment(direction=Direction.BACKWARD, speed_kmh=4.0, distance_m=50, note="go"),
+    ),
+)
+AT_BACKWARD = Progress(1, 2, Direction.BACKWARD, "go", None, 35.0, False)
 
 
-def _feed(fleet: Fleet, topic: str, body: object) -> str | None:
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+def _feed(fleet: Fleet, topic: str, body: BaseModel | bytes) -> str | None:
+    raw = body if isinstance(body, bytes) else body.model_dump_json().encode()
     return fleet.feed(topic, raw, now=1000.0)
 
 
-def test_state_telemetry_and_results_land_on_their_station() -> None:
+def _telemetry(seq: int, speed: float, direction: str = "forward") -> TelemetryPayload:
+    record = TreadmillData(speed_kmh=speed, distance_m=10 * seq, elapsed_s=seq)
+    return TelemetryPayload.of(seq, 1.0 + seq, record, direction, direction == "backward", 6.0)
+
+
+def test_what_the_gateway_publishes_lands_on_its_station() -> None:
     fleet = Fleet()
-    _feed(fleet, "retrogate/a/state", {"v": 1, "direction": "backward", "speed_kmh": 5.0})
-    _feed(fleet, "retrogate/a/telemetry", {"v": 1, "seq": 1, "speed_kmh": 5.0})
-    _feed(fleet, "retrogate/a/telemetry", {"v": 1, "seq": 1, "speed_kmh": 9.0})  # replayed
-    _feed(fleet, "retrogate/a/cmd/result", {"v": 1, "id": "x", "ok": False, "error": "no"})
-    _feed(fleet, "retrogate/a/treadmill/availability", b"online")
-    _feed(fleet, "retrogate/gateways/gw/status", b"online")
+    snap = Snapshot(
+        "a",
+        speed_kmh=5.0,
+        direction=Direction.BACKWARD,
+        capped=True,
+        segment=AT_BACKWARD,
+        hr_source="strap",
+    )
+    _feed(fleet, T.state("a"), StatePayload.of(1.0, snap))
+    _feed(fleet, T.workout("a"), WorkoutPayload.of(1.0, PLAN, AT_BACKWARD))
+    _feed(fleet, T.telemetry("a"), _telemetry(1, 5.0, "backward"))
+    _feed(fleet, T.telemetry("a"), _telemetry(1, 9.0, "backward"))  # replayed
+    _feed(fleet, T.heart_rate("a"), HeartRatePayload.of(1, 1.0, HeartRate(131, True)))
+    result = CommandResult("x", False, error="no")
+    _feed(fleet, T.command_result("a"), CommandResultPayload.of(result))
+    _feed(fleet, T.alerts("a"), AlertPayload.of(2.0, Alert(Level.DANGER, "hr", "slow down")))
+    decision = Decision("backward_cap", "set_speed 9", "6.0")
+    _feed(fleet, T.safety_events("a"), SafetyEventPayload.of(3.0, decision))
+    _feed(fleet, T.availability("a", "treadmill"), b"online")
+    _feed(fleet, T.gateway_status, b"online")
     view = fleet.stations["a"]
+    assert fleet.malformed == 0
     assert list(view.speed) == [5.0]  # deduped by seq
     assert list(view.backward) == [True]
-    assert view.results["x"]["error"] == "no"
+    assert list(view.heart_rate) == [131.0]
+    assert view.direction == "backward"
+    assert view.value("capped") is True
+    assert view.segment is not None
+    assert (view.segment.index, view.segment.left_m) == (1, 35.0)
+    assert [s.direction for s in view.segments] == ["forward", "backward"]
+    assert view.results["x"].error == "no"
+    assert [(a.level, a.text) for a in view.alerts] == [
+        ("danger", "slow down"),
+        ("rule", "backward_cap: set_speed 9 -> 6.0"),
+    ]
     assert view.treadmill_online
     assert fleet.gateways == {"gw": "online"}
 
 
-def test_junk_is_counted_not_fatal_and_commands_are_not_stations() -> None:
+def test_every_topic_the_gateway_names_routes_back_to_its_kind() -> None:
+    station_topics = {
+        T.state("a"): "state",
+        T.telemetry("a"): "telemetry",
+        T.heart_rate("a"): "heart_rate",
+        T.workout("a"): "workout",
+        T.safety_events("a"): "safety/events",
+        T.alerts("a"): "alerts",
+        T.command("a"): "cmd",
+        T.command_result("a"): "cmd/result",
+        T.owner("a"): "owner",
+        T.availability("a", "treadmill"): "treadmill/availability",
+        T.availability("a", "hrm"): "hrm/availability",
+    }
+    for topic, kind in station_topics.items():
+        assert route(T.prefix, topic) == StationTopic("a", kind)  # type: ignore[arg-type]
+    assert route(T.prefix, T.gateway_status) == GatewayTopic("gw", "status")
+    assert route(T.prefix, T.diag) == GatewayTopic("gw", "diag")
+    assert route(T.prefix, T.fence) == GatewayTopic("gw", "fence")
+    assert route(T.prefix, "retrogate/a/nonsense") is None
+    assert route("home/retrogate", "home/retrogate/a/state") == StationTopic("a", "state")
+
+
+def test_a_payload_that_breaks_the_contract_is_counted_not_fatal() -> None:
     fleet = Fleet()
-    assert _feed(fleet, "retrogate/a/state", b"{nope") == "a"
-    assert _feed(fleet, "retrogate/a/telemetry", {"v": 1}) == "a"
-    assert _feed(fleet, "elsewhere/a/state", {"v": 1}) is None
-    assert _feed(fleet, "retrogate/b/cmd", {"id": "x"}) is None
-    assert fleet.malformed == 2
+    assert _feed(fleet, T.state("a"), b"{nope") == "a"
+    assert _feed(fleet, T.telemetry("a"), json.dumps({"v": 1}).encode()) == "a"
+    future = StatePayload.of(1.0, Snapshot("a")).model_dump() | {"v": 2}
+    assert _feed(fleet, T.state("a"), json.dumps(future).encode()) == "a"  # another version
+    assert _feed(fleet, "elsewhere/a/state", b"{}") is None
+    assert _feed(fleet, T.command("b"), b'{"id": "x"}') is None
+    assert fleet.malformed == 3
+    assert fleet.stations["a"].state is None
     assert "b" not in fleet.stations
 
 
 def test_history_is_bounded() -> None:
     fleet = Fleet()
     for seq in range(1, HISTORY + 500):
-        _feed(fleet, "retrogate/a/telemetry", {"v": 1, "seq": seq, "speed_kmh": 1.0})
+        _feed(fleet, T.telemetry("a"), _telemetry(seq, 1.0))
     assert len(fleet.stations["a"].speed) == HISTORY
 
 

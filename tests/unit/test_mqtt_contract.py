@@ -9,17 +9,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.ftms import HeartRate, TreadmillData
-from gateway.hub import Snapshot
-from gateway.mqtt.commands import parse_command
-from gateway.mqtt.payloads import (
+from gateway.contract.payloads import (
     SCHEMAS,
     CommandResultPayload,
     HeartRatePayload,
     StatePayload,
     TelemetryPayload,
 )
-from gateway.mqtt.topics import Topics
+from gateway.contract.topics import Topics
+from gateway.ftms import HeartRate, TreadmillData
+from gateway.hub import Snapshot
+from gateway.mqtt.commands import parse_command
 from gateway.safety.direction import Direction
 from gateway.safety.events import Command, CommandKind
 

@@ -288,3 +288,26 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "command": CommandPayload,
     "command_result": CommandResultPayload,
 }
+
+
+# Which model each station or gateway topic carries (see ``topics.route``).
+BY_KIND: dict[str, type[BaseModel]] = {
+    "state": StatePayload,
+    "telemetry": TelemetryPayload,
+    "heart_rate": HeartRatePayload,
+    "workout": WorkoutPayload,
+    "safety/events": SafetyEventPayload,
+    "alerts": AlertPayload,
+    "cmd": CommandPayload,
+    "cmd/result": CommandResultPayload,
+    "diag": DiagPayload,
+}
+
+
+def read(kind: str, payload: bytes) -> BaseModel:
+    """The model a topic of this kind carries, validated from its JSON.
+
+    Raises ``ValueError`` (pydantic's ValidationError is one) for a payload
+    that breaks the contract, and ``KeyError`` for a kind that has no model.
+    """
+    return BY_KIND[kind].model_validate_json(payload)

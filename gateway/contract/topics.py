@@ -3,7 +3,63 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
+
+# What a station topic carries, after ``<prefix>/<station>/``.
+StationKind = Literal[
+    "state",
+    "telemetry",
+    "heart_rate",
+    "workout",
+    "safety/events",
+    "alerts",
+    "cmd",
+    "cmd/result",
+    "owner",
+    "treadmill/availability",
+    "hrm/availability",
+]
+# What a gateway topic carries, after ``<prefix>/gateways/<gateway>/``.
+GatewayKind = Literal["status", "diag", "fence"]
+_STATION_KINDS: frozenset[str] = frozenset(get_args(StationKind))
+_GATEWAY_KINDS: frozenset[str] = frozenset(get_args(GatewayKind))
+
+
+@dataclass(frozen=True, slots=True)
+class StationTopic:
+    """A topic about one station."""
+
+    station: str
+    kind: StationKind
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayTopic:
+    """A topic about one gateway."""
+
+    gateway: str
+    kind: GatewayKind
+
+
+def route(prefix: str, topic: str) -> StationTopic | GatewayTopic | None:
+    """What a topic under ``prefix`` is about; None for one the contract does not define.
+
+    Consumers route with this rather than splitting topics by hand, so a
+    topic renamed here is renamed for both sides.
+    """
+    base = prefix.split("/")
+    parts = topic.split("/")
+    if parts[: len(base)] != base or len(parts) < len(base) + 2:
+        return None
+    head, rest = parts[len(base)], "/".join(parts[len(base) + 1 :])
+    if head == "gateways":
+        gateway, _, kind = rest.partition("/")
+        if kind in _GATEWAY_KINDS and gateway:
+            return GatewayTopic(gateway, kind)  # type: ignore[arg-type]
+        return None
+    if rest in _STATION_KINDS and head:
+        return StationTopic(head, rest)  # type: ignore[arg-type]
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -11,7 +67,7 @@ class Topics:
     """Topic names for one gateway under a prefix (default ``retrogate``)."""
 
     prefix: str
-    gateway: str
+    gateway: str = ""  # a consumer that only reads and commands stations has none
 
     @property
     def gateway_status(self) -> str:

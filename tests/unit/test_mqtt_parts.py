@@ -1,0 +1,145 @@
+"""The MQTT side's three parts, each alone: no broker, no station runtime.
+
+The command reader gets real ``aiomqtt.Message`` objects and a station port
+whose ``submit`` records what reached the station's door; the publisher
+gets a real hub and an outbox; discovery is read as Home Assistant would.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from gateway.clock import LoopClock
+from gateway.config import MqttConfig
+from gateway.contract.payloads import CommandResultPayload, read
+from gateway.contract.topics import Topics
+from gateway.hub import AlertMessage, Hub, ResultMessage, Snapshot
+from gateway.mqtt.discovery import Discovery
+from gateway.mqtt.ports import Outgoing, StationPort
+from gateway.mqtt.publisher import Publisher
+from gateway.mqtt.reader import CommandReader, Reply
+from gateway.safety.actions import Alert, CommandResult, Level
+from gateway.safety.events import Command, CommandKind
+from gateway.store.db import SessionStore, Stream
+from gateway.store.recorder import StationRecord
+
+T = Topics("retrogate", "gw")
+
+
+class Door:
+    """A station port whose door remembers what came through."""
+
+    def __init__(self) -> None:
+        self.submitted: list[Command] = []
+        self.answers: list[tuple[str, CommandResultPayload, Reply | None]] = []
+        self.replies: dict[str, Reply] = {}
+        self.port = StationPort("tm1", Hub(Snapshot("tm1")), self.submitted.append, 6.0)
+
+    def reader(self, *, v5: bool = True) -> CommandReader:
+        return CommandReader(
+            T,
+            {"tm1": self.port},
+            LoopClock(),
+            v5=v5,
+            answer=lambda s, r, reply: self.answers.append((s, r, reply)),
+            expect_reply=self.replies.__setitem__,
+        )
+
+
+def message(body: object, *, response_topic: str | None = None) -> aiomqtt.Message:
+    props = None
+    if response_topic is not None:
+        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        props.ResponseTopic = response_topic
+        props.CorrelationData = b"c-1"
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return aiomqtt.Message(T.command("tm1"), raw, 1, False, 1, props)
+
+
+async def test_a_good_command_goes_through_the_stations_door_and_nothing_else() -> None:
+    door = Door()
+    reader = door.reader()
+    reader.take("tm1", message({"id": "a", "cmd": "set_speed", "value": 5.5, "ts": time.time()}))
+    assert [(c.id, c.kind, c.value) for c in door.submitted] == [("a", CommandKind.SET_SPEED, 5.5)]
+    assert door.answers == []  # the governor answers, through the hub
+    assert (reader.commands, reader.refused) == (1, 0)
+
+
+async def test_a_bad_command_is_answered_here_and_never_reaches_the_station() -> None:
+    door = Door()
+    reader = door.reader()
+    for body in (b"{nope", {"id": "b", "cmd": "set_speed", "value": True}, {"cmd": "fly"}):
+        reader.take("tm1", message(body))
+    assert door.submitted == []
+    assert [r.ok for _, r, _ in door.answers] == [False, False, False]
+    assert reader.refused == 3
+
+
+async def test_a_reply_topic_outside_the_namespace_is_refused() -> None:
+    door = Door()
+    reader = door.reader()
+    body = {"id": "c", "cmd": "pause"}
+    reader.take("tm1", message(body, response_topic=T.telemetry("tm1")))
+    assert door.submitted == []
+    assert "reply namespace" in (door.answers[0][1].error or "")
+    reader.take("tm1", message(body | {"id": "d"}, response_topic="retrogate/reply/me"))
+    assert [c.id for c in door.submitted] == ["d"]
+    assert door.replies == {"d": ("retrogate/reply/me", b"c-1")}
+
+
+class Store:
+    """An outbox over a real session store on disk."""
+
+    def __init__(self, store: SessionStore) -> None:
+        self.records: dict[str, StationRecord] = {}
+        self.store = store
+        self.dropped = 0
+
+    def wall(self, at: float) -> float:
+        return 1_000.0 + at
+
+    def ack(self, record: StationRecord, stream: Stream, seq: int) -> None:
+        raise AssertionError("nothing is sent without a connection")
+
+
+async def test_the_publisher_turns_hub_messages_into_contract_messages(tmp_path: Path) -> None:
+    door = Door()
+    store = SessionStore.in_dir(tmp_path)
+    publisher = Publisher(MqttConfig(), T, {"tm1": door.port}, Store(store), LoopClock(), v5=True)
+    unsubscribe = publisher.listen()
+    publisher.expect_reply("r1", ("retrogate/reply/x", b"k"))
+    hub = door.port.hub
+    hub.publish(AlertMessage(2.0, Alert(Level.DANGER, "hr_ceiling", "slow down")))
+    hub.publish(ResultMessage(3.0, CommandResult("r1", True, applied="5.5 km/h")))
+    queued: list[Outgoing] = list(publisher.events.items)
+    assert [q.topic for q in queued] == [
+        T.alerts("tm1"),
+        T.command_result("tm1"),
+        "retrogate/reply/x",
+    ]
+    alert = read("alerts", str(queued[0].payload).encode())
+    assert alert.model_dump()["ts"] == 1_002.0  # the session clock, as wall-clock time
+    assert queued[2].correlation == b"k"
+    assert publisher.outbox_depth() == 3
+    for undo in unsubscribe:
+        undo()
+    store.close()
+
+
+def test_discovery_is_one_retained_device_per_station_with_the_configured_cap() -> None:
+    discovery = Discovery("homeassistant", T, {"tm1": 5.5, "tm2": 6.0}, "1.2.3")
+    messages = dict(discovery.messages())
+    assert sorted(messages) == [
+        "homeassistant/device/retrogate_gw_tm1/config",
+        "homeassistant/device/retrogate_gw_tm2/config",
+    ]
+    config = json.loads(messages["homeassistant/device/retrogate_gw_tm1/config"])
+    assert config["cmps"]["backward_cap"]["max"] == 5.5
+    assert config["cmps"]["start"]["command_topic"] == T.command("tm1")
+    assert discovery.ha_status == "homeassistant/status"
