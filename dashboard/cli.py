@@ -9,7 +9,7 @@ from typing import Any
 
 from gateway.commands.common import add_config_option, settings_or_exit
 from gateway.mqtt.broker import credentials
-from gateway.mqtt.consumer import BrokerAddress
+from gateway.mqtt.consumer import AddressError, BrokerAddress
 
 
 def broker_of(args: argparse.Namespace) -> tuple[BrokerAddress, str] | None:
@@ -21,7 +21,7 @@ def broker_of(args: argparse.Namespace) -> tuple[BrokerAddress, str] | None:
     if args.broker:
         try:
             address = BrokerAddress.parse(args.broker, settings.mqtt.ca_file)
-        except ValueError as exc:
+        except AddressError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return None
         if address.password is not None:

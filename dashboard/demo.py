@@ -31,6 +31,7 @@ from gateway.mqtt.broker import BrokerStartError
 from gateway.mqtt.consumer import BrokerAddress, Consumer
 from gateway.mqtt.probe import embedded_port_free
 from gateway.service import RunOptions, Service
+from gateway.validation import positive_number
 from gateway.workout.plan import PlanError, resolve_plan
 
 from .model import Fleet
@@ -299,7 +300,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "slowing a backward belt first.",
     )
     parser.add_argument("--plan", default="retro-run-intervals", help="builtin plan or TOML file")
-    parser.add_argument("--speedup", type=float, default=1.0, help="run the clock N times faster")
+    parser.add_argument(
+        "--speedup", type=positive_number, default=1.0, help="run the clock N times faster"
+    )
     parser.add_argument("--headless", action="store_true", help="no dashboard; print a summary")
     parser.add_argument("--ble", action="store_true", help="through BlueZoo (a BlueZ mock)")
     parser.add_argument(

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from importlib.metadata import entry_points
 
-from .commands import COMMANDS, Command
+from .commands import COMMANDS, Subcommand
 
 # Commands that live outside the gateway package (the simulator, the
 # dashboard) plug in through this entry-point group, so the gateway never
@@ -15,10 +15,10 @@ from .commands import COMMANDS, Command
 PLUGIN_GROUP = "retrogate.commands"
 
 
-def _commands() -> Iterator[Command]:
+def _commands() -> Iterator[Subcommand]:
     yield from COMMANDS
     for entry in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
-        module: Command = entry.load()
+        module: Subcommand = entry.load()
         yield module
 
 

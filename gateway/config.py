@@ -33,6 +33,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .errors import RetrogateError
 from .safety.limits import SafetyLimits
 from .validation import describe, refuse_bool_for_number
 
@@ -173,7 +174,7 @@ class Settings(BaseSettings):
         return self._path
 
 
-class ConfigError(ValueError):
+class ConfigError(RetrogateError):
     """The configuration could not be read or is invalid."""
 
 

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Protocol
 
 from .clock import Clock
+from .errors import RetrogateError
 
 DataCallback = Callable[[bytes], None]
 DisconnectCallback = Callable[[], None]
 
 
-class LinkError(Exception):
+class LinkError(RetrogateError):
     """A link operation failed (not connected, device went away, ATT error)."""
 
 

@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from .ble import BleakLink
 from .clock import Clock
 from .config import Settings, StationConfig
+from .errors import RetrogateError
 from .ftms import ControlPointRequest
 from .hub import HubMessage, StateMessage
 from .link import Link, ProvidedLinks, load_provider
@@ -35,6 +36,11 @@ from .systemd import notify, watchdog, watchdog_interval_s
 from .workout.plan import Plan
 
 log = logging.getLogger(__name__)
+
+
+class NotPaired(RetrogateError):
+    """``run`` without a treadmill in the config: pair one first (or use the simulator)."""
+
 
 Output = Callable[[list[StationRuntime]], contextlib.AbstractAsyncContextManager[object]]
 
@@ -100,7 +106,7 @@ class Service:
         """Serve; returns the station runtimes (for summaries) when done."""
         configs = _stations(self.settings, self.options)
         if not configs:
-            raise ValueError("no treadmill is paired: run `retrogate pair` first (or try --sim)")
+            raise NotPaired("no treadmill is paired: run `retrogate pair` first (or try --sim)")
         async with contextlib.AsyncExitStack() as stack:
             for cfg in configs:
                 links = await self._links(stack, cfg)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.ble.scan import bluez_objects
+from gateway.errors import RetrogateError
 
 SIM_ADAPTER, CLIENT_ADAPTER = "hci0", "hci1"
 SIM_ADDRESS, CLIENT_ADDRESS = "00:00:00:11:11:11", "00:00:00:22:22:22"
@@ -54,7 +55,7 @@ async def adapters_powered(bus_address: str) -> bool:
     return powered.count(True) == 2
 
 
-class BlueZooMissing(RuntimeError):
+class BlueZooMissing(RetrogateError):
     """dbus-daemon or bluezoo is not installed (the message says how to get it)."""
 
 

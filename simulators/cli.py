@@ -17,6 +17,7 @@ from typing import Any
 from dbus_fast.errors import DBusError
 
 from gateway.clock import LoopClock
+from gateway.validation import positive_number
 
 from .bluez.peripheral import BluezPeripheral, PeripheralError
 from .scenario import Scenario, ScenarioError, load_scenario
@@ -38,7 +39,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--scenario", type=Path, help="TOML file of scripted faults")
     parser.add_argument("--no-hr", action="store_true", help="offer no heart-rate service")
     parser.add_argument("--rate", type=float, default=1.0, help="treadmill data per second")
-    parser.add_argument("--speedup", type=float, default=1.0, help="run the clock N times faster")
+    parser.add_argument(
+        "--speedup", type=positive_number, default=1.0, help="run the clock N times faster"
+    )
     parser.set_defaults(run=run)
 
 

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from gateway.errors import RetrogateError
 from gateway.safety.direction import Direction
 from gateway.validation import describe
 
@@ -180,7 +181,7 @@ class Scenario(BaseModel):
     events: tuple[ScenarioEvent, ...] = ()
 
 
-class ScenarioError(ValueError):
+class ScenarioError(RetrogateError, ValueError):
     """A scenario file could not be read or did not validate."""
 
 

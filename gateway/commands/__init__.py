@@ -12,11 +12,11 @@ from typing import Any, Protocol
 from . import decode, doctor, pair, plans, run, scan, schema, sessions
 
 
-class Command(Protocol):
+class Subcommand(Protocol):
     """A module that adds one subcommand."""
 
     def register(self, sub: argparse._SubParsersAction[Any]) -> None:  # pragma: no cover
         """Add the subparser and set ``run`` on it."""
 
 
-COMMANDS: tuple[Command, ...] = (run, plans, scan, pair, decode, sessions, schema, doctor)
+COMMANDS: tuple[Subcommand, ...] = (run, plans, scan, pair, decode, sessions, schema, doctor)

@@ -11,12 +11,13 @@ import json
 import sys
 from typing import Any, TextIO
 
+from ..errors import RetrogateError
 from ..ftms import DECODERS, FtmsDecodeError, to_jsonable
 
 _SEPARATORS = str.maketrans("", "", " :\t-")
 
 
-class HexError(ValueError):
+class HexError(RetrogateError):
     """The text is not a hex string."""
 
 

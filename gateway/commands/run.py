@@ -10,10 +10,10 @@ from typing import Any
 
 from ..ble.diagnose import paired_devices
 from ..clock import LoopClock
-from ..mqtt.bridge import StationClash
-from ..mqtt.broker import BrokerStartError
+from ..errors import RetrogateError
 from ..service import RunOptions, Service
 from ..station.runtime import StationRuntime
+from ..validation import positive_number
 from ..workout.plan import PlanError, resolve_plan
 from .common import add_config_option, bluetooth_ready, settings_or_exit, setup_logging
 
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         stations = asyncio.run(service.run())
     except KeyboardInterrupt:
         stations = service.stations
-    except (ValueError, BrokerStartError, StationClash) as exc:
+    except RetrogateError as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 2
     print("\n" + summary(stations))
@@ -79,7 +79,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--plan", help="builtin plan name or TOML file (default: free mode)")
     parser.add_argument("--sim", action="store_true", help="use the in-process simulator")
     parser.add_argument("--scenario", type=Path, help="simulator fault scenario (with --sim)")
-    parser.add_argument("--speedup", type=float, default=1.0, help="run the clock N times faster")
+    parser.add_argument(
+        "--speedup", type=positive_number, default=1.0, help="run the clock N times faster"
+    )
     parser.add_argument("--duration", type=float, help="stop after this many (session) seconds")
     parser.add_argument("--no-status", action="store_true", help="no live status line")
     parser.add_argument(

@@ -7,8 +7,10 @@ bytes, so callers on the BLE hot path can count and skip a bad frame with one
 
 from __future__ import annotations
 
+from ..errors import RetrogateError
 
-class FtmsError(ValueError):
+
+class FtmsError(RetrogateError, ValueError):
     """Base of every error the codec raises on purpose."""
 
 

@@ -23,6 +23,7 @@ from ..backoff import Backoff
 from ..clock import Clock
 from ..config import MqttConfig
 from ..contract.topics import Topics
+from ..errors import RetrogateError
 from .discovery import Discovery
 from .ports import Outbox, StationPort
 from .publisher import Publisher
@@ -46,7 +47,7 @@ def _no_delay(client: aiomqtt.Client) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-class StationClash(Exception):
+class StationClash(RetrogateError):
     """Another gateway, online on the same broker, serves a station with our id."""
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from ..errors import RetrogateError
 from .probe import embedded_port_free
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 USER = "retrogate"
 
 
-class BrokerStartError(Exception):
+class BrokerStartError(RetrogateError):
     """The embedded broker could not listen (the message says what to do)."""
 
 

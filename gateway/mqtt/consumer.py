@@ -21,7 +21,12 @@ import aiomqtt
 from ..backoff import Backoff
 from ..contract.payloads import CommandName, CommandPayload
 from ..contract.topics import Topics
+from ..errors import RetrogateError
 from .tls import tls_parameters
+
+
+class AddressError(RetrogateError):
+    """A broker URL that is not ``mqtt[s]://[user[:pass]@]host[:port]``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +45,7 @@ class BrokerAddress:
         """Read a URL; a bare host (and port) is fine; ``mqtts://`` means TLS."""
         parts = urlsplit(url if "://" in url else f"mqtt://{url}")
         if parts.scheme not in ("mqtt", "tcp", "mqtts"):
-            raise ValueError(f"broker URL {url!r}: expected mqtt://host[:port] or mqtts://…")
+            raise AddressError(f"broker URL {url!r}: expected mqtt://host[:port] or mqtts://…")
         tls = parts.scheme == "mqtts" or ca_file is not None
         return cls(
             host=parts.hostname or "127.0.0.1",

@@ -11,6 +11,7 @@ import asyncio
 import logging
 
 from ..clock import Clock
+from ..errors import RetrogateError
 from ..ftms import (
     ControlPointRequest,
     ControlPointResponse,
@@ -24,7 +25,7 @@ from ..link import Link, LinkError
 log = logging.getLogger(__name__)
 
 
-class ControlError(Exception):
+class ControlError(RetrogateError):
     """A procedure did not complete: no answer in time, or the link failed."""
 
 

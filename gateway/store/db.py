@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from ..errors import RetrogateError
+
 Stream = Literal["telemetry", "heart_rate"]
 STREAMS: tuple[Stream, ...] = ("telemetry", "heart_rate")
 FILENAME = "sessions.sqlite3"
@@ -61,7 +63,7 @@ CREATE TABLE IF NOT EXISTS acks (
 """
 
 
-class StoreError(Exception):
+class StoreError(RetrogateError):
     """The session store cannot be opened or read (the message says which file)."""
 
 

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from ..errors import RetrogateError
 from ..safety.direction import Direction
 from ..validation import describe, refuse_bool_for_number
 
@@ -107,7 +108,7 @@ class Plan(BaseModel):
         )
 
 
-class PlanError(ValueError):
+class PlanError(RetrogateError, ValueError):
     """A plan file could not be read or failed validation."""
 
 

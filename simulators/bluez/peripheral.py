@@ -17,6 +17,7 @@ from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 
 from gateway.clock import Clock
+from gateway.errors import RetrogateError
 from gateway.ftms import uuids as U
 
 from ..station import Drop, Note, Notify, Outgoing, SimulatedStation
@@ -54,7 +55,7 @@ DEVICE_CHANGES = (
 )
 
 
-class PeripheralError(RuntimeError):
+class PeripheralError(RetrogateError):
     """BlueZ refused to host the simulator (no adapter, registration failed)."""
 
 

@@ -7,7 +7,7 @@ import pytest
 from gateway.clock import LoopClock
 from gateway.config import Settings
 from gateway.ftms import ControlOp, ControlPointRequest, StopPause
-from gateway.service import RunOptions, Service
+from gateway.service import NotPaired, RunOptions, Service
 from gateway.workout.plan import parse_plan
 
 pytestmark = pytest.mark.looptime
@@ -48,5 +48,5 @@ async def test_shutdown_slows_a_backward_belt_then_pauses_it() -> None:
 
 async def test_without_a_paired_treadmill_run_says_what_to_do() -> None:
     service = Service(Settings(gateway_id="test"), RunOptions(), LoopClock())
-    with pytest.raises(ValueError, match="no treadmill is paired: run `retrogate pair`"):
+    with pytest.raises(NotPaired, match="no treadmill is paired: run `retrogate pair`"):
         await service.run()
