@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 
 from ..ftms import HeartRate, TreadmillData, to_jsonable
 from ..hub import Snapshot
-from ..safety.actions import Alert, CommandResult, Decision
+from ..safety.actions import Alert, CommandResult, Decision, Rule
 from ..workout.engine import Progress
 from ..workout.plan import Plan, Segment
 
@@ -168,7 +168,7 @@ class SafetyEventPayload(_Payload):
     """One governor decision: why the belt did what it did."""
 
     ts: float
-    rule: str
+    rule: Rule
     input: str
     action: str
 

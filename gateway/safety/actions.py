@@ -64,11 +64,39 @@ class Alert:
     message: str
 
 
+class Rule(StrEnum):
+    """The governor's rules (SAFETY.md; one row each in tests/unit/test_governor_rules.py).
+
+    The value is what ``safety/events`` and the session record carry.
+    """
+
+    CAP = "cap"  # a target during a backward segment: at most the cap
+    SEGMENT = "segment"  # the workout's segment speed
+    COMMAND = "command"  # an outside command carried out (or handed to the engine)
+    RAMP = "ramp"  # towards the target, at most accel x 1 s per step
+    CORRECT_OVERSPEED = "correct_overspeed"  # belt above cap + tolerance
+    CORRECT_TARGET = "correct_target"  # the console set a target above the cap
+    ESCALATE = "escalate"  # still over after the window: pause and halt
+    TURNAROUND = "turnaround"  # slow, dwell, then ramp into the new direction
+    HR_CEILING = "hr_ceiling"  # step down while HR is above the ceiling
+    HR_PAUSE = "hr_pause"  # HR far above: pause and halt
+    HR_LOST = "hr_lost"  # no HR backward: backward walking speed
+    CONTROL_LOST = "control_lost"  # 0xFF, refused command, timeout: ask again with backoff
+    CONTROL_GRANTED = "control_granted"  # control (re)granted: the cap is re-asserted
+    COMMAND_REFUSED = "command_refused"  # the machine refused one op; control is kept
+    RESTART = "restart"  # found moving at start: turnaround first
+    DATA_LOST = "data_lost"  # no Treadmill Data while running: pause, reconnect
+    WIND_DOWN = "wind_down"  # the gateway stops: turnaround speed, then pause
+    STALE_COMMAND = "stale_command"  # expired, retained, replayed
+    RATE_LIMITED = "rate_limited"  # too many commands from outside
+    BAD_COMMAND = "bad_command"  # malformed or out of range
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """One entry of the decision log: why the governor did what it did."""
 
-    rule: str
+    rule: Rule
     input: str
     action: str
 

@@ -5,10 +5,13 @@ Every Set Target Speed it emits goes through :func:`_command`, which clamps to
 the machine's range); nothing else creates one. Speeds are integers of
 0.01 km/h inside, so "6.2 > 6.0 + 0.2" is decided exactly.
 
-The rules, each a handler below and a row in tests/unit/test_governor_rules.py:
+The rules (``Rule`` in actions.py), each a handler below and a row in
+tests/unit/test_governor_rules.py (``ROWS``: a test fails if a rule has none):
 
 | rule | trigger | action |
 |---|---|---|
+| segment | the workout's segment speed | command it (ramped) |
+| command | an outside command | carry it out, or hand it to the engine |
 | cap | target during a backward segment | command at most the cap |
 | correct_overspeed | belt > cap + tolerance (record) | Set Target Speed(cap) now |
 | correct_target | machine target > cap (status 0x05) | Set Target Speed(cap) now |
@@ -19,6 +22,7 @@ The rules, each a handler below and a row in tests/unit/test_governor_rules.py:
 | hr_pause | HR above the pause threshold | Pause, halt |
 | hr_lost | no HR for the timeout, backward | slow to backward walking speed |
 | control_lost | 0xFF, refused command, timeout | Request Control with backoff, alert |
+| control_granted | control (re)granted | re-assert the cap and the target |
 | command_refused | not supported / invalid parameter | note it; control is kept |
 | restart | first record shows the belt moving, no run of ours | turnaround, then the plan |
 | data_lost | no Treadmill Data for the data window while running | Pause, Reconnect, alert |
@@ -45,6 +49,7 @@ from .actions import (
     Pause,
     Reconnect,
     RequestControl,
+    Rule,
     SetIncline,
     SetTargetSpeed,
     Start,
@@ -238,7 +243,7 @@ class _Out:
     def __init__(self) -> None:
         self.actions: list[Action] = []
 
-    def decide(self, rule: str, why: str, action: Action, what: str) -> None:
+    def decide(self, rule: Rule, why: str, action: Action, what: str) -> None:
         self.actions.append(action)
         self.actions.append(Decision(rule, why, what))
 
@@ -251,7 +256,7 @@ def _kmh(c: int) -> str:
 
 
 def _command(
-    s: GovernorState, out: _Out, now: float, rule: str, why: str, *, ramp: bool = True
+    s: GovernorState, out: _Out, now: float, rule: Rule, why: str, *, ramp: bool = True
 ) -> GovernorState:
     """Move the commanded target towards the goal: the only Set Target Speed source."""
     if not s.has_control or s.phase is Phase.HALTED or s.stopping:
@@ -261,7 +266,7 @@ def _command(
         return s  # no target yet (0 is not a speed a treadmill accepts)
     wanted = s.requested_c
     if s.cap_active and wanted > goal >= s.cap_c and s.phase is Phase.RUNNING:
-        rule, why = "cap", f"{why}; {_kmh(wanted)} capped at {_kmh(goal)}"
+        rule, why = Rule.CAP, f"{why}; {_kmh(wanted)} capped at {_kmh(goal)}"
     current = s.commanded_c if s.commanded_c is not None else (s.reported_c or 0)
     if ramp and goal > current:
         accel = (
@@ -304,7 +309,10 @@ def _on_record(s: GovernorState, e: TreadmillRecord, now: float, out: _Out) -> G
         if s.has_control and s.phase is not Phase.HALTED:
             why = f"belt {_kmh(c)} > limit {_kmh(limit)} + tolerance"
             out.decide(
-                "correct_overspeed", why, SetTargetSpeed(limit / 100), f"set target {_kmh(limit)}"
+                Rule.CORRECT_OVERSPEED,
+                why,
+                SetTargetSpeed(limit / 100),
+                f"set target {_kmh(limit)}",
             )
             out.alert(Level.WARNING, "overspeed", f"Belt at {_kmh(c)}, slowing to {_kmh(limit)}")
             s = _commanded(s, limit, now)
@@ -349,14 +357,14 @@ def _found_moving(s: GovernorState, c: int, now: float, out: _Out) -> GovernorSt
         turning_since=now,
         recovering=True,
     )
-    s = _command(s, out, now, "restart", f"belt moving at {_kmh(c)} on start", ramp=False)
+    s = _command(s, out, now, Rule.RESTART, f"belt moving at {_kmh(c)} on start", ramp=False)
     if c <= centi(s.limits.turnaround_kmh + s.limits.tolerance_kmh):
         s = _begin_dwell(s, now, out)
     return s
 
 
 def _escalate(s: GovernorState, out: _Out, why: str) -> GovernorState:
-    out.decide("escalate", why, Pause(), "pause the belt; halt until the runner confirms")
+    out.decide(Rule.ESCALATE, why, Pause(), "pause the belt; halt until the runner confirms")
     out.alert(
         Level.DANGER, "escalated", f"Belt did not slow down ({why}); paused. Confirm to go on."
     )
@@ -371,7 +379,7 @@ def _on_target(s: GovernorState, e: TargetReported, now: float, out: _Out) -> Go
         if s.has_control and s.phase is not Phase.HALTED:
             why = f"machine target {_kmh(c)} > limit {_kmh(limit)}"
             out.decide(
-                "correct_target", why, SetTargetSpeed(limit / 100), f"set target {_kmh(limit)}"
+                Rule.CORRECT_TARGET, why, SetTargetSpeed(limit / 100), f"set target {_kmh(limit)}"
             )
             out.alert(
                 Level.WARNING, "target_over_cap", f"Target {_kmh(c)} refused, cap {_kmh(limit)}"
@@ -402,7 +410,7 @@ def _on_hr(s: GovernorState, e: HeartRateSample, now: float, out: _Out) -> Gover
         s = replace(s, hr_lost=False)
     if e.bpm >= lim.hr_pause_bpm and s.running and s.phase is not Phase.HALTED:
         why = f"HR {e.bpm} bpm >= {lim.hr_pause_bpm:.0f} bpm ({lim.hr_pause_pct:.0f} % HRmax)"
-        out.decide("hr_pause", why, Pause(), "pause the belt; halt until the runner confirms")
+        out.decide(Rule.HR_PAUSE, why, Pause(), "pause the belt; halt until the runner confirms")
         out.alert(Level.DANGER, "hr_pause", f"Heart rate {e.bpm} bpm: paused. Confirm to go on.")
         return replace(s, phase=Phase.HALTED, running=False)
     if e.bpm > lim.hr_ceiling_bpm:
@@ -410,7 +418,7 @@ def _on_hr(s: GovernorState, e: HeartRateSample, now: float, out: _Out) -> Gover
             s = _hr_step_down(s, e.bpm, now, out)
     elif e.bpm < lim.hr_ceiling_bpm - HR_RELEASE_BPM and s.hr_limit_c is not None:
         s = replace(s, hr_limit_c=None, hr_step_at=None)
-        s = _command(s, out, now, "hr_ceiling", f"HR {e.bpm} bpm back under the ceiling")
+        s = _command(s, out, now, Rule.HR_CEILING, f"HR {e.bpm} bpm back under the ceiling")
     return s
 
 
@@ -428,7 +436,7 @@ def _hr_step_down(s: GovernorState, bpm: int, now: float, out: _Out) -> Governor
     s = replace(s, hr_limit_c=limit, hr_step_at=now)
     out.alert(Level.WARNING, "hr_ceiling", f"Heart rate {bpm} bpm: slowing down.")
     why = f"HR {bpm} bpm > ceiling {lim.hr_ceiling_bpm:.0f} bpm"
-    return _command(s, out, now, "hr_ceiling", why, ramp=False)
+    return _command(s, out, now, Rule.HR_CEILING, why, ramp=False)
 
 
 def _on_segment(s: GovernorState, e: SegmentChange, now: float, out: _Out) -> GovernorState:
@@ -438,7 +446,7 @@ def _on_segment(s: GovernorState, e: SegmentChange, now: float, out: _Out) -> Go
         s = replace(s, incline_pct=e.incline_pct)
         if s.incline_supported:
             out.decide(
-                "segment",
+                Rule.SEGMENT,
                 f"segment {e.index}",
                 SetIncline(e.incline_pct),
                 f"incline {e.incline_pct} %",
@@ -466,7 +474,7 @@ def _change_direction(
         s = replace(s, direction=direction, requested_c=target, pending_direction=None)
         if s.phase in (Phase.TURNING, Phase.DWELL):
             s = replace(s, phase=Phase.RUNNING, dwell_until=None)
-        return _command(s, out, now, "cap" if s.cap_active else "segment", why)
+        return _command(s, out, now, Rule.CAP if s.cap_active else Rule.SEGMENT, why)
     s = replace(
         s,
         phase=Phase.TURNING,
@@ -480,7 +488,7 @@ def _change_direction(
         f"Turning {direction.value}: slowing to {s.limits.turnaround_kmh} km/h",
     )
     s = _command(
-        s, out, now, "turnaround", f"{why}: {s.direction.value} -> {direction.value}", ramp=False
+        s, out, now, Rule.TURNAROUND, f"{why}: {s.direction.value} -> {direction.value}", ramp=False
     )
     if (s.reported_c or 0) <= centi(s.limits.turnaround_kmh + s.limits.tolerance_kmh):
         s = _begin_dwell(s, now, out)
@@ -540,11 +548,11 @@ def _on_tick(s: GovernorState, now: float, out: _Out) -> GovernorState:
         and s.control_retry_at is not None
         and now >= s.control_retry_at
     ):
-        out.decide("control_lost", "retrying control", RequestControl(), "request control")
+        out.decide(Rule.CONTROL_LOST, "retrying control", RequestControl(), "request control")
         backoff = min(s.control_backoff_s * 2, lim.control_retry_max_s)
         s = replace(s, control_retry_at=now + s.control_backoff_s, control_backoff_s=backoff)
     if s.running and s.phase is not Phase.HALTED:
-        s = _command(s, out, now, "ramp", "towards the target")
+        s = _command(s, out, now, Rule.RAMP, "towards the target")
     return s
 
 
@@ -564,8 +572,8 @@ def _check_silence(s: GovernorState, now: float, out: _Out) -> GovernorState:
         "Pausing and reconnecting.",
     )
     if s.has_control:
-        out.decide("data_lost", why, Pause(), "pause the belt")
-    out.decide("data_lost", why, Reconnect(), "reconnect to the treadmill")
+        out.decide(Rule.DATA_LOST, why, Pause(), "pause the belt")
+    out.decide(Rule.DATA_LOST, why, Reconnect(), "reconnect to the treadmill")
     return replace(
         s,
         data_lost=True,
@@ -589,7 +597,7 @@ def _check_hr_timeout(s: GovernorState, now: float, out: _Out) -> GovernorState:
         "hr_lost",
         f"No heart rate for {lim.hr_timeout_s:.0f} s: slowing to walking pace.",
     )
-    return _command(s, out, now, "hr_lost", f"no HR since {now - last:.0f} s", ramp=False)
+    return _command(s, out, now, Rule.HR_LOST, f"no HR since {now - last:.0f} s", ramp=False)
 
 
 def _on_control(s: GovernorState, e: Event, now: float, out: _Out) -> GovernorState:
@@ -598,7 +606,7 @@ def _on_control(s: GovernorState, e: Event, now: float, out: _Out) -> GovernorSt
             s, has_control=True, control_retry_at=None, control_backoff_s=1.0, commanded_c=None
         )
         # Re-assert the cap before anything else.
-        return _command(s, out, now, "control_granted", "control (re)granted", ramp=False)
+        return _command(s, out, now, Rule.CONTROL_GRANTED, "control (re)granted", ramp=False)
     if isinstance(e, CommandFailed) and not _loses_control(e):
         return _refused(s, e, out)
     reason = e.reason if isinstance(e, ControlLost | CommandFailed) else "unknown"
@@ -608,7 +616,9 @@ def _on_control(s: GovernorState, e: Event, now: float, out: _Out) -> GovernorSt
         "control_lost",
         f"Lost control of the treadmill ({what}{reason}); the cap is NOT held.",
     )
-    out.actions.append(Decision("control_lost", f"{what}{reason}", "request control with backoff"))
+    out.actions.append(
+        Decision(Rule.CONTROL_LOST, f"{what}{reason}", "request control with backoff")
+    )
     retry = now if s.control_retry_at is None else s.control_retry_at
     return replace(s, has_control=False, control_retry_at=retry, commanded_c=None)
 
@@ -627,7 +637,9 @@ def _loses_control(e: CommandFailed) -> bool:
 
 
 def _refused(s: GovernorState, e: CommandFailed, out: _Out) -> GovernorState:
-    out.actions.append(Decision("command_refused", f"{e.what}: {e.reason}", "noted; control kept"))
+    out.actions.append(
+        Decision(Rule.COMMAND_REFUSED, f"{e.what}: {e.reason}", "noted; control kept")
+    )
     if e.what == "set_target_inclination" and e.failure is Failure.UNSUPPORTED:
         s = replace(s, incline_supported=False)
         return s if s.incline_noted else _note_no_incline(s, out)
@@ -655,10 +667,10 @@ def _on_shutdown(s: GovernorState, e: Shutdown, now: float, out: _Out) -> Govern
         turn = _snap(s, min(centi(s.limits.turnaround_kmh), ceiling_c(s, now)))
         if turn > 0:
             out.decide(
-                "wind_down", e.reason, SetTargetSpeed(turn / 100), f"set target {_kmh(turn)}"
+                Rule.WIND_DOWN, e.reason, SetTargetSpeed(turn / 100), f"set target {_kmh(turn)}"
             )
             stopped = _commanded(stopped, turn, now)
-    out.decide("wind_down", e.reason, Pause(), "pause the belt")
+    out.decide(Rule.WIND_DOWN, e.reason, Pause(), "pause the belt")
     out.alert(Level.WARNING, "wind_down", f"The gateway is stopping ({e.reason}): belt paused.")
     return stopped
 
@@ -670,7 +682,7 @@ def _clamp_request(s: GovernorState, kmh: float) -> int:
     return min(max(centi(kmh), 0), s.max_c)
 
 
-def _refuse(s: GovernorState, c: Command, out: _Out, rule: str, error: str) -> GovernorState:
+def _refuse(s: GovernorState, c: Command, out: _Out, rule: Rule, error: str) -> GovernorState:
     out.actions.append(CommandResult(c.id, False, error=error))
     out.actions.append(Decision(rule, f"{c.kind.value} from {c.source}", f"refused: {error}"))
     return s
@@ -690,24 +702,28 @@ def _admit(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState
     alike.
     """
     if s.stopping:
-        _refuse(s, c, out, "wind_down", "the gateway is shutting down")
+        _refuse(s, c, out, Rule.WIND_DOWN, "the gateway is shutting down")
         return None
     if c.retained:
-        _refuse(s, c, out, "stale_command", "retained commands are ignored")
+        _refuse(s, c, out, Rule.STALE_COMMAND, "retained commands are ignored")
         return None
     if c.id in s.seen_ids:
-        _refuse(s, c, out, "stale_command", f"command {c.id!r} was already handled")
+        _refuse(s, c, out, Rule.STALE_COMMAND, f"command {c.id!r} was already handled")
         return None
     s = replace(s, seen_ids=(*s.seen_ids[-(SEEN_IDS - 1) :], c.id))
     ttl = c.ttl_s if c.ttl_s is not None else s.limits.command_ttl_s
     if c.issued_at is not None and now - c.issued_at > ttl:
-        _refuse(s, c, out, "stale_command", f"expired {now - c.issued_at - ttl:.1f} s ago")
+        _refuse(s, c, out, Rule.STALE_COMMAND, f"expired {now - c.issued_at - ttl:.1f} s ago")
         return None
     if c.source != "plan":
         recent = tuple(t for t in s.command_times if now - t < RATE_WINDOW_S)
         if len(recent) >= RATE_MAX:
             _refuse(
-                s, c, out, "rate_limited", f"more than {RATE_MAX} commands in {RATE_WINDOW_S:g} s"
+                s,
+                c,
+                out,
+                Rule.RATE_LIMITED,
+                f"more than {RATE_MAX} commands in {RATE_WINDOW_S:g} s",
             )
             return None
         s = replace(s, command_times=(*recent, now))
@@ -721,7 +737,9 @@ def _on_command(s: GovernorState, c: Command, now: float, out: _Out) -> Governor
     s = admitted
     if c.kind in ENGINE_COMMANDS:
         out.actions.append(ToEngine(c))
-        out.actions.append(Decision("command", f"{c.kind.value} from {c.source}", "to the engine"))
+        out.actions.append(
+            Decision(Rule.COMMAND, f"{c.kind.value} from {c.source}", "to the engine")
+        )
         return s
     return _COMMANDS[c.kind](s, c, now, out)
 
@@ -730,13 +748,17 @@ def _cmd_speed(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorS
     value = _number(c.value)
     if value is None or not 0 <= value <= s.max_c / 100:
         return _refuse(
-            s, c, out, "bad_command", f"speed must be a number from 0 to {s.max_c / 100:g} km/h"
+            s, c, out, Rule.BAD_COMMAND, f"speed must be a number from 0 to {s.max_c / 100:g} km/h"
         )
     if s.phase is Phase.HALTED:
-        return _refuse(s, c, out, "escalate", "halted after a safety stop: confirm first")
+        return _refuse(s, c, out, Rule.ESCALATE, "halted after a safety stop: confirm first")
     s = replace(s, requested_c=_clamp_request(s, value))
     s = _command(
-        s, out, now, "cap" if s.cap_active else "command", f"set_speed {value} from {c.source}"
+        s,
+        out,
+        now,
+        Rule.CAP if s.cap_active else Rule.COMMAND,
+        f"set_speed {value} from {c.source}",
     )
     goal = _goal_c(s, now)
     note = f" (capped at {_kmh(goal)})" if goal < centi(value) else ""
@@ -747,10 +769,12 @@ def _cmd_speed(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorS
 def _cmd_incline(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState:
     value = _number(c.value)
     if value is None or not -10 <= value <= 40:
-        return _refuse(s, c, out, "bad_command", "incline must be a number from -10 to 40 %")
+        return _refuse(s, c, out, Rule.BAD_COMMAND, "incline must be a number from -10 to 40 %")
     if not s.incline_supported:
-        return _refuse(s, c, out, "bad_command", "this treadmill has no incline control")
-    out.decide("command", f"set_incline from {c.source}", SetIncline(value), f"incline {value} %")
+        return _refuse(s, c, out, Rule.BAD_COMMAND, "this treadmill has no incline control")
+    out.decide(
+        Rule.COMMAND, f"set_incline from {c.source}", SetIncline(value), f"incline {value} %"
+    )
     out.actions.append(CommandResult(c.id, True, applied=f"incline {value} %"))
     return replace(s, incline_pct=value)
 
@@ -758,22 +782,22 @@ def _cmd_incline(s: GovernorState, c: Command, now: float, out: _Out) -> Governo
 def _cmd_run(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState:
     if c.kind is CommandKind.START:
         if s.phase is Phase.HALTED:
-            return _refuse(s, c, out, "escalate", "halted after a safety stop: confirm first")
+            return _refuse(s, c, out, Rule.ESCALATE, "halted after a safety stop: confirm first")
         if s.running:  # Start while started is "operation failed" on the machine
             out.actions.append(CommandResult(c.id, True, applied="already running"))
             return s
-        out.decide("command", f"start from {c.source}", Start(), "start")
+        out.decide(Rule.COMMAND, f"start from {c.source}", Start(), "start")
         out.actions.append(CommandResult(c.id, True, applied="start"))
         return replace(s, running=True, running_since=now, commanded_c=None)
     action: Action = Pause() if c.kind is CommandKind.PAUSE else Stop()
-    out.decide("command", f"{c.kind.value} from {c.source}", action, c.kind.value)
+    out.decide(Rule.COMMAND, f"{c.kind.value} from {c.source}", action, c.kind.value)
     out.actions.append(CommandResult(c.id, True, applied=c.kind.value))
     return replace(s, running=False, commanded_c=None)
 
 
 def _cmd_direction(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState:
     if c.value not in ("forward", "backward"):
-        return _refuse(s, c, out, "bad_command", "direction must be 'forward' or 'backward'")
+        return _refuse(s, c, out, Rule.BAD_COMMAND, "direction must be 'forward' or 'backward'")
     direction = Direction(c.value)
     s = _change_direction(s, direction, s.requested_c, now, out, f"set_direction from {c.source}")
     out.actions.append(CommandResult(c.id, True, applied=f"direction {direction.value}"))
@@ -787,10 +811,10 @@ def _cmd_cap(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorSta
     lowest = max(s.min_c, 1) / 100  # a cap below the slowest belt speed means nothing
     if value is None or not lowest <= value <= highest:
         return _refuse(
-            s, c, out, "bad_command", f"cap must be a number from {lowest:g} to {highest:g} km/h"
+            s, c, out, Rule.BAD_COMMAND, f"cap must be a number from {lowest:g} to {highest:g} km/h"
         )
     s = replace(s, cap_c=centi(value))
-    s = _command(s, out, now, "cap", f"set_cap {value} from {c.source}", ramp=False)
+    s = _command(s, out, now, Rule.CAP, f"set_cap {value} from {c.source}", ramp=False)
     out.actions.append(CommandResult(c.id, True, applied=f"backward cap {value:.2f} km/h"))
     return s
 
@@ -799,7 +823,7 @@ def _cmd_confirm(s: GovernorState, c: Command, now: float, out: _Out) -> Governo
     if s.phase is not Phase.HALTED:
         out.actions.append(CommandResult(c.id, True, applied="nothing to confirm"))
         return s
-    out.actions.append(Decision("escalate", f"confirm from {c.source}", "halt lifted"))
+    out.actions.append(Decision(Rule.ESCALATE, f"confirm from {c.source}", "halt lifted"))
     out.actions.append(CommandResult(c.id, True, applied="halt lifted; press start to go on"))
     return replace(s, phase=Phase.RUNNING, over_cap_since=None, hr_limit_c=None, hr_step_at=None)
 

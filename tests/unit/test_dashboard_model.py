@@ -22,7 +22,7 @@ from gateway.contract.payloads import (
 from gateway.contract.topics import GatewayTopic, StationTopic, Topics, route
 from gateway.ftms import HeartRate, TreadmillData
 from gateway.hub import Snapshot
-from gateway.safety.actions import Alert, CommandResult, Decision, Level
+from gateway.safety.actions import Alert, CommandResult, Decision, Level, Rule
 from gateway.safety.direction import Direction
 from gateway.workout.engine import Progress
 from gateway.workout.plan import Plan, Segment
@@ -69,7 +69,7 @@ def test_what_the_gateway_publishes_lands_on_its_station() -> None:
     result = CommandResult("x", False, error="no")
     _feed(fleet, T.command_result("a"), CommandResultPayload.of(result))
     _feed(fleet, T.alerts("a"), AlertPayload.of(2.0, Alert(Level.DANGER, "hr", "slow down")))
-    decision = Decision("backward_cap", "set_speed 9", "6.0")
+    decision = Decision(Rule.CAP, "set_speed 9", "6.0")
     _feed(fleet, T.safety_events("a"), SafetyEventPayload.of(3.0, decision))
     _feed(fleet, T.availability("a", "treadmill"), b"online")
     _feed(fleet, T.gateway_status, b"online")
@@ -86,7 +86,7 @@ def test_what_the_gateway_publishes_lands_on_its_station() -> None:
     assert view.results["x"].error == "no"
     assert [(a.level, a.text) for a in view.alerts] == [
         ("danger", "slow down"),
-        ("rule", "backward_cap: set_speed 9 -> 6.0"),
+        ("rule", "cap: set_speed 9 -> 6.0"),
     ]
     assert view.treadmill_online
     assert fleet.gateways == {"gw": "online"}

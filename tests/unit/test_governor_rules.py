@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 
 import pytest
 
 from gateway.safety import SafetyLimits, initial_state
 from gateway.safety.actions import (
+    Action,
     Pause,
     Reconnect,
     RequestControl,
+    Rule,
     SetIncline,
     SetTargetSpeed,
     Start,
@@ -620,3 +623,118 @@ def test_a_late_tick_is_a_stall_of_ours_not_a_silent_treadmill() -> None:
     fired = [at for at in ticks if "data_lost" in alerts(run.feed(Tick(), at=at))]
     assert fired  # with the ticks regular, the silence is the treadmill's
     assert fired[0] - (t + 4.01) > 3.0
+
+
+# --- one row per rule: the table covers the Rule enum ------------------------------------
+
+
+def _row_turnaround() -> list[Action]:
+    run = started()
+    run.feed(SegmentChange(0, FWD, 8.0))
+    run.feed(cmd(CommandKind.START))
+    for t in range(1, 10):
+        run.feed(Tick(), at=float(t))
+    run.feed(TreadmillRecord((run.state.commanded_c or 0) / 100))
+    return run.feed(SegmentChange(1, BWD, 5.0), at=10.0)
+
+
+def _row_ramp() -> list[Action]:
+    run = started()
+    run.feed(SegmentChange(0, FWD, 8.0))
+    run.feed(cmd(CommandKind.START))
+    return run.feed(Tick(), at=1.0)
+
+
+def _row_hr_ceiling() -> list[Action]:
+    run = backward_at(5.0, SafetyLimits(age=40, hr_expected=True))  # ceiling 162
+    return run.feed(HeartRateSample(165), at=run.now + 1)
+
+
+def _row_hr_lost() -> list[Action]:
+    run = backward_at(5.0, SafetyLimits(hr_expected=True))
+    run.feed(HeartRateSample(120), at=run.now)
+    return run.feed(Tick(), at=run.now + 30.5)
+
+
+def _row_escalate() -> list[Action]:
+    run = backward_at(5.0)
+    t0 = run.now
+    for dt in (0.0, 1.0, 2.0):
+        run.feed(TreadmillRecord(7.0), at=t0 + dt)
+    return run.feed(TreadmillRecord(7.0), at=t0 + 3.0)
+
+
+def _row_restart() -> list[Action]:
+    run = Run(initial_state(SafetyLimits()))
+    run.feed(SpeedRangeReported(0.5, 16.0))
+    run.feed(ControlGranted())
+    return run.feed(TreadmillRecord(7.0))
+
+
+def _row_data_lost() -> list[Action]:
+    run = backward_at(5.0)
+    run.notifying = False
+    t = run.now
+    run.feed(Tick(), at=t + 2.9)
+    return run.feed(Tick(), at=t + 3.1)
+
+
+def _row_rate_limited() -> list[Action]:
+    run = started()
+    actions: list[Action] = []
+    for _ in range(25):
+        actions += run.feed(cmd(CommandKind.SET_SPEED, 3.0))
+    return actions
+
+
+def _row_control_granted() -> list[Action]:
+    run = backward_at(5.0)
+    run.feed(ControlLost("status 0xff"), at=100.0)
+    return run.feed(ControlGranted(), at=101.0)
+
+
+def _row_cap() -> list[Action]:
+    run = backward_at(5.0)
+    return run.feed(cmd(CommandKind.SET_SPEED, 9.0), at=run.now + 2)
+
+
+def _row_segment() -> list[Action]:
+    run = started()
+    return run.feed(SegmentChange(0, FWD, 5.0))
+
+
+ROWS: dict[Rule, Callable[[], list[Action]]] = {
+    Rule.CAP: _row_cap,
+    Rule.SEGMENT: _row_segment,
+    Rule.COMMAND: lambda: started().feed(cmd(CommandKind.START)),
+    Rule.RAMP: _row_ramp,
+    Rule.CORRECT_OVERSPEED: lambda: backward_at(5.0).feed(TreadmillRecord(6.5)),
+    Rule.CORRECT_TARGET: lambda: backward_at(5.0).feed(TargetReported(7.0)),
+    Rule.ESCALATE: _row_escalate,
+    Rule.TURNAROUND: _row_turnaround,
+    Rule.HR_CEILING: _row_hr_ceiling,
+    Rule.HR_PAUSE: lambda: backward_at(5.0, SafetyLimits(age=40, hr_expected=True)).feed(
+        HeartRateSample(175)
+    ),
+    Rule.HR_LOST: _row_hr_lost,
+    Rule.CONTROL_LOST: lambda: backward_at(5.0).feed(ControlLost("status 0xff")),
+    Rule.CONTROL_GRANTED: _row_control_granted,
+    Rule.COMMAND_REFUSED: lambda: backward_at(5.0).feed(
+        CommandFailed("set_target_inclination", "op code not supported", Failure.UNSUPPORTED)
+    ),
+    Rule.RESTART: _row_restart,
+    Rule.DATA_LOST: _row_data_lost,
+    Rule.WIND_DOWN: lambda: backward_at(5.0).feed(Shutdown("SIGTERM")),
+    Rule.STALE_COMMAND: lambda: started().feed(Command("r", CommandKind.START, retained=True)),
+    Rule.RATE_LIMITED: _row_rate_limited,
+    Rule.BAD_COMMAND: lambda: started().feed(cmd(CommandKind.SET_SPEED, -1.0)),
+}
+
+
+def test_every_rule_has_a_row() -> None:
+    assert set(ROWS) == set(Rule)
+
+
+@pytest.mark.parametrize("rule", list(ROWS), ids=[r.value for r in ROWS])
+def test_each_rules_row_logs_that_rule(rule: Rule) -> None:
+    assert rule in rules(ROWS[rule]())
