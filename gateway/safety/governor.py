@@ -96,12 +96,58 @@ class Phase(StrEnum):
     HALTED = "halted"  # escalated: paused until the runner confirms
 
 
+class Turn(NamedTuple):
+    """A direction change under way: slowing (TURNING), then the dwell's countdown."""
+
+    pending_direction: Direction | None = None  # asked for while moving: after the turn
+    pending_target_c: int = 0  # the speed to ramp to once turned
+    since: float | None = None  # slowing since (a belt that never slows is halted)
+    dwell_until: float | None = None
+    dwell_announced: int | None = None  # the last "turn around in N s" said
+
+
+class HrState(NamedTuple):
+    """The runner's heart rate and the ceiling's step-down."""
+
+    bpm: int | None = None
+    at: float | None = None  # the last sample (a silent strap is HR lost)
+    limit_c: int | None = None  # the step-down: a ceiling on what is written
+    step_at: float | None = None
+    lost: bool = False
+
+
+class Control(NamedTuple):
+    """Whether we hold the control point, and when to ask again."""
+
+    held: bool = False
+    retry_at: float | None = None
+    backoff_s: float = 1.0
+
+
+class DataWatch(NamedTuple):
+    """Treadmill Data arriving: the watchdog's view."""
+
+    last_record_at: float | None = None
+    interval_s: float = 1.0  # observed, smoothed: widens the data window
+    lost: bool = False
+    last_tick_at: float | None = None  # a late tick is our stall, not a silent treadmill
+
+
+class CommandLog(NamedTuple):
+    """What the admission check and the echo filter remember."""
+
+    seen_ids: tuple[str, ...] = ()  # to refuse replays
+    times: tuple[float, ...] = ()  # recent outside commands, for the rate limit
+    recent: tuple[int, ...] = ()  # our own recent targets: late status echoes of these are ours
+
+
 class GovernorState(NamedTuple):
     """Everything the governor knows; replaced, never mutated.
 
     A NamedTuple rather than a frozen dataclass: the governor copies it on
     nearly every event, and a tuple copy is several times cheaper (measured
-    in tests/bench/test_bench_governor.py).
+    in tests/bench/test_bench_governor.py). The belt's own fields are flat;
+    the concerns that come and go together are sub-records.
     """
 
     limits: SafetyLimits
@@ -117,39 +163,24 @@ class GovernorState(NamedTuple):
     incline_pct: float | None = None
     commanded_c: int | None = None
     commanded_at: float | None = None
-    recent_commands: tuple[int, ...] = ()  # late status echoes of these are ours
     reported_c: int | None = None
     target_c: int | None = None
     over_cap_since: float | None = None
-    pending_direction: Direction | None = None
-    pending_target_c: int = 0
-    turning_since: float | None = None
-    dwell_until: float | None = None
-    dwell_announced: int | None = None
-    hr_bpm: int | None = None
-    hr_at: float | None = None
-    hr_limit_c: int | None = None  # the HR step-down: a ceiling on what is written
-    hr_step_at: float | None = None
-    hr_lost: bool = False
-    has_control: bool = False
-    control_retry_at: float | None = None
-    control_backoff_s: float = 1.0
     segment: int | None = None
-    seen_ids: tuple[str, ...] = ()
-    command_times: tuple[float, ...] = ()  # recent outside commands, for the rate limit
     incline_supported: bool = True
     incline_noted: bool = False
     recovering: bool = False  # found moving after a restart: turning around into the plan
-    last_record_at: float | None = None
-    record_interval_s: float = 1.0  # observed, smoothed: widens the data window
-    data_lost: bool = False
-    last_tick_at: float | None = None
     stopping: bool = False  # the wind-down ran: nothing moves the belt any more
+    turn: Turn = Turn()
+    hr: HrState = HrState()
+    control: Control = Control()
+    data: DataWatch = DataWatch()
+    commands: CommandLog = CommandLog()
 
     @property
     def belt_seen(self) -> bool:
         """A record since start: we know whether the belt moves."""
-        return self.last_record_at is not None
+        return self.data.last_record_at is not None
 
     @property
     def cap_active(self) -> bool:
@@ -159,7 +190,7 @@ class GovernorState(NamedTuple):
     @property
     def cap_held(self) -> bool:
         """We can enforce the cap: we hold control. Never pretend otherwise."""
-        return self.has_control
+        return self.control.held
 
     @property
     def over_cap(self) -> bool:
@@ -191,10 +222,10 @@ def ceiling_c(s: GovernorState, now: float) -> int:
         limit = min(limit, s.cap_c)
     if s.phase in (Phase.TURNING, Phase.DWELL):
         limit = min(limit, centi(s.limits.turnaround_kmh))
-    if s.hr_lost and s.direction is Direction.BACKWARD:
+    if s.hr.lost and s.direction is Direction.BACKWARD:
         limit = min(limit, centi(s.limits.backward_walk_kmh))
-    if s.hr_limit_c is not None:
-        limit = min(limit, s.hr_limit_c)
+    if s.hr.limit_c is not None:
+        limit = min(limit, s.hr.limit_c)
     return max(limit, 0)
 
 
@@ -221,7 +252,7 @@ def _snap(s: GovernorState, c: int) -> int:
 
 def _ours(s: GovernorState, c: int) -> bool:
     """A reported target is the echo of one of our recent commands."""
-    return any(abs(c - mine) < max(s.step_c, 1) for mine in s.recent_commands)
+    return any(abs(c - mine) < max(s.step_c, 1) for mine in s.commands.recent)
 
 
 def _goal_c(s: GovernorState, now: float) -> int:
@@ -234,7 +265,7 @@ def _goal_c(s: GovernorState, now: float) -> int:
 
 def data_window_s(s: GovernorState) -> float:
     """How long without Treadmill Data before the silence counts as lost control."""
-    return max(s.limits.data_window_s, 3 * s.record_interval_s)
+    return max(s.limits.data_window_s, 3 * s.data.interval_s)
 
 
 class _Out:
@@ -259,7 +290,7 @@ def _command(
     s: GovernorState, out: _Out, now: float, rule: Rule, why: str, *, ramp: bool = True
 ) -> GovernorState:
     """Move the commanded target towards the goal: the only Set Target Speed source."""
-    if not s.has_control or s.phase is Phase.HALTED or s.stopping:
+    if not s.control.held or s.phase is Phase.HALTED or s.stopping:
         return s  # halted: nothing moves the belt until the runner confirms
     goal = _goal_c(s, now)
     if goal <= 0:
@@ -286,8 +317,8 @@ def _command(
 
 
 def _commanded(s: GovernorState, c: int, now: float) -> GovernorState:
-    recent = (*s.recent_commands[-(RECENT_COMMANDS - 1) :], c)
-    return replace(s, commanded_c=c, commanded_at=now, recent_commands=recent)
+    recent = (*s.commands.recent[-(RECENT_COMMANDS - 1) :], c)
+    return replace(s, commanded_c=c, commanded_at=now, commands=s.commands._replace(recent=recent))
 
 
 # --- handlers ------------------------------------------------------------------------
@@ -306,7 +337,7 @@ def _on_record(s: GovernorState, e: TreadmillRecord, now: float, out: _Out) -> G
         s = replace(s, over_cap_since=since)
         if s.phase is not Phase.HALTED and now - since >= s.limits.escalation_s:
             return _escalate(s, out, f"belt {_kmh(c)} above {_kmh(danger)} for {now - since:.1f} s")
-        if s.has_control and s.phase is not Phase.HALTED:
+        if s.control.held and s.phase is not Phase.HALTED:
             why = f"belt {_kmh(c)} > limit {_kmh(limit)} + tolerance"
             out.decide(
                 Rule.CORRECT_OVERSPEED,
@@ -326,12 +357,12 @@ def _on_record(s: GovernorState, e: TreadmillRecord, now: float, out: _Out) -> G
 
 def _data_seen(s: GovernorState, now: float, out: _Out) -> GovernorState:
     """Track the record interval (for the data window); announce data coming back."""
-    interval = s.record_interval_s
-    if s.last_record_at is not None and 0 < now - s.last_record_at <= 10 * interval:
-        interval = 0.7 * interval + 0.3 * (now - s.last_record_at)
-    if s.data_lost:
+    interval = s.data.interval_s
+    if s.data.last_record_at is not None and 0 < now - s.data.last_record_at <= 10 * interval:
+        interval = 0.7 * interval + 0.3 * (now - s.data.last_record_at)
+    if s.data.lost:
         out.alert(Level.INFO, "data_back", "Treadmill data is back.")
-    return replace(s, last_record_at=now, record_interval_s=interval, data_lost=False)
+    return replace(s, data=s.data._replace(last_record_at=now, interval_s=interval, lost=False))
 
 
 def _found_moving(s: GovernorState, c: int, now: float, out: _Out) -> GovernorState:
@@ -352,10 +383,8 @@ def _found_moving(s: GovernorState, c: int, now: float, out: _Out) -> GovernorSt
         running=True,
         running_since=now,
         phase=Phase.TURNING,
-        pending_direction=None,
-        pending_target_c=0,
-        turning_since=now,
         recovering=True,
+        turn=s.turn._replace(pending_direction=None, pending_target_c=0, since=now),
     )
     s = _command(s, out, now, Rule.RESTART, f"belt moving at {_kmh(c)} on start", ramp=False)
     if c <= centi(s.limits.turnaround_kmh + s.limits.tolerance_kmh):
@@ -376,7 +405,7 @@ def _on_target(s: GovernorState, e: TargetReported, now: float, out: _Out) -> Go
     s = replace(s, target_c=c)
     limit = _snap(s, ceiling_c(s, now))
     if s.cap_active and c > limit:
-        if s.has_control and s.phase is not Phase.HALTED:
+        if s.control.held and s.phase is not Phase.HALTED:
             why = f"machine target {_kmh(c)} > limit {_kmh(limit)}"
             out.decide(
                 Rule.CORRECT_TARGET, why, SetTargetSpeed(limit / 100), f"set target {_kmh(limit)}"
@@ -404,20 +433,20 @@ def _on_hr(s: GovernorState, e: HeartRateSample, now: float, out: _Out) -> Gover
     if e.contact is False or e.bpm <= 0:
         return s
     lim = s.limits
-    s = replace(s, hr_bpm=e.bpm, hr_at=now)
-    if s.hr_lost:
+    s = replace(s, hr=s.hr._replace(bpm=e.bpm, at=now))
+    if s.hr.lost:
         out.alert(Level.INFO, "hr_back", "Heart rate is back.")
-        s = replace(s, hr_lost=False)
+        s = replace(s, hr=s.hr._replace(lost=False))
     if e.bpm >= lim.hr_pause_bpm and s.running and s.phase is not Phase.HALTED:
         why = f"HR {e.bpm} bpm >= {lim.hr_pause_bpm:.0f} bpm ({lim.hr_pause_pct:.0f} % HRmax)"
         out.decide(Rule.HR_PAUSE, why, Pause(), "pause the belt; halt until the runner confirms")
         out.alert(Level.DANGER, "hr_pause", f"Heart rate {e.bpm} bpm: paused. Confirm to go on.")
         return replace(s, phase=Phase.HALTED, running=False)
     if e.bpm > lim.hr_ceiling_bpm:
-        if s.hr_step_at is None or now - s.hr_step_at >= lim.hr_step_interval_s:
+        if s.hr.step_at is None or now - s.hr.step_at >= lim.hr_step_interval_s:
             s = _hr_step_down(s, e.bpm, now, out)
-    elif e.bpm < lim.hr_ceiling_bpm - HR_RELEASE_BPM and s.hr_limit_c is not None:
-        s = replace(s, hr_limit_c=None, hr_step_at=None)
+    elif e.bpm < lim.hr_ceiling_bpm - HR_RELEASE_BPM and s.hr.limit_c is not None:
+        s = replace(s, hr=s.hr._replace(limit_c=None, step_at=None))
         s = _command(s, out, now, Rule.HR_CEILING, f"HR {e.bpm} bpm back under the ceiling")
     return s
 
@@ -430,10 +459,10 @@ def _hr_step_down(s: GovernorState, bpm: int, now: float, out: _Out) -> Governor
     belt at 6, the first step must write 5.5, not ask for 8.5.
     """
     lim = s.limits
-    told = [c for c in (s.commanded_c, s.target_c, s.hr_limit_c) if c is not None]
+    told = [c for c in (s.commanded_c, s.target_c, s.hr.limit_c) if c is not None]
     base = min(told) if told else (s.reported_c or 0)
     limit = max(base - centi(lim.hr_step_kmh), s.min_c, 0)
-    s = replace(s, hr_limit_c=limit, hr_step_at=now)
+    s = replace(s, hr=s.hr._replace(limit_c=limit, step_at=now))
     out.alert(Level.WARNING, "hr_ceiling", f"Heart rate {bpm} bpm: slowing down.")
     why = f"HR {bpm} bpm > ceiling {lim.hr_ceiling_bpm:.0f} bpm"
     return _command(s, out, now, Rule.HR_CEILING, why, ramp=False)
@@ -468,19 +497,21 @@ def _change_direction(
 ) -> GovernorState:
     if s.recovering and s.phase in (Phase.TURNING, Phase.DWELL):
         # Restarted mid-run: this is where the turnaround leads, once it is done.
-        return replace(s, pending_direction=direction, pending_target_c=target)
+        return replace(
+            s, turn=s.turn._replace(pending_direction=direction, pending_target_c=target)
+        )
     moving = (s.reported_c or 0) > 0 or (s.commanded_c or 0) > 0
     if direction is s.direction or not s.running or not moving:
-        s = replace(s, direction=direction, requested_c=target, pending_direction=None)
+        s = replace(
+            s, direction=direction, requested_c=target, turn=s.turn._replace(pending_direction=None)
+        )
         if s.phase in (Phase.TURNING, Phase.DWELL):
-            s = replace(s, phase=Phase.RUNNING, dwell_until=None)
+            s = replace(s, phase=Phase.RUNNING, turn=s.turn._replace(dwell_until=None))
         return _command(s, out, now, Rule.CAP if s.cap_active else Rule.SEGMENT, why)
     s = replace(
         s,
         phase=Phase.TURNING,
-        pending_direction=direction,
-        pending_target_c=target,
-        turning_since=now,
+        turn=s.turn._replace(pending_direction=direction, pending_target_c=target, since=now),
     )
     out.alert(
         Level.INFO,
@@ -499,30 +530,32 @@ def _begin_dwell(s: GovernorState, now: float, out: _Out) -> GovernorState:
     seconds = math.ceil(s.limits.dwell_s)
     out.alert(Level.INFO, "countdown", f"Turn around in {seconds} s")
     return replace(
-        s, phase=Phase.DWELL, dwell_until=now + s.limits.dwell_s, dwell_announced=seconds
+        s,
+        phase=Phase.DWELL,
+        turn=s.turn._replace(dwell_until=now + s.limits.dwell_s, dwell_announced=seconds),
     )
 
 
 def _on_tick(s: GovernorState, now: float, out: _Out) -> GovernorState:
     lim = s.limits
-    if s.phase is Phase.DWELL and s.dwell_until is not None:
-        left = math.ceil(s.dwell_until - now)
+    if s.phase is Phase.DWELL and s.turn.dwell_until is not None:
+        left = math.ceil(s.turn.dwell_until - now)
         if left <= 0:
-            direction = s.pending_direction or s.direction
+            direction = s.turn.pending_direction or s.direction
             out.alert(Level.INFO, "turned", f"Now {direction.value}.")
             s = replace(
                 s,
                 phase=Phase.RUNNING,
                 direction=direction,
-                requested_c=s.pending_target_c,
-                pending_direction=None,
-                dwell_until=None,
-                dwell_announced=None,
+                requested_c=s.turn.pending_target_c,
                 recovering=False,
+                turn=s.turn._replace(
+                    pending_direction=None, dwell_until=None, dwell_announced=None
+                ),
             )
-        elif left != s.dwell_announced:
+        elif left != s.turn.dwell_announced:
             out.alert(Level.INFO, "countdown", f"Turn around in {left} s")
-            s = replace(s, dwell_announced=left)
+            s = replace(s, turn=s.turn._replace(dwell_announced=left))
     if (
         s.over_cap_since is not None
         and s.phase is not Phase.HALTED
@@ -531,26 +564,30 @@ def _on_tick(s: GovernorState, now: float, out: _Out) -> GovernorState:
         return _escalate(s, out, f"belt above the cap for {now - s.over_cap_since:.1f} s")
     if (
         s.phase is Phase.TURNING
-        and s.turning_since is not None
-        and now - s.turning_since >= TURN_TIMEOUT_S
+        and s.turn.since is not None
+        and now - s.turn.since >= TURN_TIMEOUT_S
     ):
         return _escalate(s, out, f"belt not slowed for the turnaround after {TURN_TIMEOUT_S:g} s")
     s = _check_hr_timeout(s, now, out)
     # A late tick means this process was not listening (a stalled loop, a busy
     # machine), not that the treadmill was silent: give data one more tick.
-    stalled = s.last_tick_at is not None and now - s.last_tick_at > max(1.0, data_window_s(s) / 2)
-    s = replace(s, last_tick_at=now)
+    stalled = s.data.last_tick_at is not None and now - s.data.last_tick_at > max(
+        1.0, data_window_s(s) / 2
+    )
+    s = replace(s, data=s.data._replace(last_tick_at=now))
     if not stalled:
         s = _check_silence(s, now, out)
     if (
-        not s.has_control
+        not s.control.held
         and not s.stopping
-        and s.control_retry_at is not None
-        and now >= s.control_retry_at
+        and s.control.retry_at is not None
+        and now >= s.control.retry_at
     ):
         out.decide(Rule.CONTROL_LOST, "retrying control", RequestControl(), "request control")
-        backoff = min(s.control_backoff_s * 2, lim.control_retry_max_s)
-        s = replace(s, control_retry_at=now + s.control_backoff_s, control_backoff_s=backoff)
+        backoff = min(s.control.backoff_s * 2, lim.control_retry_max_s)
+        s = replace(
+            s, control=s.control._replace(retry_at=now + s.control.backoff_s, backoff_s=backoff)
+        )
     if s.running and s.phase is not Phase.HALTED:
         s = _command(s, out, now, Rule.RAMP, "towards the target")
     return s
@@ -558,9 +595,9 @@ def _on_tick(s: GovernorState, now: float, out: _Out) -> GovernorState:
 
 def _check_silence(s: GovernorState, now: float, out: _Out) -> GovernorState:
     """No Treadmill Data while the belt should move: the cap is not verified any more."""
-    if s.data_lost or not s.running or s.phase is Phase.HALTED or s.stopping:
+    if s.data.lost or not s.running or s.phase is Phase.HALTED or s.stopping:
         return s
-    last = s.last_record_at if s.last_record_at is not None else s.running_since
+    last = s.data.last_record_at if s.data.last_record_at is not None else s.running_since
     window = data_window_s(s)
     if last is None or now - last <= window:
         return s
@@ -571,27 +608,26 @@ def _check_silence(s: GovernorState, now: float, out: _Out) -> GovernorState:
         f"No data from the treadmill for {now - last:.0f} s: the cap is NOT verified. "
         "Pausing and reconnecting.",
     )
-    if s.has_control:
+    if s.control.held:
         out.decide(Rule.DATA_LOST, why, Pause(), "pause the belt")
     out.decide(Rule.DATA_LOST, why, Reconnect(), "reconnect to the treadmill")
     return replace(
         s,
-        data_lost=True,
         running=False,
-        has_control=False,
-        control_retry_at=None,
         commanded_c=None,
+        data=s.data._replace(lost=True),
+        control=s.control._replace(held=False, retry_at=None),
     )
 
 
 def _check_hr_timeout(s: GovernorState, now: float, out: _Out) -> GovernorState:
     lim = s.limits
-    if not lim.hr_expected or s.hr_lost or not s.running or s.direction is not Direction.BACKWARD:
+    if not lim.hr_expected or s.hr.lost or not s.running or s.direction is not Direction.BACKWARD:
         return s
-    last = s.hr_at if s.hr_at is not None else s.running_since
+    last = s.hr.at if s.hr.at is not None else s.running_since
     if last is None or now - last < lim.hr_timeout_s:
         return s
-    s = replace(s, hr_lost=True)
+    s = replace(s, hr=s.hr._replace(lost=True))
     out.alert(
         Level.WARNING,
         "hr_lost",
@@ -603,7 +639,7 @@ def _check_hr_timeout(s: GovernorState, now: float, out: _Out) -> GovernorState:
 def _on_control(s: GovernorState, e: Event, now: float, out: _Out) -> GovernorState:
     if isinstance(e, ControlGranted):
         s = replace(
-            s, has_control=True, control_retry_at=None, control_backoff_s=1.0, commanded_c=None
+            s, commanded_c=None, control=s.control._replace(held=True, retry_at=None, backoff_s=1.0)
         )
         # Re-assert the cap before anything else.
         return _command(s, out, now, Rule.CONTROL_GRANTED, "control (re)granted", ramp=False)
@@ -619,8 +655,8 @@ def _on_control(s: GovernorState, e: Event, now: float, out: _Out) -> GovernorSt
     out.actions.append(
         Decision(Rule.CONTROL_LOST, f"{what}{reason}", "request control with backoff")
     )
-    retry = now if s.control_retry_at is None else s.control_retry_at
-    return replace(s, has_control=False, control_retry_at=retry, commanded_c=None)
+    retry = now if s.control.retry_at is None else s.control.retry_at
+    return replace(s, commanded_c=None, control=s.control._replace(held=False, retry_at=retry))
 
 
 _CAP_OPS = frozenset({"set_target_speed", "stop_or_pause"})
@@ -652,10 +688,16 @@ def _on_shutdown(s: GovernorState, e: Shutdown, now: float, out: _Out) -> Govern
     if s.stopping:
         return s
     moving = s.running or (s.reported_c or 0) > 0
-    stopped = replace(s, stopping=True, running=False, phase=Phase.HALTED, control_retry_at=None)
+    stopped = replace(
+        s,
+        stopping=True,
+        running=False,
+        phase=Phase.HALTED,
+        control=s.control._replace(retry_at=None),
+    )
     if not moving:
         return stopped
-    if not s.has_control:
+    if not s.control.held:
         out.alert(
             Level.DANGER,
             "wind_down",
@@ -707,16 +749,18 @@ def _admit(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState
     if c.retained:
         _refuse(s, c, out, Rule.STALE_COMMAND, "retained commands are ignored")
         return None
-    if c.id in s.seen_ids:
+    if c.id in s.commands.seen_ids:
         _refuse(s, c, out, Rule.STALE_COMMAND, f"command {c.id!r} was already handled")
         return None
-    s = replace(s, seen_ids=(*s.seen_ids[-(SEEN_IDS - 1) :], c.id))
+    s = replace(
+        s, commands=s.commands._replace(seen_ids=(*s.commands.seen_ids[-(SEEN_IDS - 1) :], c.id))
+    )
     ttl = c.ttl_s if c.ttl_s is not None else s.limits.command_ttl_s
     if c.issued_at is not None and now - c.issued_at > ttl:
         _refuse(s, c, out, Rule.STALE_COMMAND, f"expired {now - c.issued_at - ttl:.1f} s ago")
         return None
     if c.source != "plan":
-        recent = tuple(t for t in s.command_times if now - t < RATE_WINDOW_S)
+        recent = tuple(t for t in s.commands.times if now - t < RATE_WINDOW_S)
         if len(recent) >= RATE_MAX:
             _refuse(
                 s,
@@ -726,7 +770,7 @@ def _admit(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState
                 f"more than {RATE_MAX} commands in {RATE_WINDOW_S:g} s",
             )
             return None
-        s = replace(s, command_times=(*recent, now))
+        s = replace(s, commands=s.commands._replace(times=(*recent, now)))
     return s
 
 
@@ -825,7 +869,9 @@ def _cmd_confirm(s: GovernorState, c: Command, now: float, out: _Out) -> Governo
         return s
     out.actions.append(Decision(Rule.ESCALATE, f"confirm from {c.source}", "halt lifted"))
     out.actions.append(CommandResult(c.id, True, applied="halt lifted; press start to go on"))
-    return replace(s, phase=Phase.RUNNING, over_cap_since=None, hr_limit_c=None, hr_step_at=None)
+    return replace(
+        s, phase=Phase.RUNNING, over_cap_since=None, hr=s.hr._replace(limit_c=None, step_at=None)
+    )
 
 
 ENGINE_COMMANDS = frozenset({CommandKind.NEXT_SEGMENT, CommandKind.LOAD_PLAN})

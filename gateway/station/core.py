@@ -392,7 +392,7 @@ class StationCore:
             self._step(HeartRateSample(record.heart_rate_bpm, True))
         s = self.state
         speed = record.speed_kmh or 0.0
-        kcal = self.energy.update(now, speed, record.incline_pct or 0.0, s.direction, s.hr_bpm)
+        kcal = self.energy.update(now, speed, record.incline_pct or 0.0, s.direction, s.hr.bpm)
         if record.distance_m is not None:
             self._distance_m = float(record.distance_m)
         if self.engine is not None and self._plan_started:
@@ -479,7 +479,7 @@ class StationCore:
 
     def _start_plan(self) -> None:
         s = self.state
-        if not (s.has_control and s.belt_seen):
+        if not (s.control.held and s.belt_seen):
             return  # a plan starts once we hold control and know whether the belt moves
         self._announce_hr_source()
         if self.engine is None or self._plan_started or s.stopping:

@@ -104,7 +104,7 @@ async def one_silence(speedup: float, rate: float, rng: random.Random) -> tuple[
     async with running(station, clock) as runner, gateway(runner, clock) as runtime:
         runtime.hub.subscribe(on)
         await until(clock, lambda: bool(alerted))
-        last_record.append(runtime.state.last_record_at or 0.0)
+        last_record.append(runtime.state.data.last_record_at or 0.0)
         paused = await until(
             clock,
             lambda: any(

@@ -193,7 +193,7 @@ def test_a_strap_sample_is_published_and_stepped() -> None:
     assert [m.seq for m in published if isinstance(m, HeartRateMessage)] == [1]
     assert isinstance(effects[0], Publish)
     assert isinstance(effects[0].message, HeartRateMessage)
-    assert core.state.hr_bpm == 131
+    assert core.state.hr.bpm == 131
     assert changes(effects)["heart_rate_bpm"] == 131
 
 
@@ -240,16 +240,16 @@ def test_control_is_held_only_once_the_treadmill_says_success() -> None:
     core.feed(ready(), 0.0)
     effects = core.feed(Connected("treadmill", True), 0.0)
     assert writes(effects) == [bytes.fromhex("00")]
-    assert not core.state.has_control
+    assert not core.state.control.held
     core.feed(Answered(RequestControl(), ResultCode.SUCCESS), 0.1)
-    assert core.state.has_control
+    assert core.state.control.held
 
 
 def test_a_disconnect_loses_control_and_says_so() -> None:
     core = StationCore("tm1", SafetyLimits())
     connected(core)
     effects = core.feed(Connected("treadmill", False), 1.0)
-    assert not core.state.has_control
+    assert not core.state.control.held
     assert changes(effects)["treadmill_connected"] is False
 
 
@@ -298,7 +298,7 @@ def test_heart_rate_in_treadmill_data_feeds_the_ceiling() -> None:
     core = StationCore("tm1", SafetyLimits())
     connected(core, feature=WITH_HR)
     core.feed(data(5.0, heart_rate_bpm=150), 1.0)
-    assert core.state.hr_bpm == 150
+    assert core.state.hr.bpm == 150
 
 
 # --- the workout ------------------------------------------------------------------------------
