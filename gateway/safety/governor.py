@@ -37,7 +37,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from enum import StrEnum
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from ..ftms.units import centi
 from .actions import (
@@ -198,16 +198,25 @@ class GovernorState(NamedTuple):
         return self.over_cap_since is not None
 
 
-_INDEX = {name: i for i, name in enumerate(GovernorState._fields)}
+_Record = TypeVar("_Record", GovernorState, Turn, HrState, Control, DataWatch, CommandLog)
+_INDEX: dict[type, dict[str, int]] = {
+    cls: {name: i for i, name in enumerate(cls._fields)}
+    for cls in (GovernorState, Turn, HrState, Control, DataWatch, CommandLog)
+}
 _new_tuple = tuple.__new__
 
 
-def replace(s: GovernorState, **changes: object) -> GovernorState:
-    """``s`` with some fields changed (a faster ``_replace`` for the hot path)."""
+def replace(s: _Record, **changes: object) -> _Record:
+    """``s`` with some fields changed (a faster ``_replace`` for the hot path).
+
+    Works for the state and each of its sub-records.
+    """
+    cls = type(s)
+    index = _INDEX[cls]
     values: list[object] = list(s)
     for name, value in changes.items():
-        values[_INDEX[name]] = value
-    return _new_tuple(GovernorState, values)
+        values[index[name]] = value
+    return _new_tuple(cls, values)
 
 
 def initial_state(limits: SafetyLimits) -> GovernorState:
@@ -318,7 +327,7 @@ def _command(
 
 def _commanded(s: GovernorState, c: int, now: float) -> GovernorState:
     recent = (*s.commands.recent[-(RECENT_COMMANDS - 1) :], c)
-    return replace(s, commanded_c=c, commanded_at=now, commands=s.commands._replace(recent=recent))
+    return replace(s, commanded_c=c, commanded_at=now, commands=replace(s.commands, recent=recent))
 
 
 # --- handlers ------------------------------------------------------------------------
@@ -362,7 +371,7 @@ def _data_seen(s: GovernorState, now: float, out: _Out) -> GovernorState:
         interval = 0.7 * interval + 0.3 * (now - s.data.last_record_at)
     if s.data.lost:
         out.alert(Level.INFO, "data_back", "Treadmill data is back.")
-    return replace(s, data=s.data._replace(last_record_at=now, interval_s=interval, lost=False))
+    return replace(s, data=replace(s.data, last_record_at=now, interval_s=interval, lost=False))
 
 
 def _found_moving(s: GovernorState, c: int, now: float, out: _Out) -> GovernorState:
@@ -384,7 +393,7 @@ def _found_moving(s: GovernorState, c: int, now: float, out: _Out) -> GovernorSt
         running_since=now,
         phase=Phase.TURNING,
         recovering=True,
-        turn=s.turn._replace(pending_direction=None, pending_target_c=0, since=now),
+        turn=replace(s.turn, pending_direction=None, pending_target_c=0, since=now),
     )
     s = _command(s, out, now, Rule.RESTART, f"belt moving at {_kmh(c)} on start", ramp=False)
     if c <= centi(s.limits.turnaround_kmh + s.limits.tolerance_kmh):
@@ -433,10 +442,10 @@ def _on_hr(s: GovernorState, e: HeartRateSample, now: float, out: _Out) -> Gover
     if e.contact is False or e.bpm <= 0:
         return s
     lim = s.limits
-    s = replace(s, hr=s.hr._replace(bpm=e.bpm, at=now))
+    s = replace(s, hr=replace(s.hr, bpm=e.bpm, at=now))
     if s.hr.lost:
         out.alert(Level.INFO, "hr_back", "Heart rate is back.")
-        s = replace(s, hr=s.hr._replace(lost=False))
+        s = replace(s, hr=replace(s.hr, lost=False))
     if e.bpm >= lim.hr_pause_bpm and s.running and s.phase is not Phase.HALTED:
         why = f"HR {e.bpm} bpm >= {lim.hr_pause_bpm:.0f} bpm ({lim.hr_pause_pct:.0f} % HRmax)"
         out.decide(Rule.HR_PAUSE, why, Pause(), "pause the belt; halt until the runner confirms")
@@ -446,7 +455,7 @@ def _on_hr(s: GovernorState, e: HeartRateSample, now: float, out: _Out) -> Gover
         if s.hr.step_at is None or now - s.hr.step_at >= lim.hr_step_interval_s:
             s = _hr_step_down(s, e.bpm, now, out)
     elif e.bpm < lim.hr_ceiling_bpm - HR_RELEASE_BPM and s.hr.limit_c is not None:
-        s = replace(s, hr=s.hr._replace(limit_c=None, step_at=None))
+        s = replace(s, hr=replace(s.hr, limit_c=None, step_at=None))
         s = _command(s, out, now, Rule.HR_CEILING, f"HR {e.bpm} bpm back under the ceiling")
     return s
 
@@ -462,7 +471,7 @@ def _hr_step_down(s: GovernorState, bpm: int, now: float, out: _Out) -> Governor
     told = [c for c in (s.commanded_c, s.target_c, s.hr.limit_c) if c is not None]
     base = min(told) if told else (s.reported_c or 0)
     limit = max(base - centi(lim.hr_step_kmh), s.min_c, 0)
-    s = replace(s, hr=s.hr._replace(limit_c=limit, step_at=now))
+    s = replace(s, hr=replace(s.hr, limit_c=limit, step_at=now))
     out.alert(Level.WARNING, "hr_ceiling", f"Heart rate {bpm} bpm: slowing down.")
     why = f"HR {bpm} bpm > ceiling {lim.hr_ceiling_bpm:.0f} bpm"
     return _command(s, out, now, Rule.HR_CEILING, why, ramp=False)
@@ -498,20 +507,20 @@ def _change_direction(
     if s.recovering and s.phase in (Phase.TURNING, Phase.DWELL):
         # Restarted mid-run: this is where the turnaround leads, once it is done.
         return replace(
-            s, turn=s.turn._replace(pending_direction=direction, pending_target_c=target)
+            s, turn=replace(s.turn, pending_direction=direction, pending_target_c=target)
         )
     moving = (s.reported_c or 0) > 0 or (s.commanded_c or 0) > 0
     if direction is s.direction or not s.running or not moving:
         s = replace(
-            s, direction=direction, requested_c=target, turn=s.turn._replace(pending_direction=None)
+            s, direction=direction, requested_c=target, turn=replace(s.turn, pending_direction=None)
         )
         if s.phase in (Phase.TURNING, Phase.DWELL):
-            s = replace(s, phase=Phase.RUNNING, turn=s.turn._replace(dwell_until=None))
+            s = replace(s, phase=Phase.RUNNING, turn=replace(s.turn, dwell_until=None))
         return _command(s, out, now, Rule.CAP if s.cap_active else Rule.SEGMENT, why)
     s = replace(
         s,
         phase=Phase.TURNING,
-        turn=s.turn._replace(pending_direction=direction, pending_target_c=target, since=now),
+        turn=replace(s.turn, pending_direction=direction, pending_target_c=target, since=now),
     )
     out.alert(
         Level.INFO,
@@ -532,7 +541,7 @@ def _begin_dwell(s: GovernorState, now: float, out: _Out) -> GovernorState:
     return replace(
         s,
         phase=Phase.DWELL,
-        turn=s.turn._replace(dwell_until=now + s.limits.dwell_s, dwell_announced=seconds),
+        turn=replace(s.turn, dwell_until=now + s.limits.dwell_s, dwell_announced=seconds),
     )
 
 
@@ -549,13 +558,13 @@ def _on_tick(s: GovernorState, now: float, out: _Out) -> GovernorState:
                 direction=direction,
                 requested_c=s.turn.pending_target_c,
                 recovering=False,
-                turn=s.turn._replace(
-                    pending_direction=None, dwell_until=None, dwell_announced=None
+                turn=replace(
+                    s.turn, pending_direction=None, dwell_until=None, dwell_announced=None
                 ),
             )
         elif left != s.turn.dwell_announced:
             out.alert(Level.INFO, "countdown", f"Turn around in {left} s")
-            s = replace(s, turn=s.turn._replace(dwell_announced=left))
+            s = replace(s, turn=replace(s.turn, dwell_announced=left))
     if (
         s.over_cap_since is not None
         and s.phase is not Phase.HALTED
@@ -574,7 +583,7 @@ def _on_tick(s: GovernorState, now: float, out: _Out) -> GovernorState:
     stalled = s.data.last_tick_at is not None and now - s.data.last_tick_at > max(
         1.0, data_window_s(s) / 2
     )
-    s = replace(s, data=s.data._replace(last_tick_at=now))
+    s = replace(s, data=replace(s.data, last_tick_at=now))
     if not stalled:
         s = _check_silence(s, now, out)
     if (
@@ -586,7 +595,7 @@ def _on_tick(s: GovernorState, now: float, out: _Out) -> GovernorState:
         out.decide(Rule.CONTROL_LOST, "retrying control", RequestControl(), "request control")
         backoff = min(s.control.backoff_s * 2, lim.control_retry_max_s)
         s = replace(
-            s, control=s.control._replace(retry_at=now + s.control.backoff_s, backoff_s=backoff)
+            s, control=replace(s.control, retry_at=now + s.control.backoff_s, backoff_s=backoff)
         )
     if s.running and s.phase is not Phase.HALTED:
         s = _command(s, out, now, Rule.RAMP, "towards the target")
@@ -615,8 +624,8 @@ def _check_silence(s: GovernorState, now: float, out: _Out) -> GovernorState:
         s,
         running=False,
         commanded_c=None,
-        data=s.data._replace(lost=True),
-        control=s.control._replace(held=False, retry_at=None),
+        data=replace(s.data, lost=True),
+        control=replace(s.control, held=False, retry_at=None),
     )
 
 
@@ -627,7 +636,7 @@ def _check_hr_timeout(s: GovernorState, now: float, out: _Out) -> GovernorState:
     last = s.hr.at if s.hr.at is not None else s.running_since
     if last is None or now - last < lim.hr_timeout_s:
         return s
-    s = replace(s, hr=s.hr._replace(lost=True))
+    s = replace(s, hr=replace(s.hr, lost=True))
     out.alert(
         Level.WARNING,
         "hr_lost",
@@ -639,7 +648,7 @@ def _check_hr_timeout(s: GovernorState, now: float, out: _Out) -> GovernorState:
 def _on_control(s: GovernorState, e: Event, now: float, out: _Out) -> GovernorState:
     if isinstance(e, ControlGranted):
         s = replace(
-            s, commanded_c=None, control=s.control._replace(held=True, retry_at=None, backoff_s=1.0)
+            s, commanded_c=None, control=replace(s.control, held=True, retry_at=None, backoff_s=1.0)
         )
         # Re-assert the cap before anything else.
         return _command(s, out, now, Rule.CONTROL_GRANTED, "control (re)granted", ramp=False)
@@ -656,7 +665,7 @@ def _on_control(s: GovernorState, e: Event, now: float, out: _Out) -> GovernorSt
         Decision(Rule.CONTROL_LOST, f"{what}{reason}", "request control with backoff")
     )
     retry = now if s.control.retry_at is None else s.control.retry_at
-    return replace(s, commanded_c=None, control=s.control._replace(held=False, retry_at=retry))
+    return replace(s, commanded_c=None, control=replace(s.control, held=False, retry_at=retry))
 
 
 _CAP_OPS = frozenset({"set_target_speed", "stop_or_pause"})
@@ -693,7 +702,7 @@ def _on_shutdown(s: GovernorState, e: Shutdown, now: float, out: _Out) -> Govern
         stopping=True,
         running=False,
         phase=Phase.HALTED,
-        control=s.control._replace(retry_at=None),
+        control=replace(s.control, retry_at=None),
     )
     if not moving:
         return stopped
@@ -753,7 +762,7 @@ def _admit(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState
         _refuse(s, c, out, Rule.STALE_COMMAND, f"command {c.id!r} was already handled")
         return None
     s = replace(
-        s, commands=s.commands._replace(seen_ids=(*s.commands.seen_ids[-(SEEN_IDS - 1) :], c.id))
+        s, commands=replace(s.commands, seen_ids=(*s.commands.seen_ids[-(SEEN_IDS - 1) :], c.id))
     )
     ttl = c.ttl_s if c.ttl_s is not None else s.limits.command_ttl_s
     if c.issued_at is not None and now - c.issued_at > ttl:
@@ -770,7 +779,7 @@ def _admit(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState
                 f"more than {RATE_MAX} commands in {RATE_WINDOW_S:g} s",
             )
             return None
-        s = replace(s, commands=s.commands._replace(times=(*recent, now)))
+        s = replace(s, commands=replace(s.commands, times=(*recent, now)))
     return s
 
 
@@ -870,7 +879,7 @@ def _cmd_confirm(s: GovernorState, c: Command, now: float, out: _Out) -> Governo
     out.actions.append(Decision(Rule.ESCALATE, f"confirm from {c.source}", "halt lifted"))
     out.actions.append(CommandResult(c.id, True, applied="halt lifted; press start to go on"))
     return replace(
-        s, phase=Phase.RUNNING, over_cap_since=None, hr=s.hr._replace(limit_c=None, step_at=None)
+        s, phase=Phase.RUNNING, over_cap_since=None, hr=replace(s.hr, limit_c=None, step_at=None)
     )
 
 
