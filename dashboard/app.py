@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from gateway.contract.payloads import CommandName
 from gateway.mqtt.consumer import BrokerAddress, Consumer
 
+from .host import Host
 from .model import Fleet
 from .screens import HelpScreen, LiveScreen, OverviewScreen, StationScreen
 
@@ -148,3 +149,8 @@ class Dashboard(App[None]):
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+
+def _as_host(app: Dashboard) -> Host:
+    """Checked by mypy: the app is what its screens expect."""
+    return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, cast, get_args
+from typing import Any, ClassVar, cast, get_args
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from gateway.contract.payloads import CommandName, CommandResultPayload
 
+from .host import Host
 from .model import StationView, clock
 from .widgets import (
     Alerts,
@@ -26,10 +27,6 @@ from .widgets import (
     zone_style,
 )
 
-if TYPE_CHECKING:
-    from .app import Dashboard
-
-
 COMMAND_NAMES = get_args(CommandName)
 
 
@@ -39,12 +36,9 @@ class LiveScreen(Screen[None]):
     ready = False
 
     @property
-    def dash(self) -> Dashboard:
-        """The app, typed."""
-        from .app import Dashboard
-
-        assert isinstance(self.app, Dashboard)
-        return self.app
+    def dash(self) -> Host:
+        """The app, as far as a screen needs it."""
+        return cast(Host, self.app)
 
     def on_mount(self) -> None:
         self.ready = True

@@ -19,7 +19,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.ble.scan import bluez_objects
+from dbus_fast import Message, MessageType
+from dbus_fast.aio import MessageBus
+
 from gateway.errors import RetrogateError
 
 SIM_ADAPTER, CLIENT_ADAPTER = "hci0", "hci1"
@@ -45,11 +47,31 @@ def _bluezoo_command() -> list[str] | None:
 
 
 async def adapters_powered(bus_address: str) -> bool:
-    """True once BlueZoo exports both adapters powered on."""
-    objects = await bluez_objects(bus_address) or {}
+    """True once BlueZoo exports both adapters powered on.
+
+    Asked over D-Bus directly: the simulator side never goes through the
+    gateway's BLE package (and so never reaches bleak).
+    """
+    try:
+        bus = await MessageBus(bus_address=bus_address).connect()
+    except (OSError, ValueError):
+        return False
+    try:
+        reply = await bus.call(
+            Message(
+                destination="org.bluez",
+                path="/",
+                interface="org.freedesktop.DBus.ObjectManager",
+                member="GetManagedObjects",
+            )
+        )
+    finally:
+        bus.disconnect()
+    if reply is None or reply.message_type is not MessageType.METHOD_RETURN:
+        return False
     powered = [
-        ifaces["org.bluez.Adapter1"]["Powered"]
-        for ifaces in objects.values()
+        ifaces["org.bluez.Adapter1"]["Powered"].value
+        for ifaces in reply.body[0].values()
         if "org.bluez.Adapter1" in ifaces
     ]
     return powered.count(True) == 2

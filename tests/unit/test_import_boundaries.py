@@ -1,7 +1,10 @@
-"""Which package may import which library (ARCHITECTURE.md, rules 1 and 2).
+"""The house's floors, and which package may import which library (ARCHITECTURE.md).
 
 Reads every module's imports with ``ast`` (relative imports resolved), so a
-forbidden import anywhere, even inside a function, fails here.
+forbidden import anywhere, even inside a function or under TYPE_CHECKING,
+fails here. Library rules hold for everything a module reaches, not only
+what it imports itself: a simulator that reaches bleak through the
+gateway's BLE package breaks the rule as much as one importing it.
 """
 
 from __future__ import annotations
@@ -88,6 +91,109 @@ def _covers(prefix: str, name: str) -> bool:
     return name == prefix or name.startswith(prefix + ".")
 
 
+# Each package on its floor: an import between packages goes strictly down,
+# so the packages can never form a loop (docs/architecture.md draws this).
+FLOORS: dict[str, int] = {
+    "gateway.errors": 0,
+    "gateway.clock": 1,
+    "gateway.validation": 1,
+    "gateway.backoff": 1,
+    "gateway.systemd": 1,
+    "gateway.ftms": 2,  # the codec
+    "gateway.safety": 3,  # the governor: the cap lives here
+    "gateway.workout": 4,
+    "gateway.hub": 5,
+    "gateway.link": 5,
+    "gateway.config": 5,
+    "gateway.contract": 6,  # the MQTT contract, both sides
+    "gateway.ble": 6,  # the BLE link
+    "gateway.station": 6,  # the station core and its shell
+    "gateway.store": 7,
+    "gateway.status": 7,
+    "gateway.mqtt": 8,
+    "gateway.service": 9,
+    "gateway.commands": 10,
+    "gateway.cli": 11,
+    "dashboard.model": 20,
+    "dashboard.host": 21,
+    "dashboard.widgets": 21,
+    "dashboard.screens": 22,
+    "dashboard.app": 23,
+    "dashboard.cli": 24,
+    "dashboard.demo": 24,
+    "simulators.scenario": 20,
+    "simulators.treadmill": 20,
+    "simulators.heart": 20,
+    "simulators.bluezoo_env": 20,
+    "simulators.station": 21,
+    "simulators.inprocess": 22,
+    "simulators.bluez": 22,
+    "simulators.provider": 23,
+    "simulators.cli": 23,
+}
+
+
+def _package(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] not in PACKAGES or len(parts) < 2:
+        return None
+    return ".".join(parts[:2])
+
+
+def _project_imports(modules: dict[str, set[str]], module: str) -> set[str]:
+    """The project modules ``module`` imports directly (an imported name resolves to its module)."""
+    found = set()
+    for name in modules[module]:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        if name and name != module:
+            found.add(name)
+    return found
+
+
+def _reach(modules: dict[str, set[str]], module: str) -> set[str]:
+    """Every project module ``module`` reaches, itself included."""
+    seen, todo = {module}, [module]
+    while todo:
+        for nxt in _project_imports(modules, todo.pop()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def test_every_package_has_a_floor() -> None:
+    packages = {_package(m) for m in _modules()} - {None}
+    assert sorted(packages - set(FLOORS)) == []
+
+
+def test_imports_between_packages_only_go_down() -> None:
+    modules = _modules()
+    offences = []
+    for module in modules:
+        here = _package(module)
+        if here is None:
+            continue
+        for target in _project_imports(modules, module):
+            there = _package(target)
+            if there is None or there == here:
+                continue
+            if FLOORS[there] >= FLOORS[here]:
+                offences.append(f"{module} imports {target} ({FLOORS[here]} -> {FLOORS[there]})")
+    assert offences == []
+
+
+def test_no_import_loops_between_modules() -> None:
+    modules = _modules()
+    loops = sorted(
+        f"{a} <-> {b}"
+        for a in modules
+        for b in _project_imports(modules, a)
+        if a < b and a in _reach(modules, b) and _package(a) != _package(b)
+    )
+    assert loops == []
+
+
 def test_relative_imports_resolve() -> None:
     imports = _imports(ROOT / "gateway" / "ftms" / "control.py")
     assert "gateway.ftms.errors" in imports
@@ -96,14 +202,25 @@ def test_relative_imports_resolve() -> None:
 
 @pytest.mark.parametrize(("scope", "banned"), FORBIDDEN, ids=[rule[0] for rule in FORBIDDEN])
 def test_forbidden_imports(scope: str, banned: frozenset[str]) -> None:
+    modules = _modules()
     offences = [
-        f"{module} imports {name}"
-        for module, names in _modules().items()
+        f"{module} reaches {name}" + (f" through {via}" if via != module else "")
+        for module in modules
         if _covers(scope, module)
-        for name in sorted(names)
-        if any(_covers(b, name) for b in banned)
+        for via in sorted(_reach(modules, module))
+        for name in sorted(modules[via])
+        if any(_covers(b, name) for b in banned) and not _covers(scope, name)
     ]
     assert offences == []
+
+
+def test_indirect_reach_is_caught() -> None:
+    """The walk follows the project's own modules: the simulator's BlueZoo helper
+    once reached bleak through ``gateway.ble.scan``."""
+    modules = _modules()
+    modules["simulators.probe"] = {"gateway.ble.scan", "gateway.ble.scan.bluez_objects"}
+    reached = {name for via in _reach(modules, "simulators.probe") for name in modules[via]}
+    assert "bleak" in reached
 
 
 @pytest.mark.parametrize("library", sorted(ONLY_IN))
