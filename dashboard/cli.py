@@ -5,15 +5,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gateway.commands.common import add_config_option, settings_or_exit
-from gateway.mqtt.broker import credentials
-from gateway.mqtt.consumer import AddressError, BrokerAddress
+if TYPE_CHECKING:
+    from gateway.mqtt.consumer import BrokerAddress
 
 
 def broker_of(args: argparse.Namespace) -> tuple[BrokerAddress, str] | None:
     """The broker from --broker, else from the config (the embedded one on loopback)."""
+    from gateway.commands.common import settings_or_exit
+    from gateway.mqtt.broker import credentials
+    from gateway.mqtt.consumer import AddressError, BrokerAddress
+
     settings = settings_or_exit(args)
     if settings is None:
         return None
@@ -60,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``dashboard``."""
+    from gateway.commands.common import add_config_option
+
     parser = sub.add_parser(
         "dashboard",
         help="live terminal dashboard (reads MQTT; works from any machine)",

@@ -8,8 +8,6 @@ command was at fault.
 
 from __future__ import annotations
 
-import argparse
-import math
 import typing
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -46,15 +44,4 @@ def refuse_bool_for_number(model: type[BaseModel], value: Any, info: ValidationI
     kinds = typing.get_args(field.annotation) or (field.annotation,)
     if bool not in kinds and any(kind in (int, float) for kind in kinds):
         raise ValueError("expected a number, not true/false")
-    return value
-
-
-def positive_number(text: str) -> float:
-    """An argparse type: a finite number above zero (a speed-up, a rate, a timeout)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, not {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number, not {text!r}")
     return value

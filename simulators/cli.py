@@ -7,25 +7,20 @@ entry point, so the gateway never imports the simulator.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dbus_fast.errors import DBusError
-
-from gateway.clock import LoopClock
-from gateway.validation import positive_number
-
-from .bluez.peripheral import BluezPeripheral, PeripheralError
-from .scenario import Scenario, ScenarioError, load_scenario
-from .station import DeviceInfo, SimulatedStation, StationSpec
+if TYPE_CHECKING:
+    pass
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``sim``."""
+    from gateway.argtypes import positive_number
+
     parser = sub.add_parser(
         "sim",
         help="run the simulated treadmill (and HR strap) as a BLE peripheral on BlueZ",
@@ -47,6 +42,16 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the station from the options and serve it until interrupted."""
+    import asyncio
+
+    from dbus_fast.errors import DBusError
+
+    from gateway.clock import LoopClock
+
+    from .bluez.peripheral import BluezPeripheral, PeripheralError
+    from .scenario import Scenario, ScenarioError, load_scenario
+    from .station import DeviceInfo, SimulatedStation, StationSpec
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     try:
         scenario = load_scenario(args.scenario) if args.scenario else Scenario()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..config import ConfigError, Settings, load_config
+if TYPE_CHECKING:
+    from ..config import Settings
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:
@@ -18,6 +19,8 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
 
 def settings_or_exit(args: argparse.Namespace) -> Settings | None:
     """Load the config; print the problem and return None when it is invalid."""
+    from ..config import ConfigError, load_config
+
     try:
         return load_config(args.config)
     except ConfigError as exc:
@@ -43,6 +46,8 @@ def bluetooth_ready(adapter: str, devices: dict[str, str] | None = None) -> bool
     False (after saying why, one line and a fix each) when D-Bus, BlueZ or
     the adapter cannot work; a device not seen yet is only a warning.
     """
+    import asyncio
+
     from ..ble.diagnose import bluetooth_checks  # bleak and dbus only when a command needs them
 
     checks = asyncio.run(bluetooth_checks(adapter, devices or {}))

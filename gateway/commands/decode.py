@@ -9,10 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import RetrogateError
-from ..ftms import DECODERS, FtmsDecodeError, to_jsonable
+
+if TYPE_CHECKING:
+    pass
+
 
 _SEPARATORS = str.maketrans("", "", " :\t-")
 
@@ -39,10 +42,14 @@ def parse_hex(text: str) -> bytes:
 
 def decode_line(kind: str, text: str) -> dict[str, Any]:
     """Decode one hex string as ``kind``; raises HexError or FtmsDecodeError."""
+    from ..ftms import DECODERS, to_jsonable
+
     return to_jsonable(DECODERS[kind](parse_hex(text)))
 
 
 def _one(kind: str, text: str, where: str, out: TextIO, err: TextIO) -> bool:
+    from ..ftms import FtmsDecodeError
+
     try:
         record = decode_line(kind, text)
     except HexError as exc:
@@ -71,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``decode``."""
+    from ..ftms import DECODERS
+
     parser = sub.add_parser(
         "decode",
         help="decode a captured FTMS / Heart Rate frame to JSON",

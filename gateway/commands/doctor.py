@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import platform
 import sys
 from importlib.metadata import version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..ble.diagnose import Check, bluetooth_checks, paired_devices
-from ..config import ConfigError, Settings, load_config
-from ..mqtt.broker import mosquitto_commands
-from ..mqtt.probe import embedded_port_free, probe
-from ..store.db import SessionStore, StoreError
-from .common import add_config_option
+if TYPE_CHECKING:
+    from ..ble.diagnose import Check
+    from ..config import Settings
 
 
 def _python() -> Check:
+    from ..ble.diagnose import Check
+
     ok = sys.version_info >= (3, 11)
     return Check(
         "Python", ok, platform.python_version(), "" if ok else "install Python 3.11 or newer"
@@ -25,6 +23,8 @@ def _python() -> Check:
 
 
 def _backend() -> Check:
+    from ..ble.diagnose import Check
+
     system = platform.system()
     if system != "Linux":
         return Check(
@@ -35,6 +35,10 @@ def _backend() -> Check:
 
 
 async def _broker(settings: Settings) -> Check:
+    from ..ble.diagnose import Check
+    from ..mqtt.broker import mosquitto_commands
+    from ..mqtt.probe import embedded_port_free, probe
+
     mqtt = settings.mqtt
     if mqtt.broker == "none":
         return Check("broker", True, 'MQTT is off (mqtt.broker = "none")')
@@ -58,6 +62,9 @@ async def _broker(settings: Settings) -> Check:
 
 
 def _store(settings: Settings) -> Check:
+    from ..ble.diagnose import Check
+    from ..store.db import SessionStore, StoreError
+
     try:
         store = SessionStore.in_dir(settings.data_dir)
     except StoreError as exc:
@@ -68,6 +75,9 @@ def _store(settings: Settings) -> Check:
 
 
 async def _checks(args: argparse.Namespace) -> list[Check]:
+    from ..ble.diagnose import Check, bluetooth_checks, paired_devices
+    from ..config import ConfigError, load_config
+
     checks = [_python(), _backend()]
     try:
         settings = load_config(args.config)
@@ -103,6 +113,8 @@ def report(checks: list[Check]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print the report; exit 1 if anything needs fixing."""
+    import asyncio
+
     print("checking… (Bluetooth, broker, config)", file=sys.stderr)
     checks = asyncio.run(_checks(args))
     print(report(checks))
@@ -111,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``doctor``."""
+    from .common import add_config_option
+
     parser = sub.add_parser(
         "doctor", help="check Python, Bluetooth, the broker and the config; say how to fix"
     )

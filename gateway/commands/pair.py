@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..ble import Found, scan
-from ..ble.pairing import check_treadmill
-from ..ble.scan import known_devices
-from ..config import ConfigError, StationConfig, default_config_path, load_config, save_config
-from ..link import LinkError
-from .common import bluetooth_ready
-from .scan import show
+if TYPE_CHECKING:
+    from ..ble import Found
 
 
 def _choose(kind: str, options: list[Found], wanted: str | None, ask: bool) -> Found | None:
@@ -56,6 +50,16 @@ def hr_sources(treadmill: Found, seen: list[Found]) -> list[Found]:
 
 def run(args: argparse.Namespace) -> int:
     """Scan, choose, check, save."""
+    import asyncio
+
+    from ..ble import scan
+    from ..ble.pairing import check_treadmill
+    from ..ble.scan import known_devices
+    from ..config import ConfigError, StationConfig, default_config_path, load_config, save_config
+    from ..link import LinkError
+    from .common import bluetooth_ready
+    from .scan import show
+
     path: Path = args.config or default_config_path()
     try:
         settings = load_config(path if path.exists() else None)

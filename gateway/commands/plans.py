@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..safety.limits import SafetyLimits
-from ..workout.plan import Plan, PlanError, builtin_plans, resolve_plan
+if TYPE_CHECKING:
+    from ..safety.limits import SafetyLimits
+    from ..workout.plan import Plan
 
 
 def _minutes(seconds: float) -> str:
@@ -38,6 +39,9 @@ def describe(plan: Plan, limits: SafetyLimits) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """List the builtin plans, or show one."""
+    from ..safety.limits import SafetyLimits
+    from ..workout.plan import PlanError, builtin_plans, resolve_plan
+
     if args.action == "show":
         if not args.name:
             print("error: plans show needs a plan name or file", file=sys.stderr)

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..ble.diagnose import paired_devices
-from ..clock import LoopClock
-from ..errors import RetrogateError
-from ..service import RunOptions, Service
-from ..station.runtime import StationRuntime
-from ..validation import positive_number
-from ..workout.plan import PlanError, resolve_plan
-from .common import add_config_option, bluetooth_ready, settings_or_exit, setup_logging
+if TYPE_CHECKING:
+    from ..station.runtime import StationRuntime
 
 
 def summary(stations: list[StationRuntime]) -> str:
@@ -33,6 +26,15 @@ def summary(stations: list[StationRuntime]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run until Ctrl-C (or --duration)."""
+    import asyncio
+
+    from ..ble.diagnose import paired_devices
+    from ..clock import LoopClock
+    from ..errors import RetrogateError
+    from ..service import RunOptions, Service
+    from ..workout.plan import PlanError, resolve_plan
+    from .common import bluetooth_ready, settings_or_exit, setup_logging
+
     settings = settings_or_exit(args)
     if settings is None:
         return 2
@@ -69,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``run``."""
+    from ..argtypes import positive_number
+    from .common import add_config_option
+
     parser = sub.add_parser(
         "run",
         help="run a session: read the treadmill, govern the speed, follow a plan",

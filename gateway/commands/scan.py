@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..ble import Found, scan
-from ..link import LinkError
-from .common import bluetooth_ready
+if TYPE_CHECKING:
+    from ..ble import Found
 
 
 def show(found: Found) -> None:
@@ -21,6 +19,12 @@ def show(found: Found) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Scan and list."""
+    import asyncio
+
+    from ..ble import scan
+    from ..link import LinkError
+    from .common import bluetooth_ready
+
     if not bluetooth_ready(args.adapter):
         return 1
     print(f"Scanning on {args.adapter} for {args.timeout:g} s (Ctrl-C to stop)...", flush=True)

@@ -6,14 +6,16 @@ import argparse
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..store.db import SessionStore, StoreError
-from ..store.export import FORMATS, export
-from .common import add_config_option, settings_or_exit
+if TYPE_CHECKING:
+    from ..store.db import SessionStore
 
 
 def _open(args: argparse.Namespace) -> SessionStore | None:
+    from ..store.db import SessionStore, StoreError
+    from .common import settings_or_exit
+
     settings = settings_or_exit(args)
     if settings is None:
         return None
@@ -60,6 +62,9 @@ def list_sessions(args: argparse.Namespace) -> int:
 
 def export_session(args: argparse.Namespace) -> int:
     """Write one session as CSV, TCX or FIT."""
+    from ..store.db import StoreError
+    from ..store.export import export
+
     store = _open(args)
     if store is None:
         return 2
@@ -89,6 +94,9 @@ def export_session(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``sessions`` and ``export``."""
+    from ..store.formats import FORMATS
+    from .common import add_config_option
+
     parser = sub.add_parser("sessions", help="list the recorded sessions")
     add_config_option(parser)
     parser.set_defaults(run=list_sessions)

@@ -13,15 +13,12 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 from xml.etree import ElementTree as ET
 
 from garmin_fit_sdk import Encoder, Profile
 
 from .db import SessionInfo, SessionStore
-
-Format = Literal["csv", "tcx", "fit"]
-FORMATS: tuple[Format, ...] = ("csv", "tcx", "fit")
+from .formats import Format
 
 
 @dataclass(frozen=True, slots=True)

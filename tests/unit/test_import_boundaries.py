@@ -97,6 +97,7 @@ FLOORS: dict[str, int] = {
     "gateway.errors": 0,
     "gateway.clock": 1,
     "gateway.validation": 1,
+    "gateway.argtypes": 1,
     "gateway.backoff": 1,
     "gateway.systemd": 1,
     "gateway.ftms": 2,  # the codec
@@ -120,7 +121,8 @@ FLOORS: dict[str, int] = {
     "dashboard.screens": 22,
     "dashboard.app": 23,
     "dashboard.cli": 24,
-    "dashboard.demo": 24,
+    "dashboard.demo_run": 24,
+    "dashboard.demo": 25,
     "simulators.scenario": 20,
     "simulators.treadmill": 20,
     "simulators.heart": 20,
@@ -163,7 +165,7 @@ def _reach(modules: dict[str, set[str]], module: str) -> set[str]:
 
 
 def test_every_package_has_a_floor() -> None:
-    packages = {_package(m) for m in _modules()} - {None}
+    packages = {p for m in _modules() if (p := _package(m)) is not None}
     assert sorted(packages - set(FLOORS)) == []
 
 
