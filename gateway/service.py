@@ -15,25 +15,26 @@ import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from .ble import BleakLink
 from .clock import Clock
 from .config import Settings, StationConfig
 from .errors import RetrogateError
 from .ftms import ControlPointRequest
 from .hub import HubMessage, StateMessage
 from .link import Link, ProvidedLinks, load_provider
-from .mqtt.bridge import MqttBridge
-from .mqtt.broker import EmbeddedBroker, embedded_broker
-from .mqtt.ports import StationPort
 from .station.runtime import StationRuntime
 from .status import print_status
 from .store.db import SessionStore
 from .store.recorder import Recorder
 from .systemd import notify, watchdog, watchdog_interval_s
 from .workout.plan import Plan
+
+if TYPE_CHECKING:  # loaded when used: a --sim or --no-mqtt run never imports bleak or aiomqtt
+    from .mqtt.bridge import MqttBridge
+    from .mqtt.broker import EmbeddedBroker
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ class Service:
             return await stack.enter_async_context(
                 provider.links(cfg.id, self.clock, self.options.scenario)
             )
+        from .ble import BleakLink
+
         adapter = self.settings.adapter
         treadmill: Link = BleakLink(cfg.treadmill, adapter)
         hrm: Link | None = None
@@ -196,6 +199,10 @@ class Service:
         await stack.enter_async_context(self.recorder.running())
         if not use_mqtt:
             return
+        from .mqtt.bridge import MqttBridge
+        from .mqtt.broker import embedded_broker
+        from .mqtt.ports import StationPort
+
         host, protocol = mqtt.broker, mqtt.protocol
         if mqtt.broker == "embedded":
             self.broker = await stack.enter_async_context(
