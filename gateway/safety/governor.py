@@ -268,7 +268,13 @@ def _goal_c(s: GovernorState, now: float) -> int:
     wanted = s.requested_c
     if s.phase in (Phase.TURNING, Phase.DWELL):
         wanted = centi(s.limits.turnaround_kmh)
-    goal = min(wanted, ceiling_c(s, now))
+    ceiling = ceiling_c(s, now)
+    if wanted <= 0:
+        # No speed of ours: the belt's own target stands, but never above a limit
+        # (the HR step-down on a belt the console set, found by the hypothesis oracle).
+        belt = s.target_c if s.target_c is not None else (s.commanded_c or 0)
+        wanted = belt if belt > ceiling else 0
+    goal = min(wanted, ceiling)
     return max(goal, s.min_c) if goal > 0 else 0
 
 
@@ -346,7 +352,7 @@ def _on_record(s: GovernorState, e: TreadmillRecord, now: float, out: _Out) -> G
         s = replace(s, over_cap_since=since)
         if s.phase is not Phase.HALTED and now - since >= s.limits.escalation_s:
             return _escalate(s, out, f"belt {_kmh(c)} above {_kmh(danger)} for {now - since:.1f} s")
-        if s.control.held and s.phase is not Phase.HALTED:
+        if s.control.held and s.phase is not Phase.HALTED and not s.stopping:
             why = f"belt {_kmh(c)} > limit {_kmh(limit)} + tolerance"
             out.decide(
                 Rule.CORRECT_OVERSPEED,
@@ -413,20 +419,28 @@ def _on_target(s: GovernorState, e: TargetReported, now: float, out: _Out) -> Go
     c = centi(e.target_kmh)
     s = replace(s, target_c=c)
     limit = _snap(s, ceiling_c(s, now))
-    if s.cap_active and c > limit:
-        if s.control.held and s.phase is not Phase.HALTED:
+    if c > limit:  # the cap backward; the HR step-down, HR lost, the turnaround in any direction
+        if s.control.held and s.phase is not Phase.HALTED and not s.stopping:
             why = f"machine target {_kmh(c)} > limit {_kmh(limit)}"
             out.decide(
                 Rule.CORRECT_TARGET, why, SetTargetSpeed(limit / 100), f"set target {_kmh(limit)}"
             )
-            out.alert(
-                Level.WARNING, "target_over_cap", f"Target {_kmh(c)} refused, cap {_kmh(limit)}"
-            )
+            if s.cap_active:
+                text = f"Target {_kmh(c)} refused, cap {_kmh(limit)}"
+                out.alert(Level.WARNING, "target_over_cap", text)
+            else:
+                text = f"Target {_kmh(c)} refused: heart rate limit {_kmh(limit)}"
+                out.alert(Level.WARNING, "target_over_limit", text)
             s = replace(s, commanded_c=limit, commanded_at=now)
         return s
-    if not _ours(s, c) and not s.cap_active:
-        # Forward: somebody chose another speed on the console; follow them.
-        s = _commanded(replace(s, requested_c=c), c, now)
+    if not _ours(s, c):
+        if not s.cap_active:
+            # Forward: somebody chose another speed on the console; follow them.
+            s = _commanded(replace(s, requested_c=c), c, now)
+        else:
+            # Backward, under the limit: not corrected, but it is what the belt is told
+            # now (the HR step-down comes down from it, and a write of ours is not stale).
+            s = replace(s, commanded_c=c, commanded_at=now)
     return s
 
 
@@ -478,6 +492,8 @@ def _hr_step_down(s: GovernorState, bpm: int, now: float, out: _Out) -> Governor
 
 
 def _on_segment(s: GovernorState, e: SegmentChange, now: float, out: _Out) -> GovernorState:
+    if s.stopping:
+        return s  # a segment after the wind-down: the wind-down has the last word
     target = _clamp_request(s, e.target_kmh)
     s = replace(s, segment=e.index)
     if e.incline_pct is not None and e.incline_pct != s.incline_pct:
@@ -805,6 +821,8 @@ def _cmd_speed(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorS
         )
     if s.phase is Phase.HALTED:
         return _refuse(s, c, out, Rule.ESCALATE, "halted after a safety stop: confirm first")
+    if value == 0:  # no treadmill takes 0 as a target: what a person means is "stop the belt"
+        return _cmd_run(s, dataclasses.replace(c, kind=CommandKind.PAUSE), now, out)
     s = replace(s, requested_c=_clamp_request(s, value))
     s = _command(
         s,

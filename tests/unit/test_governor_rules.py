@@ -734,3 +734,70 @@ def test_every_rule_has_a_row() -> None:
 @pytest.mark.parametrize("rule", list(ROWS), ids=[r.value for r in ROWS])
 def test_each_rules_row_logs_that_rule(rule: Rule) -> None:
     assert rule in rules(ROWS[rule]())
+
+
+# --- the HR ceiling on a belt we did not set (found by the hypothesis oracle) -------------
+
+
+def forward_on_the_console(kmh: float) -> Run:
+    """Started, then the runner chose ``kmh`` on the console (we follow it forward)."""
+    run = started(SafetyLimits(age=40, hr_expected=True))  # ceiling 162, pause 171
+    run.feed(cmd(CommandKind.START))
+    run.feed(TargetReported(kmh), at=1.0)
+    run.feed(TreadmillRecord(kmh), at=1.5)
+    return run
+
+
+def test_a_console_speed_up_above_the_hr_step_down_is_corrected() -> None:
+    run = forward_on_the_console(8.0)
+    stepped = run.feed(HeartRateSample(165), at=2.0)
+    assert of(stepped, SetTargetSpeed) == [SetTargetSpeed(7.5)]
+    actions = run.feed(TargetReported(9.0), at=2.5)  # the runner presses + on the console
+    assert of(actions, SetTargetSpeed) == [SetTargetSpeed(7.5)]
+    assert rules(actions) == ["correct_target"]
+
+
+def test_the_hr_step_down_applies_with_no_speed_of_ours() -> None:
+    run = forward_on_the_console(8.0)
+    run.feed(SegmentChange(0, FWD, 0.0), at=1.8)  # nothing asked of our own
+    actions = run.feed(HeartRateSample(165), at=2.0)
+    assert of(actions, SetTargetSpeed) == [SetTargetSpeed(7.5)]
+
+
+def test_set_speed_zero_pauses_the_belt_rather_than_answering_ok_and_doing_nothing() -> None:
+    run = forward_on_the_console(8.0)
+    actions = run.feed(cmd(CommandKind.SET_SPEED, 0.0), at=2.0)
+    assert of(actions, Pause) == [Pause()]
+    (result,) = results(actions)
+    assert result.ok
+    assert result.applied == "pause"
+
+
+def test_after_the_wind_down_a_console_target_is_not_answered_with_a_write() -> None:
+    """The wind-down has the last word (SAFETY.md): nothing is written after it, even
+    when the runner restarts the belt at the console and a plan segment arrives late."""
+    run = started()
+    run.feed(Shutdown("SIGTERM"), at=1.0)
+    run.feed(MachineStopped(StopKind.STARTED), at=1.1)
+    run.feed(TargetReported(0.01), at=1.2)
+    run.feed(SegmentChange(0, BWD, 0.0), at=1.3)
+    run.feed(Tick(), at=6.3)
+    actions = run.feed(TargetReported(6.01), at=6.4)
+    assert of(actions, SetTargetSpeed) == []
+    assert run.state.phase is Phase.HALTED  # a late segment does not lift the halt
+
+
+def test_the_hr_step_down_starts_from_a_console_target_newer_than_our_write() -> None:
+    """Backward, the console nudged the target up (below the cap, so not corrected):
+    the belt is told that now, and the HR step-down must come down from it."""
+    run = started(SafetyLimits(age=40, hr_expected=True))
+    run.feed(SegmentChange(0, BWD, 4.0))
+    run.feed(cmd(CommandKind.START))
+    for t in range(1, 12):
+        run.feed(Tick(), at=float(t))
+    assert run.state.commanded_c == 400
+    run.feed(TargetReported(5.0), at=12.0)  # the console: 5.0, under the cap
+    actions = run.feed(HeartRateSample(165), at=12.5)
+    # the limit is one step under 5.0 (4.5); the plan asked 4.0, which is under it
+    assert run.state.hr.limit_c == 450
+    assert of(actions, SetTargetSpeed) == [SetTargetSpeed(4.0)]
