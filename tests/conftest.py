@@ -1,4 +1,4 @@
-"""Shared test settings: hypothesis profiles (CI runs more examples)."""
+"""Shared test settings: hypothesis profiles (CI runs more examples, the fast lane fewer)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ from hypothesis import HealthCheck, settings
 
 settings.register_profile("ci", max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=100)
+settings.register_profile("fast", max_examples=40)  # the everyday lane: -m "not slow"
 settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``-m "not slow"`` is the everyday lane: fewer hypothesis examples too (outside CI)."""
+    if "not slow" in (config.option.markexpr or "") and os.environ.get("CI") != "true":
+        settings.load_profile("fast")
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from simulators.bluezoo_env import start_dbus_daemon
 from tests.support.bluezoo import CLIENT_ADAPTER, CLIENT_ADDRESS, BlueZoo
 from tests.support.services import require
 
-pytestmark = pytest.mark.bluez
+pytestmark = [pytest.mark.bluez, pytest.mark.slow]
 
 
 @pytest.fixture

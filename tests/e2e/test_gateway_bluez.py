@@ -24,7 +24,7 @@ from gateway.service import RunOptions, Service
 from gateway.workout.plan import Plan, parse_plan, resolve_plan
 from tests.support.bluezoo import CLIENT_ADAPTER, SIM_ADAPTER, BlueZoo
 
-pytestmark = pytest.mark.bluez
+pytestmark = [pytest.mark.bluez, pytest.mark.slow]
 SCENARIOS = Path(__file__).parents[1] / "scenarios"
 # BlueZoo confirms every notification with a D-Bus round trip, so it has a
 # limited throughput; beyond it notifications queue and the gateway acts on

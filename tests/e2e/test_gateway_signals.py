@@ -30,7 +30,7 @@ from tests.support.bluezoo import (
     start_bluezoo,
 )
 
-pytestmark = pytest.mark.bluez
+pytestmark = [pytest.mark.bluez, pytest.mark.slow]
 SPEEDUP = 10.0
 PLAN = """
 name = "straight backward"

@@ -24,7 +24,7 @@ from simulators.scenario import load_scenario
 from simulators.station import SimulatedStation
 from tests.support.bluezoo import CLIENT_ADAPTER, SIM_ADAPTER, BlueZoo, peripheral_running
 
-pytestmark = pytest.mark.bluez
+pytestmark = [pytest.mark.bluez, pytest.mark.slow]
 
 SCENARIOS = Path(__file__).parents[1] / "scenarios"
 SPEEDUP = 4.0  # simulated seconds per real second

@@ -1,8 +1,12 @@
-"""The dashboard driven by its Pilot, against a real mosquitto and the simulated treadmill."""
+"""The dashboard driven by its Pilot, against a real mosquitto and the simulated treadmill.
+
+One behaviour per test; each runs its own broker, gateway and app.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,9 +18,9 @@ from dashboard.screens import StationScreen
 from gateway.mqtt.consumer import BrokerAddress
 from gateway.service import RunOptions
 from tests.support.gateway import running_gateway, settings_for
-from tests.support.mosquitto import running_mosquitto
+from tests.support.mosquitto import Mosquitto, running_mosquitto
 
-pytestmark = pytest.mark.mosquitto
+pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
 
 
 def text(app: Dashboard, selector: str) -> str:
@@ -24,44 +28,83 @@ def text(app: Dashboard, selector: str) -> str:
     return str(app.screen.query_one(selector, Static).render())
 
 
-async def until(pilot: Pilot[None], condition: Callable[[], bool], within: float = 30) -> None:
-    """Let the app run until the condition holds (checked between frames)."""
-    loops = int(within / 0.05)
-    for _ in range(loops):
+async def until(
+    pilot: Pilot[None], what: str, condition: Callable[[], bool], within: float = 30
+) -> None:
+    """Let the app run until ``condition`` holds (checked between frames), or say what
+    was awaited and what the screen showed instead."""
+    for _ in range(int(within / 0.05)):
         if condition():
             return
         await pilot.pause(0.05)
-    raise AssertionError("condition not met in time")
+    app = pilot.app
+    shown = {
+        name: text(app, name)  # type: ignore[arg-type]
+        for name in ("#banner", "#speed", "#result", "#connections")
+        if app.screen.query(name)
+    }
+    raise AssertionError(f"waited {within:g} s for {what}; the screen showed {shown}")
 
 
-async def test_keys_steer_the_treadmill_and_the_screen_follows(tmp_path: Path) -> None:
+@dataclass
+class Session:
+    app: Dashboard
+    pilot: Pilot[None]
+    broker: Mosquitto
+
+
+@pytest.fixture
+async def session(tmp_path: Path) -> AsyncIterator[Session]:
+    """A gateway on the simulator, its broker, and the dashboard on its station."""
     async with running_mosquitto(tmp_path / "broker") as broker:
         settings = settings_for(broker.port, tmp_path / "data")
         async with running_gateway(settings, RunOptions(sim=True)):
             app = Dashboard(BrokerAddress("127.0.0.1", broker.port))
             async with app.run_test(size=(100, 34)) as pilot:
-                # One station publishing: its detail opens by itself.
-                await until(pilot, lambda: isinstance(app.screen, StationScreen))
-                await until(pilot, lambda: "●" in text(app, "#connections"))
-                await pilot.press("s")
-                await until(pilot, lambda: "start: ok" in text(app, "#result"))
-                await pilot.press("plus")
-                await until(pilot, lambda: "set_speed" in text(app, "#result"))
-                await until(pilot, lambda: ": ok" in text(app, "#result"))
-                # The treadmill reports the new target; the speed tile shows it.
-                await until(pilot, lambda: "target –" not in text(app, "#speed"))
-                # A refused command shows why.
-                await pilot.press("n")
-                await until(pilot, lambda: "REFUSED" in text(app, "#result"))
-                assert "no workout plan is running" in text(app, "#result")
-                # Turning around is a governor intervention: it appears in the alerts.
-                await pilot.press("f")
-                await until(pilot, lambda: "BACKWARD" in text(app, "#banner"))
-                await until(pilot, lambda: "turnaround" in text(app, "#alerts"))
-                # Losing the broker shows, and the app keeps running.
-                broker.kill()
-                await until(pilot, lambda: "lost" in text(app, "#connections"))
-                await pilot.press("x")
-                assert app.is_running
-                await broker.start()
-                await until(pilot, lambda: "lost" not in text(app, "#connections"))
+                await until(
+                    pilot, "the one station's detail", lambda: isinstance(app.screen, StationScreen)
+                )
+                await until(pilot, "the broker shown up", lambda: "●" in text(app, "#connections"))
+                yield Session(app, pilot, broker)
+
+
+async def test_a_key_sends_a_command_and_its_answer_shows(session: Session) -> None:
+    app, pilot = session.app, session.pilot
+    await pilot.press("s")
+    await until(pilot, "start answered ok", lambda: "start: ok" in text(app, "#result"))
+
+
+async def test_a_speed_key_changes_the_target_the_treadmill_reports(session: Session) -> None:
+    app, pilot = session.app, session.pilot
+    await pilot.press("s")
+    await until(pilot, "start answered", lambda: "start: ok" in text(app, "#result"))
+    await pilot.press("plus")
+    await until(pilot, "set_speed answered ok", lambda: "set_speed" in text(app, "#result"))
+    await until(pilot, "an ok", lambda: ": ok" in text(app, "#result"))
+    await until(pilot, "the reported target", lambda: "target –" not in text(app, "#speed"))
+
+
+async def test_a_refused_command_shows_why(session: Session) -> None:
+    app, pilot = session.app, session.pilot
+    await pilot.press("n")
+    await until(pilot, "a refusal", lambda: "REFUSED" in text(app, "#result"))
+    assert "no workout plan is running" in text(app, "#result")
+
+
+async def test_turning_around_shows_in_the_banner_and_the_alerts(session: Session) -> None:
+    app, pilot = session.app, session.pilot
+    await pilot.press("s")
+    await until(pilot, "start answered", lambda: "start: ok" in text(app, "#result"))
+    await pilot.press("f")
+    await until(pilot, "the BACKWARD banner", lambda: "BACKWARD" in text(app, "#banner"))
+    await until(pilot, "a turnaround alert", lambda: "turnaround" in text(app, "#alerts"))
+
+
+async def test_losing_the_broker_shows_and_the_app_recovers(session: Session) -> None:
+    app, pilot, broker = session.app, session.pilot, session.broker
+    broker.kill()
+    await until(pilot, "the broker shown lost", lambda: "lost" in text(app, "#connections"))
+    await pilot.press("x")  # a command with no broker: said, not fatal
+    assert app.is_running
+    await broker.start()
+    await until(pilot, "the broker back", lambda: "lost" not in text(app, "#connections"))

@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from gateway.store.db import SessionStore
 from tests.support.mosquitto import free_port
 
 
+@pytest.mark.slow
 def test_headless_demo_moves_metrics_through_the_broker_and_holds_the_cap() -> None:
     # 20 simulated minutes at 60x: the warm-up, then backward and forward stretches.
     result = subprocess.run(

@@ -14,6 +14,8 @@ from gateway.config import MqttConfig, StationConfig
 from gateway.mqtt.probe import probe
 from tests.support.mosquitto import PASSWORD, USER, free_port, running_mosquitto
 
+pytestmark = pytest.mark.slow  # real subprocesses and D-Bus probes
+
 
 @pytest.mark.mosquitto
 async def test_the_probe_tells_a_wrong_password_from_a_missing_broker(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from tests.support.gateway import running_gateway, settings_for
 from tests.support.mosquitto import Mosquitto
 from tests.support.observer import Observer, gaps, observing
 
-pytestmark = pytest.mark.mosquitto
+pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
 
 TELEMETRY = "retrogate/sim/telemetry"
 RESULTS = "retrogate/sim/cmd/result"

@@ -26,7 +26,7 @@ from tests.support.gateway import running_gateway, settings_for
 from tests.support.mosquitto import Mosquitto, free_port
 from tests.support.observer import Observer, observing
 
-pytestmark = pytest.mark.mosquitto
+pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
 
 CMD = "retrogate/sim/cmd"
 RESULTS = "retrogate/sim/cmd/result"

@@ -308,8 +308,6 @@ class Governor(RuleBasedStateMachine):
 
 
 TestGovernor = Governor.TestCase
-TestGovernor.settings = settings(
-    max_examples=int(os.environ.get("GOVERNOR_EXAMPLES", "200")),
-    stateful_step_count=60,
-    deadline=None,
-)
+# Twice the profile's examples (dev 200, CI 600, the fast lane 80); GOVERNOR_EXAMPLES overrides.
+_EXAMPLES = int(os.environ.get("GOVERNOR_EXAMPLES", str(2 * settings().max_examples)))
+TestGovernor.settings = settings(max_examples=_EXAMPLES, stateful_step_count=60, deadline=None)

@@ -10,6 +10,7 @@ gateway's BLE package breaks the rule as much as one importing it.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,7 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
+@functools.cache
 def _modules() -> dict[str, set[str]]:
     return {
         _module_name(path): _imports(path)
@@ -153,8 +155,19 @@ def _project_imports(modules: dict[str, set[str]], module: str) -> set[str]:
     return found
 
 
-def _reach(modules: dict[str, set[str]], module: str) -> set[str]:
+def _reach(modules: dict[str, set[str]], module: str) -> frozenset[str]:
     """Every project module ``module`` reaches, itself included."""
+    if modules is _modules():
+        return _reach_cached(module)
+    return frozenset(_walk(modules, module))
+
+
+@functools.cache
+def _reach_cached(module: str) -> frozenset[str]:
+    return frozenset(_walk(_modules(), module))
+
+
+def _walk(modules: dict[str, set[str]], module: str) -> set[str]:
     seen, todo = {module}, [module]
     while todo:
         for nxt in _project_imports(modules, todo.pop()):
@@ -219,7 +232,7 @@ def test_forbidden_imports(scope: str, banned: frozenset[str]) -> None:
 def test_indirect_reach_is_caught() -> None:
     """The walk follows the project's own modules: the simulator's BlueZoo helper
     once reached bleak through ``gateway.ble.scan``."""
-    modules = _modules()
+    modules = dict(_modules())  # a copy: the cached walk stays the real one
     modules["simulators.probe"] = {"gateway.ble.scan", "gateway.ble.scan.bluez_objects"}
     reached = {name for via in _reach(modules, "simulators.probe") for name in modules[via]}
     assert "bleak" in reached
