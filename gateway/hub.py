@@ -94,6 +94,10 @@ class TelemetrySample:
     direction: Direction = Direction.FORWARD
     capped: bool = False
     cap_kmh: float | None = None
+    # The gateway's own energy estimate so far (ENERGY.md) and how it was made:
+    # the session record keeps it per record, so exports carry it, not the console's.
+    gateway_kcal: float | None = None
+    energy_method: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,6 +73,10 @@ class TreadmillModel:
     distance_m: float = 0.0
     elapsed_s: float = 0.0
     energy_kcal: float = 0.0
+    # Ground truth for tests: what the belt really did, never reset (the counters
+    # above reset on stop, like a real console's).
+    odometer_m: float = 0.0
+    running_s: float = 0.0
     safety_key_in: bool = True
     controller: str | None = None
     training_status: TrainingStatusCode = TrainingStatusCode.IDLE
@@ -99,6 +103,7 @@ class TreadmillModel:
         km_h_seconds = (start + self.belt_kmh) / 2 * ramp_s + self.belt_kmh * (dt - ramp_s)
         mean_kmh = km_h_seconds / dt
         self.distance_m += km_h_seconds / 3.6
+        self.odometer_m += km_h_seconds / 3.6
         incline_step = min(
             abs(self.target_incline_pct - self.incline_pct), self.spec.incline_rate_pct_s * dt
         )
@@ -107,6 +112,7 @@ class TreadmillModel:
         )
         if self.state is BeltState.STARTED:
             self.elapsed_s += dt
+            self.running_s += dt
         if mean_kmh > 0:
             per_min = kcal_per_min_from_vo2(
                 acsm_vo2(mean_kmh, self.incline_pct), self.spec.user_weight_kg

@@ -32,7 +32,9 @@ def _duration(seconds: float) -> str:
 
 
 def list_sessions(args: argparse.Namespace) -> int:
-    """One line per session, newest first, with distance, time and energy."""
+    """One line per session, newest first: time, distance (backward too), energy, HR."""
+    from ..store.timeline import summarize
+
     store = _open(args)
     if store is None:
         return 2
@@ -42,17 +44,19 @@ def list_sessions(args: argparse.Namespace) -> int:
             print(f"no sessions yet in {store.path} (run `retrogate run` or `retrogate demo`)")
             return 0
         print(f"{'id':>4}  {'started':16}  {'station':10} {'time':>8} {'dist':>8} "
-              f"{'kcal':>5} {'avg HR':>6}  plan")  # fmt: skip
+              f"{'backward':>14} {'kcal':>5} {'avg HR':>6}  plan")  # fmt: skip
         for info in sessions:
-            last, mean_hr = store.summary(info.id)
-            distance = f"{last['distance_m']} m" if last.get("distance_m") is not None else "-"
-            kcal = f"{last['energy_kcal']}" if last.get("energy_kcal") is not None else "-"
+            _, mean_hr = store.summary(info.id)
+            totals = summarize(store.points(info.id))
+            distance = f"{totals.distance_m:.0f} m" if info.records else "-"
+            backward = f"{totals.backward_m:.0f} m {_duration(totals.backward_s)[2:]}"
+            kcal = f"{totals.energy_kcal:.0f}" if totals.energy_kcal is not None else "-"
             avg_hr = f"{mean_hr:.0f}" if mean_hr else "-"
             state = "" if info.ended else " (live)"
             started = datetime.fromtimestamp(info.started).strftime("%Y-%m-%d %H:%M")
             print(
                 f"{info.id:>4}  {started:16}  {info.station:10} "
-                f"{_duration(info.last_ts - info.started):>8} {distance:>8} {kcal:>5} "
+                f"{_duration(totals.time_s):>8} {distance:>8} {backward:>14} {kcal:>5} "
                 f"{avg_hr:>6}  {info.plan or 'free'}{state}"
             )
         return 0

@@ -50,6 +50,12 @@ class TelemetryPayload(_Payload):
     )
     capped: bool = Field(False, description="the backward cap was in force")
     cap_kmh: float | None = None
+    gateway_kcal: float | None = Field(
+        None,
+        description="the gateway's energy estimate so far (ENERGY.md); energy_kcal is the "
+        "console's own",
+    )
+    energy_method: str | None = Field(None, description="how gateway_kcal was estimated")
 
     @classmethod
     def of(
@@ -60,6 +66,8 @@ class TelemetryPayload(_Payload):
         direction: str = "forward",
         capped: bool = False,
         cap_kmh: float | None = None,
+        gateway_kcal: float | None = None,
+        energy_method: str | None = None,
     ) -> TelemetryPayload:
         """From a decoded record and the governor's view at that moment."""
         return cls(
@@ -68,6 +76,8 @@ class TelemetryPayload(_Payload):
             direction="backward" if direction == "backward" else "forward",
             capped=capped,
             cap_kmh=cap_kmh,
+            gateway_kcal=gateway_kcal,
+            energy_method=energy_method,
             **to_jsonable(record),
         )
 

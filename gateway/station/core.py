@@ -378,13 +378,8 @@ class StationCore:
             self.counters["frame_warnings"] += 1
         self._seq_treadmill += 1
         s = self.state
-        self._out.append(
-            Publish(
-                TelemetrySample(
-                    self._seq_treadmill, now, record, s.direction, s.cap_active, s.cap_c / 100
-                )
-            )
-        )
+        seen = (s.direction, s.cap_active, s.cap_c / 100)  # the governor's view on arrival
+        published = len(self._out)
         if record.speed_kmh is not None:
             self._step(TreadmillRecord(record.speed_kmh))
         if self._hr_source == "treadmill data" and record.heart_rate_bpm:
@@ -393,6 +388,10 @@ class StationCore:
         s = self.state
         speed = record.speed_kmh or 0.0
         kcal = self.energy.update(now, speed, record.incline_pct or 0.0, s.direction, s.hr.bpm)
+        sample = TelemetrySample(
+            self._seq_treadmill, now, record, *seen, round(kcal, 2), self.energy.method
+        )
+        self._out.insert(published, Publish(sample))  # first: listeners see the record, then why
         if record.distance_m is not None:
             self._distance_m = float(record.distance_m)
         if self.engine is not None and self._plan_started:

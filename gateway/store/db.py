@@ -201,6 +201,18 @@ class SessionStore:
         record: dict[str, object] = json.loads(last[0]) if last else {}
         return record, (float(mean[0]) if mean and mean[0] is not None else None)
 
+    def points(
+        self, session: int
+    ) -> Iterator[tuple[float | None, float | None, float | None, str | None]]:
+        """(distance, elapsed, gateway kcal, direction) per treadmill record, extracted
+        in SQLite so a summary never parses whole payloads."""
+        yield from self._db.execute(
+            "SELECT json_extract(payload, '$.distance_m'), json_extract(payload, '$.elapsed_s'), "
+            "json_extract(payload, '$.gateway_kcal'), json_extract(payload, '$.direction') "
+            "FROM samples WHERE session=? AND stream='telemetry' ORDER BY seq",
+            (session,),
+        )
+
     def session(self, session: int) -> SessionInfo:
         """One session, or StoreError naming what exists."""
         for info in self.sessions():

@@ -185,7 +185,14 @@ class Recorder:
             seq = record.base["telemetry"] + message.seq
             ts = self.wall(message.at)
             payload = TelemetryPayload.of(
-                seq, ts, message.record, message.direction, message.capped, message.cap_kmh
+                seq,
+                ts,
+                message.record,
+                message.direction,
+                message.capped,
+                message.cap_kmh,
+                message.gateway_kcal,
+                message.energy_method,
             ).model_dump_json(exclude_none=True)
             return "telemetry", Sample(seq, ts, payload)
         if isinstance(message, HeartRateMessage):

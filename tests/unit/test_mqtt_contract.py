@@ -42,7 +42,7 @@ def test_topics_follow_mqtt_md() -> None:
 
 def test_payloads_use_the_canonical_names_and_a_version() -> None:
     record = TreadmillData(speed_kmh=6.27, distance_m=12)
-    telemetry = TelemetryPayload.of(7, 1.5, record, "backward", True, 6.0)
+    telemetry = TelemetryPayload.of(7, 1.5, record, "backward", True, 6.0, 3.25, "acsm")
     assert json.loads(telemetry.model_dump_json()) == {
         "v": 1,
         "seq": 7,
@@ -50,6 +50,8 @@ def test_payloads_use_the_canonical_names_and_a_version() -> None:
         "direction": "backward",
         "capped": True,
         "cap_kmh": 6.0,
+        "gateway_kcal": 3.25,
+        "energy_method": "acsm",
         "speed_kmh": 6.27,
         "distance_m": 12,
     }

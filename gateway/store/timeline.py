@@ -1,0 +1,250 @@
+"""A recorded session as a runner means it: totals that survive counter resets,
+heart rate only where there was one, and a lap per segment or direction.
+
+Pure: stored rows in, rows and laps out. Every export (CSV, TCX, FIT) and
+``retrogate sessions show`` are built from this one reading, so they agree
+with each other.
+
+Treadmills reset their distance, time and energy counters on stop, on a
+safety-key pull and on reconnect; the gateway's own energy estimate restarts
+with the gateway. Each counter is read as an odometer: a step forward adds,
+a drop to a small value is a reset (what follows counts from zero), and a
+small step back is jitter, ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+HR_MAX_AGE_S = 5.0  # a heart-rate reading older than this is no reading (a gap stays a gap)
+WALK_BELOW_KMH = 6.5  # a session (or lap) averaging less was walked, not run
+
+
+@dataclass(slots=True)
+class Odometer:
+    """A session total from a counter that resets."""
+
+    jitter: float  # a step back smaller than this is noise, not a reset
+    total: float = 0.0
+    last: float | None = None
+
+    def feed(self, value: float | None) -> float:
+        """The total after this reading (unchanged when the reading is missing)."""
+        if value is None:
+            return self.total
+        if self.last is None:
+            self.last = value  # the first reading is the baseline
+        elif value >= self.last:
+            self.total += value - self.last
+            self.last = value
+        elif value < self.last - self.jitter:
+            self.total += value  # reset: counted again from zero
+            self.last = value
+        return self.total
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """One stored message: its time and its JSON (as the store hands it out)."""
+
+    ts: float
+    seq: int
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A plan segment starting at ``ts`` (from the session's segment events)."""
+
+    ts: float
+    index: int
+    direction: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One treadmill record of the session, with session totals so far."""
+
+    ts: float
+    seq: int
+    speed_kmh: float | None
+    incline_pct: float | None
+    distance_m: float  # since the session started, across counter resets
+    time_s: float  # the treadmill's running time, across resets
+    energy_kcal: float | None  # the gateway's estimate so far, across gateway restarts
+    energy_method: str | None
+    console_distance_m: int | None  # the treadmill's own counters, as sent
+    console_elapsed_s: int | None
+    console_energy_kcal: int | None
+    heart_rate_bpm: int | None  # at most HR_MAX_AGE_S old; None in a gap
+    direction: str  # the governor's, when the record arrived
+    segment: int | None
+    planned: str | None  # the segment's direction (None in free mode)
+    note: str
+
+
+def read_rows(
+    telemetry: Iterable[Stored], heart_rate: Iterable[Stored], segments: list[Segment]
+) -> Iterator[Row]:
+    """The session's records joined with heart rate and segment, with odometer totals."""
+    beats = iter(heart_rate)
+    next_hr = next(beats, None)
+    hr: tuple[float, int] | None = None
+    distance, time, energy, console_energy = (
+        Odometer(5.0),
+        Odometer(2.0),
+        Odometer(1.0),
+        Odometer(2.0),
+    )
+    seg_i, seg = 0, None
+    for sample in telemetry:
+        data = json.loads(sample.payload)
+        while next_hr is not None and next_hr.ts <= sample.ts:
+            bpm = json.loads(next_hr.payload).get("heart_rate_bpm")
+            hr = (next_hr.ts, bpm) if bpm else None
+            next_hr = next(beats, None)
+        while seg_i < len(segments) and segments[seg_i].ts <= sample.ts:
+            seg = segments[seg_i]
+            seg_i += 1
+        bpm = data.get("heart_rate_bpm")  # a receiver in the console, in the record itself
+        if not bpm and hr is not None and sample.ts - hr[0] <= HR_MAX_AGE_S:
+            bpm = hr[1]
+        gateway_kcal = data.get("gateway_kcal")
+        console_energy.feed(data.get("energy_kcal"))
+        yield Row(
+            ts=sample.ts,
+            seq=sample.seq,
+            speed_kmh=data.get("speed_kmh"),
+            incline_pct=data.get("incline_pct"),
+            distance_m=distance.feed(data.get("distance_m")),
+            time_s=time.feed(data.get("elapsed_s")),
+            energy_kcal=energy.feed(gateway_kcal) if gateway_kcal is not None else None,
+            energy_method=data.get("energy_method"),
+            console_distance_m=data.get("distance_m"),
+            console_elapsed_s=data.get("elapsed_s"),
+            console_energy_kcal=data.get("energy_kcal"),
+            heart_rate_bpm=bpm or None,
+            direction=data.get("direction") or (seg.direction if seg else "forward"),
+            segment=seg.index if seg is not None else None,
+            planned=seg.direction if seg is not None else None,
+            note=seg.note if seg is not None else "",
+        )
+
+
+def segments_of(events: Iterable[tuple[float, str, str]]) -> list[Segment]:
+    """The segment changes among a session's events."""
+    out = []
+    for ts, kind, body in events:
+        if kind != "segment":
+            continue
+        data = json.loads(body)
+        out.append(Segment(ts, int(data.get("index", 0)), data["direction"], data.get("note", "")))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """What a stretch of the session (a lap, or the whole) adds up to."""
+
+    start: float
+    end: float
+    distance_m: float
+    time_s: float
+    energy_kcal: float | None
+    avg_speed_kmh: float | None
+    max_speed_kmh: float | None
+    avg_hr: int | None
+    max_hr: int | None
+    direction: str
+    segment: int | None
+    note: str
+
+    @property
+    def walked(self) -> bool:
+        """Walked rather than run: by the average speed (WALK_BELOW_KMH)."""
+        return (self.avg_speed_kmh or 0.0) < WALK_BELOW_KMH
+
+    @property
+    def name(self) -> str:
+        """What a runner calls it: "backward 50 m", with the plan's note."""
+        what = f"{self.direction} {self.distance_m:.0f} m"
+        return f"{what} · {self.note}" if self.note else what
+
+
+def totals(rows: list[Row], before: Row | None = None) -> Totals:
+    """The totals of ``rows``, counted from ``before`` (the last row of what came before)."""
+    first, last = rows[0], rows[-1]
+    base = before or first
+    distance = last.distance_m - base.distance_m
+    time = last.time_s - base.time_s
+    energy = None
+    if last.energy_kcal is not None:
+        energy = last.energy_kcal - (base.energy_kcal or 0.0)
+    speeds = [r.speed_kmh for r in rows if r.speed_kmh is not None]
+    beats = [r.heart_rate_bpm for r in rows if r.heart_rate_bpm]
+    return Totals(
+        start=(before or first).ts,
+        end=last.ts,
+        distance_m=distance,
+        time_s=time,
+        energy_kcal=energy,
+        avg_speed_kmh=distance / time * 3.6 if time > 0 else None,
+        max_speed_kmh=max(speeds) if speeds else None,
+        avg_hr=round(sum(beats) / len(beats)) if beats else None,
+        max_hr=max(beats) if beats else None,
+        direction=first.planned
+        or max(("forward", "backward"), key=lambda d: sum(1 for r in rows if r.direction == d)),
+        segment=first.segment,
+        note=first.note,
+    )
+
+
+def laps(rows: list[Row]) -> list[Totals]:
+    """One lap per plan segment, and per direction change in free mode; they add up
+    exactly to the session (each lap counts from the last row of the one before)."""
+    out: list[Totals] = []
+    start = 0
+
+    def key(row: Row) -> object:
+        return row.segment if row.segment is not None else row.direction
+
+    for i in range(1, len(rows) + 1):
+        end_here = i == len(rows) or key(rows[i]) != key(rows[start])
+        if end_here:
+            out.append(totals(rows[start:i], rows[start - 1] if start else None))
+            start = i
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A session in one line of ``retrogate sessions``."""
+
+    distance_m: float
+    time_s: float
+    energy_kcal: float | None
+    backward_m: float
+    backward_s: float
+
+
+def summarize(
+    points: Iterable[tuple[float | None, float | None, float | None, str | None]],
+) -> Summary:
+    """(distance, elapsed, gateway kcal, direction) per record -> the session's totals,
+    counted by the same odometers as the exports (so the list and the files agree)."""
+    distance, time, energy = Odometer(5.0), Odometer(2.0), Odometer(1.0)
+    back_m = back_s = 0.0
+    kcal: float | None = None
+    for d, t, k, direction in points:
+        before_m, before_s = distance.total, time.total
+        distance.feed(d)
+        time.feed(t)
+        if k is not None:
+            kcal = energy.feed(k)
+        if direction == "backward":
+            back_m += distance.total - before_m
+            back_s += time.total - before_s
+    return Summary(distance.total, time.total, kcal, back_m, back_s)
