@@ -19,3 +19,18 @@ def positive_number(text: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"expected a positive number, not {text!r}")
     return value
+
+
+_UNITS = {"d": 86_400.0, "w": 7 * 86_400.0, "h": 3_600.0}
+
+
+def age(text: str) -> float:
+    """An argparse type: an age like ``90d``, ``12w`` or ``36h``, in seconds."""
+    number, unit = text[:-1], text[-1:].lower()
+    try:
+        value = float(number)
+    except ValueError:
+        value = math.nan
+    if unit not in _UNITS or not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected an age like 90d, 12w or 36h, not {text!r}")
+    return value * _UNITS[unit]

@@ -96,14 +96,120 @@ def export_session(args: argparse.Namespace) -> int:
     return 0
 
 
+def show_session(args: argparse.Namespace) -> int:
+    """One session: totals forward and backward, energy, heart rate, safety, laps, a chart."""
+    import json
+    import shutil
+
+    from ..safety.limits import hr_max
+    from ..store.chart import svg_chart, terminal_chart
+    from ..store.db import StoreError
+    from ..store.export import rows
+    from ..store.timeline import report
+    from .common import settings_or_exit
+
+    settings = settings_or_exit(args)
+    store = _open(args)
+    if store is None or settings is None:
+        return 2
+    try:
+        info = store.session(args.session)
+        data = rows(store, info.id)
+        decisions = [
+            json.loads(body)["rule"]
+            for _, kind, body in store.iter_events(info.id)
+            if kind == "decision"
+        ]
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    started = datetime.fromtimestamp(info.started).strftime("%Y-%m-%d %H:%M")
+    title = f"session {info.id} on {info.station}, {started}, {info.plan or 'free run'}"
+    print("\n".join(report(title, data, decisions, hr_max(settings.runner.age))))
+    if data and not args.no_chart:
+        width = min(shutil.get_terminal_size((100, 24)).columns, 120)
+        print(terminal_chart(data, width=width, height=18))
+    if args.svg is not None and data:
+        svg_chart(data, args.svg, title)
+        print(f"wrote {args.svg}", file=sys.stderr)
+    return 0
+
+
+def _age_text(seconds: float) -> str:
+    days = seconds / 86_400
+    return f"{days:g} days" if days >= 1 else f"{seconds / 3600:g} hours"
+
+
+def prune_sessions(args: argparse.Namespace) -> int:
+    """Delete sessions older than the given age (asking first unless --yes)."""
+    import time
+
+    store = _open(args)
+    if store is None:
+        return 2
+    try:
+        doomed = store.ended_before(time.time() - args.older_than)
+        if not doomed:
+            print(f"nothing to prune: no ended session is older than {_age_text(args.older_than)}")
+            return 0
+        records = sum(info.records for info in doomed)
+        oldest = datetime.fromtimestamp(min(i.started for i in doomed)).strftime("%Y-%m-%d")
+        newest = datetime.fromtimestamp(max(i.started for i in doomed)).strftime("%Y-%m-%d")
+        print(
+            f"{len(doomed)} sessions from {oldest} to {newest} ({records} treadmill records) "
+            f"are older than {_age_text(args.older_than)} and will be deleted from {store.path}"
+        )
+        if not args.yes:
+            try:
+                answer = input("Delete them? [y/N] ")
+            except EOFError:
+                answer = ""
+            if answer.strip().lower() not in ("y", "yes"):
+                print("nothing deleted")
+                return 1
+        before = store.size_bytes()
+        store.delete([info.id for info in doomed])
+        after = store.size_bytes()
+        print(f"deleted {len(doomed)} sessions; the store went from {before // 1024} KiB "
+              f"to {after // 1024} KiB")  # fmt: skip
+        return 0
+    finally:
+        store.close()
+
+
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``sessions`` and ``export``."""
+    from ..argtypes import age
     from ..store.formats import FORMATS
     from .common import add_config_option
 
-    parser = sub.add_parser("sessions", help="list the recorded sessions")
+    parser = sub.add_parser(
+        "sessions",
+        help="list, show or prune the recorded sessions",
+        description="Without an action: one line per session, newest first.",
+    )
     add_config_option(parser)
     parser.set_defaults(run=list_sessions)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    show = actions.add_parser("show", help="one session: totals, laps and a chart")
+    add_config_option(show)
+    show.add_argument("session", type=int, help="session id (`retrogate sessions` lists them)")
+    show.add_argument("--svg", type=Path, help="also draw the chart into this SVG file")
+    show.add_argument("--no-chart", action="store_true", help="the summary only")
+    show.set_defaults(run=show_session)
+    prune = actions.add_parser("prune", help="delete old sessions (asks first)")
+    add_config_option(prune)
+    prune.add_argument(
+        "--older-than",
+        type=age,
+        required=True,
+        metavar="AGE",
+        help="e.g. 90d, 12w or 36h: ended sessions that started longer ago are deleted",
+    )
+    prune.add_argument("--yes", action="store_true", help="do not ask")
+    prune.set_defaults(run=prune_sessions)
     parser = sub.add_parser(
         "export",
         help="export a session for Strava, Garmin Connect or a spreadsheet",

@@ -213,6 +213,24 @@ class SessionStore:
             (session,),
         )
 
+    def ended_before(self, ts: float) -> list[SessionInfo]:
+        """Sessions that started before ``ts`` and have ended (a live one is never pruned)."""
+        return [info for info in self.sessions() if info.ended is not None and info.started < ts]
+
+    def delete(self, sessions: list[int]) -> None:
+        """Delete these sessions and everything recorded in them, then give the space back."""
+        marks = ",".join("?" * len(sessions))
+        with self._transaction():
+            for table in ("samples", "events", "acks"):
+                self._db.execute(f"DELETE FROM {table} WHERE session IN ({marks})", sessions)
+            self._db.execute(f"DELETE FROM sessions WHERE id IN ({marks})", sessions)
+        self._db.execute("VACUUM")
+
+    def size_bytes(self) -> int:
+        """The store's size on disk (the database and its write-ahead log)."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        return self.path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
     def session(self, session: int) -> SessionInfo:
         """One session, or StoreError naming what exists."""
         for info in self.sessions():

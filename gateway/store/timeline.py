@@ -14,6 +14,7 @@ small step back is jitter, ignored.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -248,3 +249,63 @@ def summarize(
             back_m += distance.total - before_m
             back_s += time.total - before_s
     return Summary(distance.total, time.total, kcal, back_m, back_s)
+
+
+ROUTINE_RULES = frozenset({"command", "segment", "ramp"})  # not interventions
+
+
+def zone_of(bpm: int, hr_max: float) -> int:
+    """Zone 1-5 by % of HRmax (50/60/70/80/90 %); 0 below zone 1."""
+    return max(0, min(5, int((bpm / hr_max * 100 - 40) // 10)))
+
+
+def report(title: str, data: list[Row], decisions: list[str], hr_max: float) -> list[str]:
+    """``retrogate sessions show``: the session in lines a runner reads."""
+    if not data:
+        return [title, "  no treadmill records"]
+    whole = totals(data)
+    back = [lap for lap in laps(data) if lap.direction == "backward"]
+    back_m = sum(lap.distance_m for lap in back)
+    back_s = sum(lap.time_s for lap in back)
+    method = next((r.energy_method for r in reversed(data) if r.energy_method), None)
+    lines = [
+        title,
+        f"  distance  {whole.distance_m:7.0f} m   forward {whole.distance_m - back_m:.0f} m, "
+        f"backward {back_m:.0f} m",
+        f"  time      {_clock(whole.time_s):>9}   forward {_clock(whole.time_s - back_s)}, "
+        f"backward {_clock(back_s)}",
+    ]
+    if whole.energy_kcal is not None:
+        lines.append(
+            f"  energy    {whole.energy_kcal:7.0f} kcal ({method}, the gateway's estimate)"
+        )
+    if whole.avg_hr:
+        lines.append(f"  heart     avg {whole.avg_hr} bpm, max {whole.max_hr} bpm")
+        seconds = [0.0] * 6
+        for a, b in itertools.pairwise(data):
+            if a.heart_rate_bpm:
+                seconds[zone_of(a.heart_rate_bpm, hr_max)] += b.ts - a.ts
+        zones = ", ".join(f"z{z} {_clock(seconds[z])}" for z in range(1, 6) if seconds[z] >= 1)
+        lines.append(f"  zones     {zones or '-'}  (HRmax {hr_max:.0f})")
+    counted: dict[str, int] = {}
+    for rule in decisions:
+        if rule not in ROUTINE_RULES:
+            counted[rule] = counted.get(rule, 0) + 1
+    safety = ", ".join(f"{rule} {n}" for rule, n in sorted(counted.items())) or "none"
+    lines.append(f"  safety    {safety}")
+    lines.append("  laps")
+    for i, lap in enumerate(laps(data), start=1):
+        speed = f"{lap.avg_speed_kmh:.1f} km/h" if lap.avg_speed_kmh is not None else "-"
+        hr = f"{lap.avg_hr} bpm" if lap.avg_hr else "-"
+        lines.append(
+            f"  {i:3}  {lap.direction:8} {lap.distance_m:6.0f} m {_clock(lap.time_s):>8} "
+            f"{speed:>9} {hr:>8}  {lap.note}"
+        )
+    return lines
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return (
+        f"{minutes // 60}:{minutes % 60:02}:{secs:02}" if minutes >= 60 else f"{minutes}:{secs:02}"
+    )

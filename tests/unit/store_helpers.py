@@ -36,8 +36,8 @@ def fill(store: SessionStore, session: int, n: int = 60) -> float:
         [(session, "telemetry", telemetry(i, t0 + i, 5.0, i * 2)) for i in range(1, n + 1)]
         + [(session, "heart_rate", hr(i, t0 + i + 0.5, 100 + i)) for i in range(1, n + 1)],
         [
-            (session, t0 + 0.5, "segment", json.dumps({"direction": "forward"})),
-            (session, t0 + n / 2, "segment", json.dumps({"direction": "backward"})),
+            (session, t0 + 0.5, "segment", json.dumps({"index": 0, "direction": "forward"})),
+            (session, t0 + n / 2, "segment", json.dumps({"index": 1, "direction": "backward"})),
         ],
         [],
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 import pytest
 
@@ -32,3 +35,70 @@ def test_sessions_and_export_commands(
     assert len(target.read_text().splitlines()) == 61
     assert main(["export", "99", "--format", "csv"]) == 1
     assert "no session 99" in capsys.readouterr().err
+
+
+def _stored(tmp_path: Path, *ages_days: float, live: bool = False) -> list[int]:
+    """Sessions that started ``ages_days`` ago (ended unless ``live``)."""
+    store = SessionStore.in_dir(tmp_path)
+    ids = []
+    for n, days in enumerate(ages_days):
+        session, _ = store.open_session("gw", f"lane-{n}", None, 0)
+        fill(store, session, 30)
+        started = time.time() - days * 86_400
+        store._db.execute(
+            "UPDATE sessions SET started=?, last_ts=? WHERE id=?", (started, started + 30, session)
+        )
+        if not live:
+            store.end_session(session, started + 30)
+        ids.append(session)
+    store.close()
+    return ids
+
+
+def test_show_gives_totals_backward_laps_and_a_chart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RETROGATE_DATA_DIR", str(tmp_path))
+    store = SessionStore.in_dir(tmp_path)
+    session, _ = store.open_session("gw", "lane-1", "intervals", 600)
+    fill(store, session, 60)  # forward, then backward from half-way (segment events)
+    store.close()
+    svg = tmp_path / "chart.svg"
+    assert main(["sessions", "show", str(session), "--svg", str(svg)]) == 0
+    out = capsys.readouterr().out
+    assert "backward 62 m" in out  # 2 m a second for the second half (31 records)
+    assert "safety    none" in out
+    assert "minutes" in out  # the terminal chart's axis
+    laps = [m.group(1) for m in re.finditer(r"^\s+\d+\s+(forward|backward)\s", out, re.M)]
+    assert laps == ["forward", "backward"]
+    root = ET.parse(svg).getroot()
+    assert root.tag.endswith("svg")
+
+
+def test_prune_deletes_only_old_ended_sessions_after_saying_which(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RETROGATE_DATA_DIR", str(tmp_path))
+    old, recent = _stored(tmp_path, 120, 10)
+    (live_old,) = _stored(tmp_path, 200, live=True)
+    monkeypatch.setattr("builtins.input", lambda _: "n")
+    assert main(["sessions", "prune", "--older-than", "90d"]) == 1
+    out = capsys.readouterr().out
+    assert "1 sessions" in out
+    assert "nothing deleted" in out
+    assert main(["sessions", "prune", "--older-than", "90d", "--yes"]) == 0
+    store = SessionStore.in_dir(tmp_path)
+    remaining = {info.id for info in store.sessions()}
+    store.close()
+    assert remaining == {recent, live_old}  # a live session is never pruned
+    assert old not in remaining
+
+
+def test_prune_refuses_an_age_it_cannot_read_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["sessions", "prune", "--older-than", "90x"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith("expected an age like 90d, 12w or 36h, not '90x'")

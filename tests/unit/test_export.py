@@ -28,16 +28,21 @@ def test_csv_joins_heart_rate_and_direction(store: SessionStore) -> None:
     assert lines[40]["direction"] == "backward"
 
 
-def test_tcx_has_a_lap_with_totals_and_a_trackpoint_per_record(store: SessionStore) -> None:
+def test_tcx_has_a_lap_per_segment_with_totals_and_a_trackpoint_per_record(
+    store: SessionStore,
+) -> None:
     session, _ = store.open_session("gw", "a", None, 600)
     fill(store, session, 60)
     root = ET.fromstring(export(store, session, "tcx"))
     ns = {"t": TCX_NS}
-    lap = root.find("t:Activities/t:Activity/t:Lap", ns)
-    assert lap is not None
-    assert lap.findtext("t:DistanceMeters", namespaces=ns) == "118.0"
-    assert lap.findtext("t:TotalTimeSeconds", namespaces=ns) == "59.0"
-    points = lap.findall("t:Track/t:Trackpoint", ns)
+    laps = root.findall("t:Activities/t:Activity/t:Lap", ns)
+    assert [lap.findtext("t:DistanceMeters", namespaces=ns) for lap in laps] == ["56.0", "62.0"]
+    assert [lap.findtext("t:TotalTimeSeconds", namespaces=ns) for lap in laps] == ["28.0", "31.0"]
+    assert [lap.findtext("t:Notes", namespaces=ns) for lap in laps] == [
+        "forward 56 m",
+        "backward 62 m",
+    ]
+    points = [p for lap in laps for p in lap.findall("t:Track/t:Trackpoint", ns)]
     assert len(points) == 60
     assert points[-1].findtext("t:HeartRateBpm/t:Value", namespaces=ns) == "159"
 

@@ -52,6 +52,8 @@ ONLY_IN = {
     "textual": ("dashboard",),
     "sqlite3": ("gateway.store",),
     "garmin_fit_sdk": ("gateway.store",),
+    "plotext": ("gateway.store",),
+    "matplotlib": ("gateway.store",),
 }
 
 

@@ -11,7 +11,18 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("pydantic", "bleak", "aiomqtt", "paho", "amqtt", "textual", "garmin_fit_sdk", "dbus_fast")
+HEAVY = (
+    "pydantic",
+    "bleak",
+    "aiomqtt",
+    "paho",
+    "amqtt",
+    "textual",
+    "garmin_fit_sdk",
+    "dbus_fast",
+    "matplotlib",
+    "plotext",
+)
 
 PROBE = f"""
 import sys
