@@ -22,6 +22,7 @@ from xml.etree import ElementTree as ET
 
 import fitdecode
 import pytest
+import xmlschema
 
 from gateway.clock import LoopClock
 from gateway.safety import SafetyLimits
@@ -34,6 +35,7 @@ from gateway.workout.plan import parse_plan
 from simulators.inprocess import InProcessLink, running
 from simulators.scenario import Scenario
 from simulators.station import SimulatedStation
+from tests.support.services import require
 
 pytestmark = pytest.mark.looptime
 
@@ -166,6 +168,11 @@ async def test_the_exports_tell_the_truth_through_a_reset_a_reconnect_and_an_hr_
     assert listed.backward_m == pytest.approx(laps[1]["total_distance"], abs=3)
     directions = {r["direction"] for r in rows}
     assert directions == {"forward", "backward"}
+
+    # The TCX is valid against Garmin's own schema.
+    xsd = Path(__file__).parents[1] / "schemas" / "TrainingCenterDatabasev2.xsd"
+    require(xsd.exists(), "Garmin's TCX v2 schema", "run tests/schemas/fetch-tcx-xsd.sh")
+    xmlschema.XMLSchema(xsd).validate(ET.tostring(tcx, encoding="unicode"))
 
     # 5. Walked at 3-5 km/h: walking, not running.
     assert summary["sport"] == "walking"
