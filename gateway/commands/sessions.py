@@ -33,7 +33,9 @@ def _duration(seconds: float) -> str:
 
 def list_sessions(args: argparse.Namespace) -> int:
     """One line per session, newest first: time, distance (backward too), energy, HR."""
-    from ..store.timeline import summarize
+    import dataclasses
+
+    from ..store.timeline import Summary, summarize
 
     store = _open(args)
     if store is None:
@@ -47,7 +49,10 @@ def list_sessions(args: argparse.Namespace) -> int:
               f"{'backward':>14} {'kcal':>5} {'avg HR':>6}  plan")  # fmt: skip
         for info in sessions:
             _, mean_hr = store.summary(info.id)
-            totals = summarize(store.points(info.id))
+            cached = store.cached_summary(info.id) if info.ended else None
+            totals = Summary(**cached) if cached else summarize(store.points(info.id))  # type: ignore[arg-type]
+            if info.ended and cached is None:
+                store.save_summary(info.id, dataclasses.asdict(totals))
             distance = f"{totals.distance_m:.0f} m" if info.records else "-"
             backward = f"{totals.backward_m:.0f} m {_duration(totals.backward_s)[2:]}"
             kcal = f"{totals.energy_kcal:.0f}" if totals.energy_kcal is not None else "-"

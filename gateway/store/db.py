@@ -54,6 +54,10 @@ CREATE TABLE IF NOT EXISTS events (
     payload TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_session ON events(session, ts);
+CREATE TABLE IF NOT EXISTS summaries (
+    session INTEGER PRIMARY KEY REFERENCES sessions(id),
+    body TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS acks (
     session INTEGER NOT NULL REFERENCES sessions(id),
     stream TEXT NOT NULL,
@@ -221,10 +225,23 @@ class SessionStore:
         """Delete these sessions and everything recorded in them, then give the space back."""
         marks = ",".join("?" * len(sessions))
         with self._transaction():
-            for table in ("samples", "events", "acks"):
+            for table in ("samples", "events", "acks", "summaries"):
                 self._db.execute(f"DELETE FROM {table} WHERE session IN ({marks})", sessions)
             self._db.execute(f"DELETE FROM sessions WHERE id IN ({marks})", sessions)
         self._db.execute("VACUUM")
+
+    def cached_summary(self, session: int) -> dict[str, float | None] | None:
+        """An ended session's totals, as saved the first time they were listed."""
+        row = self._db.execute("SELECT body FROM summaries WHERE session=?", (session,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def save_summary(self, session: int, totals: dict[str, float | None]) -> None:
+        """Keep an ended session's totals: it never changes again, and listing a
+        store that holds years of sessions must not re-read them all."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO summaries (session, body) VALUES (?, ?)",
+            (session, json.dumps(totals)),
+        )
 
     def size_bytes(self) -> int:
         """The store's size on disk (the database and its write-ahead log)."""

@@ -11,6 +11,7 @@ import pytest
 
 from gateway.cli import main
 from gateway.store.db import SessionStore
+from gateway.store.timeline import summarize
 
 from .store_helpers import fill
 
@@ -102,3 +103,24 @@ def test_prune_refuses_an_age_it_cannot_read_in_one_line(
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].endswith("expected an age like 90d, 12w or 36h, not '90x'")
+
+
+def test_an_ended_sessions_totals_are_kept_after_the_first_listing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Listing years of sessions must not re-read every record each time."""
+    monkeypatch.setenv("RETROGATE_DATA_DIR", str(tmp_path))
+    (ended,) = _stored(tmp_path, 1)
+    assert main(["sessions"]) == 0
+    first = capsys.readouterr().out
+    store = SessionStore.in_dir(tmp_path)
+    kept = store.cached_summary(ended)
+    assert kept is not None
+    assert kept["distance_m"] == summarize(store.points(ended)).distance_m
+    # Blank the records: a list that re-read them would now say 0 m.
+    store._db.execute(
+        "UPDATE samples SET payload='{}' WHERE session=? AND stream='telemetry'", (ended,)
+    )
+    store.close()
+    assert main(["sessions"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == first.splitlines()[1:]
