@@ -29,6 +29,9 @@ from gateway.contract.topics import GatewayTopic, StationTopic, route
 
 HISTORY = 3600  # samples kept per chart (bounded memory: 15 min at 4 Hz)
 ALERTS = 100
+# Decisions that are the workout going as planned, not an intervention: they stay
+# on MQTT and in the session record, out of the alerts panel.
+ROUTINE_RULES = frozenset({"ramp", "segment", "command"})
 
 
 @dataclass
@@ -57,6 +60,7 @@ class StationView:
     results: dict[str, CommandResultPayload] = field(default_factory=dict)
     last_seq: int = 0
     last_telemetry: TelemetryPayload | None = None
+    countdown: str | None = None  # the latest "Turn around in N s", for the banner
 
     def value(self, name: str) -> Any:
         """A field of the latest state (None before the first one)."""
@@ -137,8 +141,15 @@ class Fleet:
             view.last_sample = now
             view.heart_rate.append(float(message.heart_rate_bpm))
         elif isinstance(message, AlertPayload):
+            if message.code == "countdown":
+                view.countdown = message.message  # the banner's, not a line each second
+                return
+            if message.code == "turned":
+                view.countdown = None
             view.alerts.append(Alert(message.ts, message.level, message.message))
         elif isinstance(message, SafetyEventPayload):
+            if message.rule in ROUTINE_RULES:
+                return
             text = f"{message.rule}: {message.input} -> {message.action}"
             view.alerts.append(Alert(message.ts, "rule", text))
         elif isinstance(message, CommandResultPayload) and message.id is not None:

@@ -58,6 +58,8 @@ class DirectionBanner(Quiet):
         word = "◀◀  BACKWARD  ◀◀" if backward else "FORWARD  ▶▶"
         seg = view.segment
         lines = [word]
+        if view.countdown and view.value("phase") in ("turning", "dwell"):
+            lines[0] = f"{word}   ·   {view.countdown.upper()}"
         if seg is not None:
             left, left_m = seg.left_s, seg.left_m
             until = f"{clock(left)} left" if left is not None else f"{left_m or 0:.0f} m left"

@@ -14,7 +14,7 @@ import aiomqtt
 
 from ..contract.topics import Topics
 
-ORIGIN = {"name": "retrogate", "url": "https://github.com/retrogate/retrogate"}
+ORIGIN = {"name": "retrogate"}  # no url: the project has no public home yet
 
 
 def device_id(topics: Topics, station: str) -> str:
@@ -157,6 +157,8 @@ def device_config(
             "command_topic": cmd,
             "command_template": _command(action),
         }
+    for component in components.values():
+        component["qos"] = 1  # HA reads qos per component; the root one is ignored
     return {
         "dev": {
             "ids": [dev],

@@ -10,6 +10,7 @@ the event sender and the diagnostics.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -33,7 +34,15 @@ from ..contract.payloads import (
     WorkoutPayload,
 )
 from ..contract.topics import Topics
-from ..hub import AlertMessage, DecisionMessage, HubMessage, Listener, ResultMessage, StateMessage
+from ..hub import (
+    AlertMessage,
+    DecisionMessage,
+    HubMessage,
+    Listener,
+    ResultMessage,
+    Snapshot,
+    StateMessage,
+)
 from ..store.db import Stream
 from ..store.recorder import StationRecord
 from .ports import EventQueue, Outbox, Outgoing, StationPort
@@ -76,6 +85,10 @@ class Publisher:
         self._ack_floor: dict[tuple[int, Stream], int] = {}
         self._responses: OrderedDict[str, Reply] = OrderedDict()
         self._state_dirty = {sid: asyncio.Event() for sid in stations}
+        # A change of direction, phase or segment goes out at once, not within the
+        # 1 Hz throttle: a banner saying BACKWARD over a forward segment is a lie.
+        self._state_urgent = {sid: asyncio.Event() for sid in stations}
+        self._state_key: dict[str, tuple[object, ...]] = {}
         self._progress = asyncio.Event()
         self._started = time.monotonic()
 
@@ -89,6 +102,8 @@ class Publisher:
         def on_message(message: HubMessage) -> None:
             if isinstance(message, StateMessage):
                 self._state_dirty[station].set()
+                if _turning_point(message.snapshot) != self._state_key.get(station):
+                    self._state_urgent[station].set()
             elif isinstance(message, DecisionMessage):
                 ts = self.outbox.wall(message.at)
                 body = SafetyEventPayload.of(ts, message.decision).model_dump_json()
@@ -201,11 +216,13 @@ class Publisher:
 
     async def _state(self, client: aiomqtt.Client, station: str) -> None:
         hub = self.stations[station].hub
-        dirty = self._state_dirty[station]
+        dirty, urgent = self._state_dirty[station], self._state_urgent[station]
         sent: dict[str, str] = {}
         while True:
             dirty.clear()
+            urgent.clear()
             snap = hub.snapshot
+            self._state_key[station] = _turning_point(snap)
             ts = self.outbox.wall(self.clock.now())
             await self._publish_if_changed(
                 client, sent, self.topics.state(station), StatePayload.of(ts, snap), "ts"
@@ -223,7 +240,9 @@ class Publisher:
                 if sent.get(topic) != value:
                     await client.publish(topic, value.encode(), qos=1, retain=True)
                     sent[topic] = value
-            await asyncio.sleep(STATE_INTERVAL_S)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(STATE_INTERVAL_S):
+                    await urgent.wait()  # sooner only for a turning point
             await dirty.wait()
 
     async def _publish_if_changed(
@@ -284,3 +303,8 @@ class Publisher:
                     await self._progress.wait()
         except TimeoutError:
             pass
+
+
+def _turning_point(snap: Snapshot) -> tuple[object, ...]:
+    """What must reach the runner's screens at once when it changes."""
+    return (snap.direction, snap.phase, snap.segment.index if snap.segment else None)

@@ -162,3 +162,25 @@ def test_a_password_on_the_command_line_is_warned_about(
     assert found is not None
     assert found[0].password == "from-env"  # the secret from the environment, not argv
     assert capsys.readouterr().err == ""
+
+
+def test_the_alerts_panel_keeps_interventions_and_the_countdown_goes_to_the_banner() -> None:
+    """One demo session logged 81 ramp decisions and 59 countdown lines: "Now backward."
+    scrolled away in seconds. Routine decisions stay on MQTT and in the record."""
+    fleet = Fleet()
+    for i in range(50):
+        ramp = Decision(Rule.RAMP, "towards the target", f"set target {i / 10:.2f} km/h")
+        _feed(fleet, T.safety_events("a"), SafetyEventPayload.of(float(i), ramp))
+    for left in (5, 4, 3):
+        countdown = Alert(Level.INFO, "countdown", f"Turn around in {left} s")
+        _feed(fleet, T.alerts("a"), AlertPayload.of(60.0 - left, countdown))
+    assert fleet.stations["a"].countdown == "Turn around in 3 s"
+    _feed(fleet, T.alerts("a"), AlertPayload.of(61.0, Alert(Level.INFO, "turned", "Now backward.")))
+    cap = Decision(Rule.CORRECT_OVERSPEED, "belt 6.5 > limit 6.0", "set target 6.00 km/h")
+    _feed(fleet, T.safety_events("a"), SafetyEventPayload.of(62.0, cap))
+    view = fleet.stations["a"]
+    assert [a.text for a in view.alerts] == [
+        "Now backward.",
+        "correct_overspeed: belt 6.5 > limit 6.0 -> set target 6.00 km/h",
+    ]
+    assert view.countdown is None  # turned: the banner's countdown is over

@@ -7,11 +7,14 @@ gets a real hub and an outbox; discovery is read as Home Assistant would.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
+from typing import cast
 
 import aiomqtt
+import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -25,6 +28,7 @@ from gateway.mqtt.ports import Outgoing, StationPort
 from gateway.mqtt.publisher import Publisher
 from gateway.mqtt.reader import CommandReader, Reply
 from gateway.safety.actions import Alert, CommandResult, Level
+from gateway.safety.direction import Direction
 from gateway.safety.events import Command, CommandKind
 from gateway.store.db import SessionStore, Stream
 from gateway.store.recorder import StationRecord
@@ -143,3 +147,53 @@ def test_discovery_is_one_retained_device_per_station_with_the_configured_cap() 
     assert config["cmps"]["backward_cap"]["max"] == 5.5
     assert config["cmps"]["start"]["command_topic"] == T.command("tm1")
     assert discovery.ha_status == "homeassistant/status"
+
+
+class Recording:
+    """What the publisher handed the connection, with the loop's time (looptime)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[float, str, bytes | str]] = []
+
+    async def publish(self, topic: str, payload: bytes | str, **_: object) -> None:
+        self.sent.append((asyncio.get_running_loop().time(), topic, payload))
+
+
+@pytest.mark.looptime
+async def test_a_direction_change_is_published_at_once_a_speed_change_at_most_once_a_second(
+    tmp_path: Path,
+) -> None:
+    door = Door()
+    store = SessionStore.in_dir(tmp_path)
+    publisher = Publisher(MqttConfig(), T, {"tm1": door.port}, Store(store), LoopClock(), v5=True)
+    publisher.listen()
+    client = Recording()
+    task = asyncio.create_task(publisher._state(cast(aiomqtt.Client, client), "tm1"))
+    hub, loop = door.port.hub, asyncio.get_running_loop()
+    await asyncio.sleep(0.1)
+    t0 = loop.time()
+    hub.update(speed_kmh=5.0)  # routine: waits for the 1 s throttle
+    await asyncio.sleep(0.1)
+    t1 = loop.time()
+    hub.update(direction=Direction.BACKWARD)  # the runner must see this now
+    await asyncio.sleep(2)
+    task.cancel()
+    store.close()
+    states = [(at, json.loads(body)) for at, topic, body in client.sent if topic == T.state("tm1")]
+    backward_at = next(at for at, s in states if s["direction"] == "backward")
+    speed_at = next(at for at, s in states if s["speed_kmh"] == 5.0)
+    assert backward_at == pytest.approx(t1, abs=0.01)
+    assert speed_at >= t0  # (it may ride along with the urgent one)
+
+
+def test_every_discovered_component_carries_its_own_qos_and_no_dead_link() -> None:
+    """Home Assistant ignores a device-level qos: each component must say QoS 1
+    (commands and retained state must not be dropped), and the origin must not
+    point at a repository that does not exist."""
+    (_, body), *_ = Discovery("homeassistant", T, {"tm1": 6.0}, "1.2.3").messages()
+    config = json.loads(body)
+    assert {name: c.get("qos") for name, c in config["cmps"].items()} == dict.fromkeys(
+        config["cmps"], 1
+    )
+    assert "url" not in config["o"]
+    assert config["o"]["name"] == "retrogate"
