@@ -69,6 +69,8 @@ class Dashboard(App[None]):
         self.pending: dict[str, tuple[str, str]] = {}  # station -> (command id, label)
         self.consumer: Consumer | None = None
         self._auto_opened = False
+        self._ever_connected = False
+        self._told_unreachable = False
 
     def on_mount(self) -> None:
         self.push_screen(OverviewScreen())
@@ -89,9 +91,23 @@ class Dashboard(App[None]):
         self.post_message(BrokerChanged(up, detail))
 
     def on_broker_changed(self, message: BrokerChanged) -> None:
+        was_up = self.broker_up
         self.broker_up = message.up
-        self.broker_text = message.detail if message.up else f"lost: {message.detail}; retrying"
-        if not message.up:
+        if message.up:
+            self._ever_connected = True
+            self.broker_text = message.detail
+            return
+        if not self._ever_connected:
+            # Never connected: there is nothing "lost"; say where we looked, once.
+            assert self.address is not None
+            where = f"mqtt://{self.address.host}:{self.address.port}"
+            self.broker_text = f"cannot reach {where} — is the gateway running? (retrogate doctor)"
+            if not self._told_unreachable:
+                self._told_unreachable = True
+                self.notify(f"Cannot reach {where}: retrying.", severity="error")
+            return
+        self.broker_text = f"lost: {message.detail}; retrying"
+        if was_up:  # once per loss, not once per retry
             self.notify("Broker connection lost; reconnecting…", severity="error")
 
     def watch_broker_up(self) -> None:

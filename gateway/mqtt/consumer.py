@@ -73,6 +73,7 @@ class Consumer:
         self._on_connection = on_connection
         self._client: aiomqtt.Client | None = None
         self._ids = itertools.count(1)
+        self.failures = 0  # connection attempts that failed, or connections lost
         self._tag = f"dash-{os.getpid()}"
 
     async def run(self) -> None:
@@ -100,6 +101,7 @@ class Consumer:
                             self._on_message(message.topic.value, payload)
             except aiomqtt.MqttError as exc:
                 self._client = None
+                self.failures += 1
                 self._on_connection(False, str(exc))
                 await asyncio.sleep(backoff.next())
 
