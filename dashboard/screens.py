@@ -85,7 +85,7 @@ class OverviewScreen(LiveScreen):
                 Text("◀◀ backward", style="bold orange1")
                 if view.direction == "backward"
                 else "forward ▶▶",
-                Text(speed + (" CAPPED" if view.value("capped") else ""), style=""),
+                Text(speed + (" CAPPED" if view.value("cap_limiting") else ""), style=""),
                 f"{view.value('cap_kmh') or 0:.1f}",
                 str(view.value("heart_rate_bpm") or "–"),
                 f"{view.value('distance_m') or 0} m",
@@ -157,7 +157,7 @@ class StationScreen(LiveScreen):
         self.sub_title = self.station
         value, sub, style = speed_line(view)
         self.query_one("#speed", Tile).show(value, sub, style)
-        self.query_one("#speed", Tile).set_class(bool(view.value("capped")), "capped")
+        self.query_one("#speed", Tile).set_class(bool(view.value("cap_limiting")), "capped")
         self.query_one("#pace", Tile).show(pace_line(view))
         self.query_one("#distance", Tile).show(f"{view.value('distance_m') or 0} m")
         incline = view.value("incline_pct")

@@ -30,7 +30,8 @@ class Snapshot:
     speed_kmh: float | None = None
     target_kmh: float | None = None
     cap_kmh: float = 6.0
-    capped: bool = False
+    capped: bool = False  # the cap applies (backward, or turning)
+    cap_limiting: bool = False  # ... and holds something down
     cap_held: bool = False
     direction: Direction = Direction.FORWARD
     phase: Phase = Phase.RUNNING
@@ -60,6 +61,7 @@ class SnapshotChanges(TypedDict, total=False):
     target_kmh: float | None
     cap_kmh: float
     capped: bool
+    cap_limiting: bool
     cap_held: bool
     direction: Direction
     phase: Phase

@@ -139,7 +139,10 @@ class StatePayload(_Payload):
     speed_kmh: float | None = None
     target_kmh: float | None = None
     cap_kmh: float
-    capped: bool
+    capped: bool = Field(description="the backward cap applies (backward, or turning around)")
+    cap_limiting: bool = Field(
+        False, description="the cap is holding the request, the target or the belt down"
+    )
     cap_held: bool
     direction: Literal["forward", "backward"]
     phase: str

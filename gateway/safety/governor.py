@@ -193,6 +193,15 @@ class GovernorState(NamedTuple):
         return self.control.held
 
     @property
+    def cap_limiting(self) -> bool:
+        """The cap is holding something down: the request, the machine's target or
+        the belt is above it (what the dashboard's CAPPED means)."""
+        if not self.cap_active:
+            return False
+        above = [c for c in (self.requested_c, self.target_c, self.reported_c) if c is not None]
+        return self.over_cap or any(c > self.cap_c for c in above)
+
+    @property
     def over_cap(self) -> bool:
         """The belt is above the cap plus tolerance while the cap applies."""
         return self.over_cap_since is not None

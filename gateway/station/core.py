@@ -525,6 +525,7 @@ class StationCore:
             Update(
                 {
                     "capped": s.cap_active,
+                    "cap_limiting": s.cap_limiting,
                     "cap_held": s.cap_held,
                     "cap_kmh": s.cap_c / 100,
                     "direction": s.direction,

@@ -50,7 +50,7 @@ PLAN = {
 
 def _state(station: str, **extra: Any) -> dict[str, Any]:
     state = {
-        "v": 1, "ts": T0, "speed_kmh": 5.5, "target_kmh": 6.5, "cap_kmh": 5.5, "capped": True,
+        "v": 1, "ts": T0, "speed_kmh": 5.5, "target_kmh": 6.5, "cap_kmh": 5.5, "capped": True, "cap_limiting": True,
         "cap_held": True, "direction": "backward", "phase": "running", "running": True,
         "incline_pct": 1.0, "distance_m": 1012, "elapsed_s": 634, "energy_kcal": 52.4,
         "energy_method": "keytel", "treadmill_energy_kcal": 44, "heart_rate_bpm": 142,

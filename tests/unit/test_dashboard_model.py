@@ -184,3 +184,18 @@ def test_the_alerts_panel_keeps_interventions_and_the_countdown_goes_to_the_bann
         "correct_overspeed: belt 6.5 > limit 6.0 -> set target 6.00 km/h",
     ]
     assert view.countdown is None  # turned: the banner's countdown is over
+
+
+def test_capped_is_said_only_when_the_cap_holds_something_down() -> None:
+    from dashboard.widgets import speed_line
+
+    fleet = Fleet()
+    turning = Snapshot("a", speed_kmh=2.0, target_kmh=2.0, capped=True, cap_limiting=False)
+    _feed(fleet, T.state("a"), StatePayload.of(1.0, turning))
+    _, sub, style = speed_line(fleet.stations["a"])
+    assert "CAPPED" not in sub
+    assert "cap 6.0" in sub
+    assert style == ""
+    held = Snapshot("a", speed_kmh=6.0, target_kmh=6.0, capped=True, cap_limiting=True)
+    _feed(fleet, T.state("a"), StatePayload.of(2.0, held))
+    assert "CAPPED at 6.0" in speed_line(fleet.stations["a"])[1]

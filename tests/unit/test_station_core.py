@@ -377,3 +377,17 @@ def test_the_data_watchdog_asks_the_shell_to_drop_the_link() -> None:
         effects += core.feed(Tick(), float(t))
     assert Drop() in effects
     assert "data_lost" in alerts(effects)
+
+
+def test_the_cap_is_said_to_limit_only_when_it_holds_something_down() -> None:
+    """CAPPED on the dashboard at 2 km/h in a turnaround, or after a stop, was noise:
+    the cap limits when the request or the belt is above it."""
+    core = StationCore("tm1", SafetyLimits(backward_cap_kmh=6.0))
+    connected(core)
+    core.feed(Command("go", CommandKind.START), 0.0)
+    core.feed(Command("b", CommandKind.SET_DIRECTION, "backward"), 0.1)
+    under = core.feed(Command("s1", CommandKind.SET_SPEED, 4.0), 0.2)
+    assert changes(under)["capped"] is True  # the cap applies (backward) ...
+    assert changes(under)["cap_limiting"] is False  # ... but holds nothing down
+    over = core.feed(Command("s2", CommandKind.SET_SPEED, 9.0), 0.3)
+    assert changes(over)["cap_limiting"] is True
