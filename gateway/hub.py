@@ -52,6 +52,9 @@ class Snapshot:
     hrm_connected: bool = False
     hr_source: Literal["strap", "treadmill"] | None = None  # None: HR protections off
     last_sample_at: float | None = None
+    next_turn_s: float | None = None  # until the plan turns the runner around
+    backward_left_m: float | None = None  # metres left in this backward stretch
+    last_alert: str | None = None  # what the runner was last told
 
 
 class SnapshotChanges(TypedDict, total=False):
@@ -82,6 +85,9 @@ class SnapshotChanges(TypedDict, total=False):
     hrm_connected: bool
     hr_source: Literal["strap", "treadmill"] | None
     last_sample_at: float | None
+    next_turn_s: float | None
+    backward_left_m: float | None
+    last_alert: str | None
 
 
 @dataclass(frozen=True, slots=True)

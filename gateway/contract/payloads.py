@@ -161,6 +161,13 @@ class StatePayload(_Payload):
     )
     segment: SegmentPayload | None = None
     plan: str | None = None
+    next_turn_s: float | None = Field(
+        None, description="seconds until the plan turns the runner around (time-based segments)"
+    )
+    backward_left_m: float | None = Field(
+        None, description="metres left in the current backward stretch"
+    )
+    last_alert: str | None = Field(None, description="what the runner was last told")
 
     @classmethod
     def of(cls, ts: float, s: Snapshot) -> StatePayload:

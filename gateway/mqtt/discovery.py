@@ -113,6 +113,31 @@ def device_config(
             device_class="enum",
             options=["forward", "backward"],
         ),
+        "phase": sensor(
+            "phase",
+            "Phase",
+            "{{ value_json.phase }}",
+            device_class="enum",
+            options=["running", "turning", "dwell", "halted"],
+        ),
+        "next_turnaround": sensor(
+            "next_turnaround",
+            "Next turnaround in",
+            "{{ value_json.next_turn_s if value_json.next_turn_s is not none else 'unknown' }}",
+            device_class="duration",
+            unit_of_measurement="s",
+        ),
+        "backward_left": sensor(
+            "backward_left",
+            "Backward left",
+            "{{ value_json.backward_left_m if value_json.backward_left_m is not none "
+            "else 'unknown' }}",
+            device_class="distance",
+            unit_of_measurement="m",
+        ),
+        "last_alert": sensor(
+            "last_alert", "Last alert", "{{ value_json.last_alert or '' }}", icon="mdi:bullhorn"
+        ),
         "cap_active": {
             "p": "binary_sensor",
             "name": "Backward cap active",

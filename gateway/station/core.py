@@ -57,6 +57,7 @@ from ..safety.actions import (
     Stop,
     ToEngine,
 )
+from ..safety.direction import Direction
 from ..safety.events import (
     Command,
     CommandFailed,
@@ -412,9 +413,27 @@ class StationCore:
                     "energy_method": self.energy.method,
                     "last_sample_at": now,
                     "segment": self.engine.progress() if self.engine else None,
+                    **self._turnaround_ahead(),
                 }
             )
         )
+
+    def _turnaround_ahead(self) -> SnapshotChanges:
+        """When the plan next turns the runner around, and what is left backward."""
+        progress = self.engine.progress() if self.engine is not None else None
+        if progress is None or self.plan is None or progress.finished:
+            return {"next_turn_s": None, "backward_left_m": None}
+        after = self.plan.segments[progress.index + 1 :]
+        turns = bool(after) and after[0].direction is not progress.direction
+        backward = progress.direction is Direction.BACKWARD
+        return {
+            "next_turn_s": round(progress.left_s, 1)
+            if turns and progress.left_s is not None
+            else None,
+            "backward_left_m": round(progress.left_m, 1)
+            if backward and progress.left_m is not None
+            else None,
+        }
 
     # --- the workout ---------------------------------------------------------------------
 
@@ -540,6 +559,7 @@ class StationCore:
     def _announce(self, alert: Alert) -> None:
         self._log(_LOG_LEVELS[alert.level], alert.message)
         self._out.append(Publish(AlertMessage(self._now, alert)))
+        self._out.append(Update({"last_alert": alert.message}))
 
     def _result(self, result: CommandResult) -> None:
         if result.source == "plan":

@@ -197,3 +197,16 @@ def test_every_discovered_component_carries_its_own_qos_and_no_dead_link() -> No
     )
     assert "url" not in config["o"]
     assert config["o"]["name"] == "retrogate"
+
+
+def test_discovery_has_entities_for_the_turnaround_and_the_last_alert() -> None:
+    (_, body), *_ = Discovery("homeassistant", T, {"tm1": 6.0}, "1.2.3").messages()
+    cmps = json.loads(body)["cmps"]
+    for key, field in (
+        ("phase", "phase"),
+        ("next_turnaround", "next_turn_s"),
+        ("backward_left", "backward_left_m"),
+        ("last_alert", "last_alert"),
+    ):
+        assert field in cmps[key]["value_template"], key
+    assert cmps["phase"]["options"] == ["running", "turning", "dwell", "halted"]

@@ -391,3 +391,21 @@ def test_the_cap_is_said_to_limit_only_when_it_holds_something_down() -> None:
     assert changes(under)["cap_limiting"] is False  # ... but holds nothing down
     over = core.feed(Command("s2", CommandKind.SET_SPEED, 9.0), 0.3)
     assert changes(over)["cap_limiting"] is True
+
+
+def test_the_state_tells_home_assistant_when_the_next_turnaround_comes() -> None:
+    """HA saw the turnaround only after the slow-down: the state now carries the
+    seconds to the next turnaround, the metres left backward and the last alert."""
+    core = StationCore("tm1", SafetyLimits(), plan=PLAN)  # 60 s forward, then 50 m backward
+    connected(core)
+    effects = core.feed(data(5.0, distance=10), 20.0)
+    seen = changes(effects)
+    assert seen["next_turn_s"] == pytest.approx(40.0, abs=0.5)
+    assert seen["backward_left_m"] is None
+    core.feed(Command("n", CommandKind.NEXT_SEGMENT), 21.0)
+    backward = changes(core.feed(data(3.0, distance=30), 22.0))
+    assert backward["backward_left_m"] == pytest.approx(30.0, abs=0.5)  # 20 of 50 m done
+    alerted = changes(core.feed(Command("x", CommandKind.SET_SPEED, "fast"), 23.0))
+    assert alerted.get("last_alert") is None  # a refusal is an answer, not an alert
+    lost = changes(core.feed(Connected("treadmill", False), 24.0))
+    assert "control" in str(lost["last_alert"]).lower()
