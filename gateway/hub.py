@@ -55,6 +55,7 @@ class Snapshot:
     next_turn_s: float | None = None  # until the plan turns the runner around
     backward_left_m: float | None = None  # metres left in this backward stretch
     last_alert: str | None = None  # what the runner was last told
+    max_kmh: float | None = None  # the treadmill's top speed, once it said its range
 
 
 class SnapshotChanges(TypedDict, total=False):
@@ -88,6 +89,7 @@ class SnapshotChanges(TypedDict, total=False):
     next_turn_s: float | None
     backward_left_m: float | None
     last_alert: str | None
+    max_kmh: float | None
 
 
 @dataclass(frozen=True, slots=True)

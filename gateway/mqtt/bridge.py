@@ -87,7 +87,10 @@ class MqttBridge:
             expect_reply=self.publisher.expect_reply,
         )
         caps = {sid: port.backward_cap_kmh for sid, port in self.stations.items()}
-        self.discovery = Discovery(cfg.discovery_prefix, self.topics, caps, version("retrogate"))
+        hubs = {sid: port.hub for sid, port in self.stations.items()}
+        self.discovery = Discovery(
+            cfg.discovery_prefix, self.topics, caps, version("retrogate"), hubs
+        )
         self._stop = asyncio.Event()
         self._unsubscribe = self.publisher.listen()
 
@@ -240,11 +243,21 @@ class MqttBridge:
         log.info("MQTT: connected to %s:%d", self.host, self.cfg.port)
         async with asyncio.TaskGroup() as tg:
             workers = [tg.create_task(self._read(client), name="mqtt-reader")]
+            if self.cfg.discovery:
+                workers.append(tg.create_task(self._rediscover(client), name="mqtt-discovery"))
             workers += self.publisher.workers(client, tg)
             await self._stop.wait()
             await self._goodbye(client)
             for worker in workers:
                 worker.cancel()
+
+    async def _rediscover(self, client: aiomqtt.Client) -> None:
+        """Send discovery again when what it says changed (the treadmill's range)."""
+        while True:
+            await self.publisher.state_changed.wait()
+            self.publisher.state_changed.clear()
+            if self.discovery.changed():
+                await self.discovery.send(client)
 
     async def _read(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:

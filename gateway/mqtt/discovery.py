@@ -13,7 +13,9 @@ from typing import Any
 import aiomqtt
 
 from ..contract.topics import Topics
+from ..hub import Hub
 
+DEFAULT_MAX_KMH = 20.0  # until the treadmill says its range
 ORIGIN = {"name": "retrogate"}  # no url: the project has no public home yet
 
 
@@ -204,38 +206,48 @@ def device_config(
 
 
 class Discovery:
-    """Every station's device config, sent on connect and when HA comes online."""
+    """Every station's device config, sent on connect, when HA comes online, and when
+    what it says changes (the treadmill's speed range arrives after the connect)."""
 
     def __init__(
-        self, discovery_prefix: str, topics: Topics, caps: dict[str, float], version: str
+        self,
+        discovery_prefix: str,
+        topics: Topics,
+        caps: dict[str, float],
+        version: str,
+        hubs: dict[str, Hub] | None = None,
     ) -> None:
         self.prefix = discovery_prefix
         self.topics = topics
         self.caps = caps  # station -> its configured backward cap
         self.version = version
+        self.hubs = hubs or {}
+        self._sent: dict[str, float] = {}
 
     @property
     def ha_status(self) -> str:
         """Home Assistant's birth and will topic: ``online`` means "send discovery again"."""
         return f"{self.prefix}/status"
 
+    def _max_kmh(self, station: str) -> float:
+        hub = self.hubs.get(station)
+        known = hub.snapshot.max_kmh if hub is not None else None
+        return known if known is not None else DEFAULT_MAX_KMH
+
+    def changed(self) -> bool:
+        """What the configs would say differs from what was last built."""
+        return any(self._sent.get(s) != self._max_kmh(s) for s in self.caps)
+
     def messages(self) -> list[tuple[str, str]]:
         """(topic, retained JSON) per station."""
-        return [
-            (
-                discovery_topic(self.prefix, self.topics, station),
-                json.dumps(
-                    device_config(
-                        self.topics,
-                        station,
-                        version=self.version,
-                        max_speed_kmh=20.0,
-                        backward_cap_kmh=cap,
-                    )
-                ),
+        out = []
+        for station, cap in self.caps.items():
+            top = self._sent[station] = self._max_kmh(station)
+            config = device_config(
+                self.topics, station, version=self.version, max_speed_kmh=top, backward_cap_kmh=cap
             )
-            for station, cap in self.caps.items()
-        ]
+            out.append((discovery_topic(self.prefix, self.topics, station), json.dumps(config)))
+        return out
 
     async def send(self, client: aiomqtt.Client) -> None:
         """Publish every station's config, retained, QoS 1."""

@@ -89,6 +89,7 @@ class Publisher:
         # 1 Hz throttle: a banner saying BACKWARD over a forward segment is a lie.
         self._state_urgent = {sid: asyncio.Event() for sid in stations}
         self._state_key: dict[str, tuple[object, ...]] = {}
+        self.state_changed = asyncio.Event()  # any station's snapshot (for rediscovery)
         self._progress = asyncio.Event()
         self._started = time.monotonic()
 
@@ -102,6 +103,7 @@ class Publisher:
         def on_message(message: HubMessage) -> None:
             if isinstance(message, StateMessage):
                 self._state_dirty[station].set()
+                self.state_changed.set()
                 if _turning_point(message.snapshot) != self._state_key.get(station):
                     self._state_urgent[station].set()
             elif isinstance(message, DecisionMessage):

@@ -296,6 +296,7 @@ class StationCore:
             )
         speeds = decode_speed_range(ready.speed_range)
         self._step(SpeedRangeReported(speeds.min_kmh, speeds.max_kmh, speeds.step_kmh))
+        self._out.append(Update({"max_kmh": speeds.max_kmh}))
         incline = ""
         if ready.incline_range is not None:
             inclines = decode_incline_range(ready.incline_range)

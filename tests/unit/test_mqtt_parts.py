@@ -210,3 +210,15 @@ def test_discovery_has_entities_for_the_turnaround_and_the_last_alert() -> None:
     ):
         assert field in cmps[key]["value_template"], key
     assert cmps["phase"]["options"] == ["running", "turning", "dwell", "halted"]
+
+
+def test_the_target_speed_numbers_max_is_the_treadmills_own() -> None:
+    door = Door()
+    discovery = Discovery("homeassistant", T, {"tm1": 6.0}, "1.2.3", {"tm1": door.port.hub})
+    (_, before), *_ = discovery.messages()
+    assert json.loads(before)["cmps"]["target_speed"]["max"] == 20.0  # not connected yet
+    door.port.hub.update(max_kmh=16.0)  # the treadmill said its range
+    assert discovery.changed()
+    (_, after), *_ = discovery.messages()
+    assert json.loads(after)["cmps"]["target_speed"]["max"] == 16.0
+    assert not discovery.changed()  # sent once per change
