@@ -37,7 +37,7 @@ from simulators.scenario import Scenario
 from simulators.station import SimulatedStation
 from tests.support.services import require
 
-pytestmark = pytest.mark.looptime
+pytestmark = [pytest.mark.looptime, pytest.mark.slow]
 
 PLAN = parse_plan(
     """

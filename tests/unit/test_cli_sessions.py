@@ -56,6 +56,7 @@ def _stored(tmp_path: Path, *ages_days: float, live: bool = False) -> list[int]:
     return ids
 
 
+@pytest.mark.slow  # matplotlib for the SVG
 def test_show_gives_totals_backward_laps_and_a_chart(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
