@@ -50,7 +50,7 @@ def list_sessions(args: argparse.Namespace) -> int:
         for info in sessions:
             _, mean_hr = store.summary(info.id)
             cached = store.cached_summary(info.id) if info.ended else None
-            totals = Summary(**cached) if cached else summarize(store.points(info.id))  # type: ignore[arg-type]
+            totals = Summary.of(cached) if cached else summarize(store.points(info.id))
             if info.ended and cached is None:
                 store.save_summary(info.id, dataclasses.asdict(totals))
             distance = f"{totals.distance_m:.0f} m" if info.records else "-"

@@ -230,6 +230,17 @@ class Summary:
     backward_m: float
     backward_s: float
 
+    @classmethod
+    def of(cls, kept: dict[str, float | None]) -> Summary:
+        """From what ``dataclasses.asdict`` kept in the store."""
+        return cls(
+            distance_m=kept.get("distance_m") or 0.0,
+            time_s=kept.get("time_s") or 0.0,
+            energy_kcal=kept.get("energy_kcal"),
+            backward_m=kept.get("backward_m") or 0.0,
+            backward_s=kept.get("backward_s") or 0.0,
+        )
+
 
 def summarize(
     points: Iterable[tuple[float | None, float | None, float | None, str | None]],
