@@ -163,6 +163,11 @@ class Charts(Vertical):
         for selector, series in (("#speed-chart", view.speed), ("#hr-chart", view.heart_rate)):
             chart = self.query_one(selector, Sparkline)
             data = list(series)[-width:]
+            if selector == "#speed-chart" and data:
+                # A sparkline scales from its smallest value: anchor speed at 0, or a
+                # steady 5 km/h is drawn as the lowest bar. The zero shares the first
+                # column (each column shows its bucket's maximum).
+                data = [0.0, *data]
             if chart.data != data:
                 chart.data = data
         marks = list(view.backward)[-width:]

@@ -199,3 +199,29 @@ def test_capped_is_said_only_when_the_cap_holds_something_down() -> None:
     held = Snapshot("a", speed_kmh=6.0, target_kmh=6.0, capped=True, cap_limiting=True)
     _feed(fleet, T.state("a"), StatePayload.of(2.0, held))
     assert "CAPPED at 6.0" in speed_line(fleet.stations["a"])[1]
+
+
+async def test_a_steady_speed_is_drawn_at_its_height_not_as_zero() -> None:
+    """The speed chart scaled min..max: a steady 5 km/h drew as the lowest bar."""
+    from rich.console import Console
+    from textual.app import App, ComposeResult
+    from textual.widgets import Sparkline
+
+    from dashboard.widgets import Charts
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Charts()
+
+    fleet = Fleet()
+    for seq in range(1, 101):
+        _feed(fleet, T.telemetry("a"), _telemetry(seq, 5.0))
+    app = One()
+    async with app.run_test(size=(60, 20)) as pilot:
+        app.query_one(Charts).show(fleet.stations["a"], 40)
+        await pilot.pause()
+        chart = app.query_one("#speed-chart", Sparkline)
+        console = Console(width=chart.size.width, record=True, color_system=None)
+        console.print(chart.render())
+        drawn = console.export_text()
+    assert drawn.count("█") > drawn.count("▁")
