@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 from .db import SessionInfo, SessionStore
 from .formats import Format
-from .timeline import Row, Stored, Totals, laps, read_rows, segments_of, totals
+from .timeline import Row, Stored, Totals, laps_with_rows, read_rows, segments_of, totals
 
 PRODUCT = "retrogate"
 DIRECTION_FIELD = {"backward": 1, "forward": 0}  # the FIT developer field's values
@@ -102,16 +102,6 @@ def _sub(parent: ET.Element, tag: str, text: object | None = None) -> ET.Element
     return element
 
 
-def _laps_and_rows(data: list[Row]) -> list[tuple[Totals, list[Row]]]:
-    found = laps(data)
-    out, i = [], 0
-    for lap in found:
-        here = [r for r in data[i:] if r.ts <= lap.end]
-        out.append((lap, here))
-        i += len(here)
-    return out
-
-
 def to_tcx(info: SessionInfo, data: list[Row]) -> bytes:
     """A Garmin Training Center file: a lap per segment, a trackpoint per record (no GPS).
 
@@ -126,7 +116,7 @@ def to_tcx(info: SessionInfo, data: list[Row]) -> bytes:
     walked = whole is not None and whole.walked
     activity.set("Sport", "Other" if walked else "Running")
     _sub(activity, "Id", _iso(data[0].ts if data else info.started))
-    for lap, points in _laps_and_rows(data):
+    for lap, points in laps_with_rows(data):
         element = _sub(activity, "Lap")
         element.set("StartTime", _iso(lap.start))
         _sub(element, "TotalTimeSeconds", f"{lap.time_s:.1f}")
@@ -247,15 +237,14 @@ def to_fit(info: SessionInfo, data: list[Row]) -> bytes:
     encoder.on_mesg(mesg["DEVELOPER_DATA_ID"], dict(developer))
     encoder.on_mesg(mesg["FIELD_DESCRIPTION"], dict(field))
     encoder.add_developer_field(0, developer, field)
-    pieces = _laps_and_rows(data)
-    if pieces:
-        sport = _sport(whole) if whole else _sport_default()
+    pieces = laps_with_rows(data)
+    if whole is not None:  # records, so laps
         encoder.on_mesg(
             mesg["WORKOUT"],
             {
                 "wkt_name": info.plan or "free run",
                 "num_valid_steps": len(pieces),
-                **sport,
+                **_sport(whole),
             },
         )
         for i, (lap, _) in enumerate(pieces):
@@ -314,10 +303,6 @@ def to_fit(info: SessionInfo, data: list[Row]) -> bytes:
         },
     )
     return bytes(encoder.close())
-
-
-def _sport_default() -> dict[str, str]:
-    return {"sport": "running", "sub_sport": "treadmill"}
 
 
 def export(store: SessionStore, session: int, fmt: Format) -> bytes:

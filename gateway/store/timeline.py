@@ -46,6 +46,11 @@ class Odometer:
         return self.total
 
 
+def _odometers() -> tuple[Odometer, Odometer, Odometer]:
+    """Distance (m), time (s) and energy (kcal): the same jitter for every reader."""
+    return Odometer(jitter=5.0), Odometer(jitter=2.0), Odometer(jitter=1.0)
+
+
 @dataclass(frozen=True, slots=True)
 class Stored:
     """One stored message: its time and its JSON (as the store hands it out)."""
@@ -94,12 +99,7 @@ def read_rows(
     beats = iter(heart_rate)
     next_hr = next(beats, None)
     hr: tuple[float, int] | None = None
-    distance, time, energy, console_energy = (
-        Odometer(5.0),
-        Odometer(2.0),
-        Odometer(1.0),
-        Odometer(2.0),
-    )
+    distance, time, energy = _odometers()
     seg_i, seg = 0, None
     for sample in telemetry:
         data = json.loads(sample.payload)
@@ -114,7 +114,6 @@ def read_rows(
         if not bpm and hr is not None and sample.ts - hr[0] <= HR_MAX_AGE_S:
             bpm = hr[1]
         gateway_kcal = data.get("gateway_kcal")
-        console_energy.feed(data.get("energy_kcal"))
         yield Row(
             ts=sample.ts,
             seq=sample.seq,
@@ -203,21 +202,26 @@ def totals(rows: list[Row], before: Row | None = None) -> Totals:
     )
 
 
-def laps(rows: list[Row]) -> list[Totals]:
-    """One lap per plan segment, and per direction change in free mode; they add up
-    exactly to the session (each lap counts from the last row of the one before)."""
-    out: list[Totals] = []
+def laps_with_rows(rows: list[Row]) -> list[tuple[Totals, list[Row]]]:
+    """One lap per plan segment, and per direction change in free mode, with its rows;
+    the laps add up exactly to the session (each counts from the last row before it)."""
+    out: list[tuple[Totals, list[Row]]] = []
     start = 0
 
     def key(row: Row) -> object:
         return row.segment if row.segment is not None else row.direction
 
     for i in range(1, len(rows) + 1):
-        end_here = i == len(rows) or key(rows[i]) != key(rows[start])
-        if end_here:
-            out.append(totals(rows[start:i], rows[start - 1] if start else None))
+        if i == len(rows) or key(rows[i]) != key(rows[start]):
+            here = rows[start:i]
+            out.append((totals(here, rows[start - 1] if start else None), here))
             start = i
     return out
+
+
+def laps(rows: list[Row]) -> list[Totals]:
+    """The laps' totals (see ``laps_with_rows``)."""
+    return [lap for lap, _ in laps_with_rows(rows)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +251,7 @@ def summarize(
 ) -> Summary:
     """(distance, elapsed, gateway kcal, direction) per record -> the session's totals,
     counted by the same odometers as the exports (so the list and the files agree)."""
-    distance, time, energy = Odometer(5.0), Odometer(2.0), Odometer(1.0)
+    distance, time, energy = _odometers()
     back_m = back_s = 0.0
     kcal: float | None = None
     for d, t, k, direction in points:
@@ -275,7 +279,8 @@ def report(title: str, data: list[Row], decisions: list[str], hr_max: float) -> 
     if not data:
         return [title, "  no treadmill records"]
     whole = totals(data)
-    back = [lap for lap in laps(data) if lap.direction == "backward"]
+    found = laps(data)
+    back = [lap for lap in found if lap.direction == "backward"]
     back_m = sum(lap.distance_m for lap in back)
     back_s = sum(lap.time_s for lap in back)
     method = next((r.energy_method for r in reversed(data) if r.energy_method), None)
@@ -305,7 +310,7 @@ def report(title: str, data: list[Row], decisions: list[str], hr_max: float) -> 
     safety = ", ".join(f"{rule} {n}" for rule, n in sorted(counted.items())) or "none"
     lines.append(f"  safety    {safety}")
     lines.append("  laps")
-    for i, lap in enumerate(laps(data), start=1):
+    for i, lap in enumerate(found, start=1):
         speed = f"{lap.avg_speed_kmh:.1f} km/h" if lap.avg_speed_kmh is not None else "-"
         hr = f"{lap.avg_hr} bpm" if lap.avg_hr else "-"
         lines.append(
