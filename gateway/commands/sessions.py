@@ -9,14 +9,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..config import Settings
     from ..store.db import SessionStore
 
 
-def _open(args: argparse.Namespace) -> SessionStore | None:
+def _open(args: argparse.Namespace, settings: Settings | None = None) -> SessionStore | None:
     from ..store.db import SessionStore, StoreError
     from .common import settings_or_exit
 
-    settings = settings_or_exit(args)
+    settings = settings or settings_or_exit(args)
     if settings is None:
         return None
     try:
@@ -48,11 +49,16 @@ def list_sessions(args: argparse.Namespace) -> int:
         print(f"{'id':>4}  {'started':16}  {'station':10} {'time':>8} {'dist':>8} "
               f"{'backward':>14} {'kcal':>5} {'avg HR':>6}  plan")  # fmt: skip
         for info in sessions:
-            _, mean_hr = store.summary(info.id)
             cached = store.cached_summary(info.id) if info.ended else None
-            totals = Summary.of(cached) if cached else summarize(store.points(info.id))
-            if info.ended and cached is None:
-                store.save_summary(info.id, dataclasses.asdict(totals))
+            if cached:
+                totals = Summary.of(cached)
+            else:
+                totals = dataclasses.replace(
+                    summarize(store.points(info.id)), mean_hr=store.mean_heart_rate(info.id)
+                )
+                if info.ended:
+                    store.save_summary(info.id, dataclasses.asdict(totals))
+            mean_hr = totals.mean_hr
             distance = f"{totals.distance_m:.0f} m" if info.records else "-"
             backward = f"{totals.backward_m:.0f} m {_duration(totals.backward_s)[2:]}"
             kcal = f"{totals.energy_kcal:.0f}" if totals.energy_kcal is not None else "-"
@@ -114,7 +120,7 @@ def show_session(args: argparse.Namespace) -> int:
     from .common import settings_or_exit
 
     settings = settings_or_exit(args)
-    store = _open(args)
+    store = _open(args, settings) if settings is not None else None
     if store is None or settings is None:
         return 2
     try:

@@ -189,21 +189,14 @@ class SessionStore:
         ).fetchall()
         return [SessionInfo(*row) for row in rows]
 
-    def summary(self, session: int) -> tuple[dict[str, object], float | None]:
-        """The last treadmill record (distance, time, energy) and the mean heart rate,
-        computed in SQLite so listing sessions never reads whole sessions."""
-        last = self._db.execute(
-            "SELECT payload FROM samples WHERE session=? AND stream='telemetry' "
-            "ORDER BY seq DESC LIMIT 1",
-            (session,),
-        ).fetchone()
-        mean = self._db.execute(
+    def mean_heart_rate(self, session: int) -> float | None:
+        """The session's mean heart rate, averaged in SQLite."""
+        row = self._db.execute(
             "SELECT avg(json_extract(payload, '$.heart_rate_bpm')) FROM samples "
             "WHERE session=? AND stream='heart_rate'",
             (session,),
         ).fetchone()
-        record: dict[str, object] = json.loads(last[0]) if last else {}
-        return record, (float(mean[0]) if mean and mean[0] is not None else None)
+        return float(row[0]) if row and row[0] is not None else None
 
     def points(
         self, session: int

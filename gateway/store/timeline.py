@@ -233,6 +233,7 @@ class Summary:
     energy_kcal: float | None
     backward_m: float
     backward_s: float
+    mean_hr: float | None = None
 
     @classmethod
     def of(cls, kept: dict[str, float | None]) -> Summary:
@@ -243,6 +244,7 @@ class Summary:
             energy_kcal=kept.get("energy_kcal"),
             backward_m=kept.get("backward_m") or 0.0,
             backward_s=kept.get("backward_s") or 0.0,
+            mean_hr=kept.get("mean_hr"),
         )
 
 

@@ -23,7 +23,7 @@ def test_sessions_and_export_commands(
     store = SessionStore.in_dir(tmp_path)
     session, _ = store.open_session("gw", "lane-1", "Retro-running intervals", 600)
     fill(store, session, 60)
-    assert store.summary(session)[1] == pytest.approx(sum(range(101, 161)) / 60)
+    assert store.mean_heart_rate(session) == pytest.approx(sum(range(101, 161)) / 60)
     store.close()
     assert main(["sessions"]) == 0
     line = capsys.readouterr().out.splitlines()[1]
