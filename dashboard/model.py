@@ -26,12 +26,10 @@ from gateway.contract.payloads import (
     read,
 )
 from gateway.contract.topics import GatewayTopic, StationTopic, route
+from gateway.safety.actions import ROUTINE
 
 HISTORY = 3600  # samples kept per chart (bounded memory: 15 min at 4 Hz)
 ALERTS = 100
-# Decisions that are the workout going as planned, not an intervention: they stay
-# on MQTT and in the session record, out of the alerts panel.
-ROUTINE_RULES = frozenset({"ramp", "segment", "command"})
 
 
 @dataclass
@@ -148,7 +146,7 @@ class Fleet:
                 view.countdown = None
             view.alerts.append(Alert(message.ts, message.level, message.message))
         elif isinstance(message, SafetyEventPayload):
-            if message.rule in ROUTINE_RULES:
+            if message.rule in ROUTINE:
                 return
             text = f"{message.rule}: {message.input} -> {message.action}"
             view.alerts.append(Alert(message.ts, "rule", text))
@@ -156,14 +154,6 @@ class Fleet:
             view.results[message.id] = message
             while len(view.results) > ALERTS:
                 view.results.pop(next(iter(view.results)))
-
-
-def hr_zone(bpm: float | None, hr_max: float) -> int:
-    """Zone 1–5 by % of HRmax (50/60/70/80/90 %); 0 when unknown or below."""
-    if not bpm or hr_max <= 0:
-        return 0
-    pct = bpm / hr_max * 100
-    return max(0, min(5, int((pct - 40) // 10)))
 
 
 def pace(speed_kmh: float | None) -> str:

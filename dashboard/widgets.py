@@ -12,7 +12,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
-from .model import StationView, clock, hr_zone, pace
+from gateway.safety.limits import hr_zone
+
+from .model import StationView, clock, pace
 
 
 class Quiet(Static):

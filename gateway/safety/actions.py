@@ -92,6 +92,11 @@ class Rule(StrEnum):
     BAD_COMMAND = "bad_command"  # malformed or out of range
 
 
+# Decisions that are the workout going as planned, not interventions: the alerts
+# panel and `sessions show` leave them out (MQTT and the record keep them).
+ROUTINE: frozenset[Rule] = frozenset({Rule.RAMP, Rule.SEGMENT, Rule.COMMAND})
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """One entry of the decision log: why the governor did what it did."""

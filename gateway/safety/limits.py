@@ -14,6 +14,13 @@ def hr_max(age: float) -> float:
     return 208 - 0.7 * age
 
 
+def hr_zone(bpm: float | None, hr_max_bpm: float) -> int:
+    """Zone 1-5 by % of HRmax (50/60/70/80/90 %); 0 when unknown or below zone 1."""
+    if not bpm or hr_max_bpm <= 0:
+        return 0
+    return max(0, min(5, int((bpm / hr_max_bpm * 100 - 40) // 10)))
+
+
 HARD_CEILING_KMH = 12.0  # no backward cap may exceed this (trained runners: 12.6 km/h)
 
 

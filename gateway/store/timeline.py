@@ -19,6 +19,9 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from ..safety.actions import ROUTINE
+from ..safety.limits import hr_zone
+
 HR_MAX_AGE_S = 5.0  # a heart-rate reading older than this is no reading (a gap stays a gap)
 WALK_BELOW_KMH = 6.5  # a session (or lap) averaging less was walked, not run
 
@@ -268,14 +271,6 @@ def summarize(
     return Summary(distance.total, time.total, kcal, back_m, back_s)
 
 
-ROUTINE_RULES = frozenset({"command", "segment", "ramp"})  # not interventions
-
-
-def zone_of(bpm: int, hr_max: float) -> int:
-    """Zone 1-5 by % of HRmax (50/60/70/80/90 %); 0 below zone 1."""
-    return max(0, min(5, int((bpm / hr_max * 100 - 40) // 10)))
-
-
 def report(title: str, data: list[Row], decisions: list[str], hr_max: float) -> list[str]:
     """``retrogate sessions show``: the session in lines a runner reads."""
     if not data:
@@ -302,12 +297,12 @@ def report(title: str, data: list[Row], decisions: list[str], hr_max: float) -> 
         seconds = [0.0] * 6
         for a, b in itertools.pairwise(data):
             if a.heart_rate_bpm:
-                seconds[zone_of(a.heart_rate_bpm, hr_max)] += b.ts - a.ts
+                seconds[hr_zone(a.heart_rate_bpm, hr_max)] += b.ts - a.ts
         zones = ", ".join(f"z{z} {_clock(seconds[z])}" for z in range(1, 6) if seconds[z] >= 1)
         lines.append(f"  zones     {zones or '-'}  (HRmax {hr_max:.0f})")
     counted: dict[str, int] = {}
     for rule in decisions:
-        if rule not in ROUTINE_RULES:
+        if rule not in ROUTINE:
             counted[rule] = counted.get(rule, 0) + 1
     safety = ", ".join(f"{rule} {n}" for rule, n in sorted(counted.items())) or "none"
     lines.append(f"  safety    {safety}")

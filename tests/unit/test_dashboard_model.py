@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from dashboard.model import HISTORY, Fleet, clock, hr_zone, pace
+from dashboard.model import HISTORY, Fleet, clock, pace
 from gateway.contract.payloads import (
     AlertPayload,
     CommandResultPayload,
@@ -24,6 +24,7 @@ from gateway.ftms import HeartRate, TreadmillData
 from gateway.hub import Snapshot
 from gateway.safety.actions import Alert, CommandResult, Decision, Level, Rule
 from gateway.safety.direction import Direction
+from gateway.safety.limits import hr_zone
 from gateway.workout.engine import Progress
 from gateway.workout.plan import Plan, Segment
 
