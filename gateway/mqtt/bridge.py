@@ -92,7 +92,7 @@ class MqttBridge:
             cfg.discovery_prefix, self.topics, caps, version("retrogate"), hubs
         )
         self._stop = asyncio.Event()
-        self._unsubscribe = self.publisher.listen()
+        self._unsubscribe = [*self.publisher.listen(), *self.discovery.listen()]
 
     @property
     def counters(self) -> dict[str, int]:
@@ -254,8 +254,8 @@ class MqttBridge:
     async def _rediscover(self, client: aiomqtt.Client) -> None:
         """Send discovery again when what it says changed (the treadmill's range)."""
         while True:
-            await self.publisher.state_changed.wait()
-            self.publisher.state_changed.clear()
+            await self.discovery.stale.wait()
+            self.discovery.stale.clear()
             if self.discovery.changed():
                 await self.discovery.send(client)
 

@@ -7,13 +7,15 @@ the retained ``state`` topic, numbers and buttons publish commands on
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import aiomqtt
 
 from ..contract.topics import Topics
-from ..hub import Hub
+from ..hub import Hub, HubMessage, Listener, StateMessage
 
 DEFAULT_MAX_KMH = 20.0  # until the treadmill says its range
 ORIGIN = {"name": "retrogate"}  # no url: the project has no public home yet
@@ -223,6 +225,20 @@ class Discovery:
         self.version = version
         self.hubs = hubs or {}
         self._sent: dict[str, float] = {}
+        self.stale = asyncio.Event()  # what the configs say changed since they were sent
+
+    def listen(self) -> list[Callable[[], None]]:
+        """Watch the hubs for what discovery says (the treadmill's top speed)."""
+
+        def listener(station: str) -> Listener:
+            def on_message(message: HubMessage) -> None:
+                top = message.snapshot.max_kmh if isinstance(message, StateMessage) else None
+                if top is not None and top != self._sent.get(station):
+                    self.stale.set()
+
+            return on_message
+
+        return [hub.subscribe(listener(station)) for station, hub in self.hubs.items()]
 
     @property
     def ha_status(self) -> str:

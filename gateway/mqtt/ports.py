@@ -19,6 +19,7 @@ from ..store.db import SessionStore, Stream
 from ..store.recorder import StationRecord
 
 EVENT_QUEUE = 10_000
+Reply = tuple[str, bytes | None]  # an MQTT v5 response topic and its correlation data
 
 
 @dataclass(frozen=True, slots=True)

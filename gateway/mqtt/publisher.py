@@ -45,7 +45,7 @@ from ..hub import (
 )
 from ..store.db import Stream
 from ..store.recorder import StationRecord
-from .ports import EventQueue, Outbox, Outgoing, StationPort
+from .ports import EventQueue, Outbox, Outgoing, Reply, StationPort
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,6 @@ STATE_INTERVAL_S = 1.0
 DIAG_INTERVAL_S = 10.0
 BATCH = 256
 RESPONSES_KEPT = 1_000
-Reply = tuple[str, bytes | None]  # an MQTT v5 response topic and its correlation data
 
 
 class Publisher:
@@ -89,7 +88,6 @@ class Publisher:
         # 1 Hz throttle: a banner saying BACKWARD over a forward segment is a lie.
         self._state_urgent = {sid: asyncio.Event() for sid in stations}
         self._state_key: dict[str, tuple[object, ...]] = {}
-        self.state_changed = asyncio.Event()  # any station's snapshot (for rediscovery)
         self._progress = asyncio.Event()
         self._started = time.monotonic()
 
@@ -103,7 +101,6 @@ class Publisher:
         def on_message(message: HubMessage) -> None:
             if isinstance(message, StateMessage):
                 self._state_dirty[station].set()
-                self.state_changed.set()
                 if _turning_point(message.snapshot) != self._state_key.get(station):
                     self._state_urgent[station].set()
             elif isinstance(message, DecisionMessage):

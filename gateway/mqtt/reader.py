@@ -21,9 +21,8 @@ from ..clock import Clock
 from ..contract.payloads import CommandResultPayload
 from ..contract.topics import Topics
 from .commands import parse_command, response_topic_error
-from .ports import StationPort
+from .ports import Reply, StationPort
 
-Reply = tuple[str, bytes | None]
 Answer = Callable[[str, CommandResultPayload, Reply | None], None]
 
 

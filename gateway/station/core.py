@@ -74,7 +74,7 @@ from ..safety.events import (
     TreadmillRecord,
 )
 from ..workout.energy import EnergyMeter
-from ..workout.engine import WorkoutEngine
+from ..workout.engine import Progress, WorkoutEngine
 from ..workout.plan import Plan
 
 # --- inputs ------------------------------------------------------------------------------
@@ -402,6 +402,7 @@ class StationCore:
                 self._step(change)
             elif self.engine.finished:
                 self._finish_plan()
+        progress = self.engine.progress() if self.engine is not None else None
         self._out.append(
             Update(
                 {
@@ -413,15 +414,14 @@ class StationCore:
                     "energy_kcal": round(kcal, 1),
                     "energy_method": self.energy.method,
                     "last_sample_at": now,
-                    "segment": self.engine.progress() if self.engine else None,
-                    **self._turnaround_ahead(),
+                    "segment": progress,
+                    **self._turnaround_ahead(progress),
                 }
             )
         )
 
-    def _turnaround_ahead(self) -> SnapshotChanges:
+    def _turnaround_ahead(self, progress: Progress | None) -> SnapshotChanges:
         """When the plan next turns the runner around, and what is left backward."""
-        progress = self.engine.progress() if self.engine is not None else None
         if progress is None or self.plan is None or progress.finished:
             return {"next_turn_s": None, "backward_left_m": None}
         after = self.plan.segments[progress.index + 1 :]

@@ -24,9 +24,9 @@ from gateway.contract.payloads import CommandResultPayload, read
 from gateway.contract.topics import Topics
 from gateway.hub import AlertMessage, Hub, ResultMessage, Snapshot
 from gateway.mqtt.discovery import Discovery
-from gateway.mqtt.ports import Outgoing, StationPort
+from gateway.mqtt.ports import Outgoing, Reply, StationPort
 from gateway.mqtt.publisher import Publisher
-from gateway.mqtt.reader import CommandReader, Reply
+from gateway.mqtt.reader import CommandReader
 from gateway.safety.actions import Alert, CommandResult, Level
 from gateway.safety.direction import Direction
 from gateway.safety.events import Command, CommandKind
@@ -215,9 +215,13 @@ def test_discovery_has_entities_for_the_turnaround_and_the_last_alert() -> None:
 def test_the_target_speed_numbers_max_is_the_treadmills_own() -> None:
     door = Door()
     discovery = Discovery("homeassistant", T, {"tm1": 6.0}, "1.2.3", {"tm1": door.port.hub})
+    discovery.listen()
     (_, before), *_ = discovery.messages()
     assert json.loads(before)["cmps"]["target_speed"]["max"] == 20.0  # not connected yet
+    door.port.hub.update(speed_kmh=3.0)  # a routine change: nothing for discovery
+    assert not discovery.stale.is_set()
     door.port.hub.update(max_kmh=16.0)  # the treadmill said its range
+    assert discovery.stale.is_set()
     assert discovery.changed()
     (_, after), *_ = discovery.messages()
     assert json.loads(after)["cmps"]["target_speed"]["max"] == 16.0
