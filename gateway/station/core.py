@@ -112,7 +112,7 @@ class Connected:
 class Answered:
     """How a control-point write ended: the treadmill's result, or no answer."""
 
-    action: ControlAction
+    write: Write
     result: ResultCode | int | None  # None: no answer (``error`` says why)
     error: str = ""
     timeout: bool = False
@@ -322,7 +322,7 @@ class StationCore:
             self._step(ControlLost("the treadmill disconnected"))
 
     def _on_answered(self, answer: Answered) -> None:
-        what = REQUESTS[type(answer.action)](answer.action).op.name.lower()
+        what = answer.write.request.op.name.lower()
         result = answer.result
         if result is None:
             failure = Failure.TIMEOUT if answer.timeout else Failure.LINK
@@ -331,7 +331,7 @@ class StationCore:
             name = result.name.lower() if isinstance(result, ResultCode) else f"0x{result:02x}"
             failure = FAILURES.get(result, Failure.NOT_PERMITTED)  # type: ignore[call-overload]
             self._step(CommandFailed(what, f"the treadmill answered {name}", failure))
-        elif isinstance(answer.action, RequestControl):
+        elif isinstance(answer.write.action, RequestControl):
             self._step(ControlGranted())
 
     # --- notifications -------------------------------------------------------------------

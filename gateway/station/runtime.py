@@ -307,9 +307,9 @@ class StationRuntime:
             response = await self._control.request(item.request)
         except ControlError as exc:
             timeout = isinstance(exc, ControlTimeout)
-            self.inbox.put_nowait(Answered(item.action, None, str(exc), timeout))
+            self.inbox.put_nowait(Answered(item, None, str(exc), timeout))
             return
-        self.inbox.put_nowait(Answered(item.action, response.result))
+        self.inbox.put_nowait(Answered(item, response.result))
 
     async def _ticker(self) -> None:
         while True:

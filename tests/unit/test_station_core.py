@@ -110,7 +110,7 @@ def connected(
     """Connect, be granted control, see a standing belt: the usual start."""
     effects = core.feed(ready(feature, **kw), at)
     effects += core.feed(Connected("treadmill", True), at)
-    effects += core.feed(Answered(RequestControl(), ResultCode.SUCCESS), at)
+    effects += core.feed(Answered(write(RequestControl()), ResultCode.SUCCESS), at)
     effects += core.feed(data(0.0), at)
     return effects
 
@@ -231,7 +231,7 @@ def test_a_refused_write_is_the_governors_command_failed(
     core = StationCore("tm1", SafetyLimits())
     connected(core)
     expected, _ = step(core.state, CommandFailed("set_target_speed", "x", failure), 4.0)
-    core.feed(Answered(SetTargetSpeed(5.0), result, "gone", timeout), 4.0)
+    core.feed(Answered(write(SetTargetSpeed(5.0)), result, "gone", timeout), 4.0)
     assert core.state == expected
 
 
@@ -241,7 +241,7 @@ def test_control_is_held_only_once_the_treadmill_says_success() -> None:
     effects = core.feed(Connected("treadmill", True), 0.0)
     assert writes(effects) == [bytes.fromhex("00")]
     assert not core.state.control.held
-    core.feed(Answered(RequestControl(), ResultCode.SUCCESS), 0.1)
+    core.feed(Answered(write(RequestControl()), ResultCode.SUCCESS), 0.1)
     assert core.state.control.held
 
 
@@ -316,7 +316,7 @@ def test_a_plan_waits_for_control_and_a_record_then_starts() -> None:
     core = StationCore("tm1", SafetyLimits(), plan=PLAN)
     core.feed(ready(), 0.0)
     early = core.feed(Connected("treadmill", True), 0.0)
-    early += core.feed(Answered(RequestControl(), ResultCode.SUCCESS), 0.0)
+    early += core.feed(Answered(write(RequestControl()), ResultCode.SUCCESS), 0.0)
     assert bytes.fromhex("07") not in writes(early)  # no start before the belt is seen
     started = core.feed(data(0.0), 0.5)
     assert bytes.fromhex("07") in writes(started)
