@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import Callable, Iterator
@@ -224,7 +225,7 @@ class Service:
                 s.hub,
                 s.submit,
                 s.limits.backward_cap_kmh,
-                decode_errors=lambda s=s: s.counters["decode_errors"],  # type: ignore[misc]
+                decode_errors=functools.partial(s.counters.__getitem__, "decode_errors"),
             )
             for s in self.stations
         ]
