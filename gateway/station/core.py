@@ -501,8 +501,8 @@ class StationCore:
         if not (s.control.held and s.belt_seen):
             return  # a plan starts once we hold control and know whether the belt moves
         self._announce_hr_source()
-        if self.engine is None or self._plan_started or s.stopping:
-            return
+        if self.engine is None or self._plan_started or self.engine.finished or s.stopping:
+            return  # a finished plan stays finished: load_plan starts another
         self._plan_started = True
         for warning in (
             self.plan.warnings(self.limits.backward_cap_kmh, self.limits.backward_segment_limit_m)
@@ -535,7 +535,9 @@ class StationCore:
                 self._out.append(Drop())
             else:
                 self._out.append(write(action))
-        waiting = not self._hr_announced or (self.engine is not None and not self._plan_started)
+        waiting = not self._hr_announced or (
+            self.engine is not None and not self._plan_started and not self.engine.finished
+        )
         if waiting and isinstance(event, ControlGranted | TreadmillRecord):
             self._start_plan()  # once control is held and the belt state known
         for command in for_engine:

@@ -409,3 +409,19 @@ def test_the_state_tells_home_assistant_when_the_next_turnaround_comes() -> None
     assert alerted.get("last_alert") is None  # a refusal is an answer, not an alert
     lost = changes(core.feed(Connected("treadmill", False), 24.0))
     assert "control" in str(lost["last_alert"]).lower()
+
+
+def test_a_finished_plan_stays_finished() -> None:
+    """Found by the spoken cues: "Workout complete" came five times. After the last
+    segment the core started the plan again on the next record (START written, the
+    belt moving off to the warm-up) and finished it again, over and over."""
+    core = StationCore("tm1", SafetyLimits(), plan=PLAN)
+    connected(core)
+    core.feed(Command("n1", CommandKind.NEXT_SEGMENT), 1.0)
+    done = core.feed(Command("n2", CommandKind.NEXT_SEGMENT), 2.0)
+    assert alerts(done).count("plan_done") == 1
+    after: list[Effect] = []
+    for t in range(3, 30):
+        after += core.feed(data(0.0, distance=100), float(t))
+    assert bytes.fromhex("07") not in writes(after), "the finished plan started the belt again"
+    assert "plan_done" not in alerts(after)
