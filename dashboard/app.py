@@ -7,6 +7,7 @@ the model four times a second, however fast or slow messages arrive.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
@@ -18,12 +19,14 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.reactive import reactive
 
+from gateway.config import VoiceConfig
 from gateway.contract.payloads import CommandName
 from gateway.mqtt.consumer import BrokerAddress, Consumer
 
 from .host import Host
 from .model import Fleet
 from .screens import HelpScreen, LiveScreen, OverviewScreen, StationScreen
+from .voice import DashboardVoice
 
 REFRESH_S = 0.25
 
@@ -58,8 +61,11 @@ class Dashboard(App[None]):
         prefix: str = "retrogate",
         station: str | None = None,
         fleet: Fleet | None = None,
+        voice: VoiceConfig | None = None,
     ) -> None:
         super().__init__()
+        self.voice_config = voice
+        self.voice: DashboardVoice | None = None
         self.address = address
         self.fleet = fleet or Fleet(prefix)
         self.wanted_station = station
@@ -79,8 +85,16 @@ class Dashboard(App[None]):
                 self.address, self.fleet.prefix, self._on_mqtt, self._on_connection
             )
             self.run_worker(self.consumer.run(), name="mqtt", exclusive=True)
+        if self.voice_config is not None:
+            self.voice = DashboardVoice(self.voice_config, self.wanted_station, self.bell)
+            self.fleet.observer = self.voice.observe
+            self.run_worker(self._speak(self.voice), name="voice")
         self.set_interval(REFRESH_S, self.refresh_view)
         self.call_after_refresh(self.refresh_view)
+
+    async def _speak(self, voice: DashboardVoice) -> None:
+        async with voice.speaking():
+            await asyncio.Event().wait()  # until the app ends and cancels the worker
 
     # --- from the worker (same loop: just update the model) -------------------------
 

@@ -8,16 +8,19 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from gateway.config import Settings
     from gateway.mqtt.consumer import BrokerAddress
 
 
-def broker_of(args: argparse.Namespace) -> tuple[BrokerAddress, str] | None:
+def broker_of(
+    args: argparse.Namespace, settings: Settings | None = None
+) -> tuple[BrokerAddress, str] | None:
     """The broker from --broker, else from the config (the embedded one on loopback)."""
     from gateway.commands.common import settings_or_exit
     from gateway.mqtt.broker import credentials
     from gateway.mqtt.consumer import AddressError, BrokerAddress
 
-    settings = settings_or_exit(args)
+    settings = settings or settings_or_exit(args)
     if settings is None:
         return None
     prefix = settings.mqtt.prefix
@@ -51,19 +54,23 @@ def broker_of(args: argparse.Namespace) -> tuple[BrokerAddress, str] | None:
 
 def run(args: argparse.Namespace) -> int:
     """Open the dashboard until q."""
+    from gateway.commands.common import settings_or_exit, voice_of
+
     from .app import Dashboard
 
-    found = broker_of(args)
-    if found is None:
+    settings = settings_or_exit(args)
+    found = broker_of(args, settings) if settings is not None else None
+    if settings is None or found is None:
         return 2
     address, prefix = found
-    Dashboard(address, prefix=prefix, station=args.station).run()
+    voice = voice_of(settings, args, config_enables=False)
+    Dashboard(address, prefix=prefix, station=args.station, voice=voice).run()
     return 0
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``dashboard``."""
-    from gateway.commands.common import add_config_option
+    from gateway.commands.common import add_config_option, add_voice_options
 
     parser = sub.add_parser(
         "dashboard",
@@ -75,4 +82,5 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--broker", help="mqtt[s]://[user:pass@]host[:port] (default: the config's)"
     )
     parser.add_argument("--station", help="open this station directly")
+    add_voice_options(parser)
     parser.set_defaults(run=run)

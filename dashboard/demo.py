@@ -13,6 +13,7 @@ import argparse
 from typing import Any
 
 from gateway.argtypes import positive_number
+from gateway.commands.common import add_voice_options
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,5 +43,6 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "the plan's length plus a minute)"
     )  # fmt: skip
     parser.add_argument("--port", type=int, default=1883, help="embedded broker port (if free)")
+    add_voice_options(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.set_defaults(run=run)

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from gateway.clock import LoopClock
-from gateway.commands.common import setup_logging
+from gateway.commands.common import setup_logging, voice_of
 from gateway.config import MqttConfig, Settings, StationConfig
 from gateway.contract.topics import StationTopic, route
+from gateway.cues.station import cues_output
 from gateway.mqtt.broker import BrokerStartError
 from gateway.mqtt.consumer import BrokerAddress, Consumer
 from gateway.mqtt.probe import embedded_port_free
@@ -161,6 +162,9 @@ async def _demo(args: argparse.Namespace, ble: Any | None) -> int:
         control_timeout_s=30.0 if ble is not None else 2.0,
     )
     clock = LoopClock(args.speedup)
+    voice = voice_of(settings, args)
+    if voice is not None:
+        options.outputs.append(cues_output(voice))
     service = Service(settings, options, clock)
     monitor = Monitor()
     loop = asyncio.get_running_loop()

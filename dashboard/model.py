@@ -10,6 +10,7 @@ the dashboard's tests too.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +89,8 @@ class Fleet:
     stations: dict[str, StationView] = field(default_factory=dict)
     gateways: dict[str, str] = field(default_factory=dict)
     malformed: int = 0
+    # Sees each message read (station, model): the dashboard's voice listens here.
+    observer: Callable[[str, object], None] | None = None
 
     def station(self, station_id: str) -> StationView:
         """The view of a station, created on first sight."""
@@ -122,6 +125,8 @@ class Fleet:
         if not payload:
             return  # a cleared retained message
         message = read(kind, payload)
+        if self.observer is not None:
+            self.observer(view.id, message)
         if isinstance(message, StatePayload):
             view.state = message
         elif isinstance(message, WorkoutPayload):

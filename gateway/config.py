@@ -129,6 +129,29 @@ class MqttConfig(BaseModel):
         return refuse_bool_for_number(cls, value, info)
 
 
+class VoiceConfig(BaseModel):
+    """Spoken cues for a runner facing away from the screen (``--voice``, docs/dashboard.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(False, description="speak cues on `run` (also: --voice; --mute)")
+    voice: str = Field(
+        "en-gb",
+        pattern=r"^[A-Za-z0-9_+-]{1,40}$",
+        description="espeak-ng voice or language (`espeak-ng --voices` lists them)",
+    )
+    rate_wpm: int = Field(165, ge=80, le=450, description="words a minute")
+    min_gap_s: float = Field(6.0, ge=0, le=60, description="between two chatty cues")
+    record_dir: Path | None = Field(
+        None, description="write each cue to a WAV file here instead of the speaker"
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return refuse_bool_for_number(cls, value, info)
+
+
 class Settings(BaseSettings):
     """Everything the gateway reads at start."""
 
@@ -142,6 +165,7 @@ class Settings(BaseSettings):
     safety: SafetyLimits = Field(default_factory=SafetyLimits)
     runner: RunnerProfile = Field(default_factory=RunnerProfile)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    voice: VoiceConfig = Field(default_factory=VoiceConfig)
     data_dir: Path = Field(default_factory=lambda: Path(user_data_dir(APP)))
     plans_dir: Path = Field(
         default_factory=lambda: Path(user_config_dir(APP)) / "plans",

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..config import Settings
+    from ..config import Settings, VoiceConfig
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:
@@ -62,3 +62,34 @@ def bluetooth_ready(adapter: str, devices: dict[str, str] | None = None) -> bool
         )
         print(f"  fix: {check.fix}", file=sys.stderr)
     return not fatal
+
+
+def add_voice_options(parser: argparse.ArgumentParser) -> None:
+    """``--voice``, ``--mute`` and ``--voice-to`` (the same on run, demo and dashboard)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--voice", action="store_true", help="speak cues: countdowns, metres left, interventions"
+    )
+    group.add_argument("--mute", action="store_true", help="no cues, whatever the config says")
+    parser.add_argument(
+        "--voice-to",
+        type=Path,
+        metavar="DIR",
+        help="write each cue to a numbered WAV file in DIR instead of the speaker",
+    )
+
+
+def voice_of(
+    settings: Settings, args: argparse.Namespace, *, config_enables: bool = True
+) -> VoiceConfig | None:
+    """The ``[voice]`` config as the command line amends it; None when silent.
+
+    ``[voice] enabled`` speaks on the gateway (``run``); a dashboard speaks only
+    when asked (``config_enables=False``), or a Pi and a laptop would talk at once.
+    """
+    config = settings.voice
+    if args.voice_to is not None:
+        config = config.model_copy(update={"record_dir": args.voice_to})
+    asked = args.voice or args.voice_to is not None
+    wanted = (asked or (config.enabled and config_enables)) and not args.mute
+    return config if wanted else None

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import RetrogateError
     from ..service import RunOptions, Service
     from ..workout.plan import PlanError, resolve_plan
-    from .common import bluetooth_ready, settings_or_exit, setup_logging
+    from .common import bluetooth_ready, settings_or_exit, setup_logging, voice_of
 
     settings = settings_or_exit(args)
     if settings is None:
@@ -57,7 +57,13 @@ def run(args: argparse.Namespace) -> int:
         status_line=not args.no_status,
         mqtt=not args.no_mqtt,
     )
-    service = Service(settings, options, LoopClock(args.speedup))
+    clock = LoopClock(args.speedup)
+    voice = voice_of(settings, args)
+    if voice is not None:
+        from ..cues.station import cues_output
+
+        options.outputs.append(cues_output(voice))
+    service = Service(settings, options, clock)
     try:
         stations = asyncio.run(service.run())
     except KeyboardInterrupt:
@@ -72,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``run``."""
     from ..argtypes import positive_number
-    from .common import add_config_option
+    from .common import add_config_option, add_voice_options
 
     parser = sub.add_parser(
         "run",
@@ -92,5 +98,6 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--no-mqtt", action="store_true", help="no broker at all (the session is still recorded)"
     )
+    add_voice_options(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.set_defaults(run=run)

@@ -114,6 +114,7 @@ FLOORS: dict[str, int] = {
     "gateway.ble": 6,  # the BLE link
     "gateway.station": 6,  # the station core and its shell
     "gateway.store": 7,
+    "gateway.cues": 7,  # spoken cues (the gateway's own speaker, and the dashboard's)
     "gateway.status": 7,
     "gateway.mqtt": 8,
     "gateway.service": 9,
@@ -121,6 +122,7 @@ FLOORS: dict[str, int] = {
     "gateway.cli": 11,
     "dashboard.model": 20,
     "dashboard.host": 21,
+    "dashboard.voice": 21,
     "dashboard.widgets": 21,
     "dashboard.screens": 22,
     "dashboard.app": 23,

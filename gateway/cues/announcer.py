@@ -1,0 +1,137 @@
+"""The announcer: feeds the scheduler, says one cue at a time, never dies silently.
+
+Inputs arrive from a hub listener (the gateway) or from MQTT messages (the
+dashboard) and go straight into the pure scheduler; the announcer's one task
+wakes, takes the next cue, waits for the voice to finish, and asks again. A
+voice that raises is logged once and the task goes on: a runner mid-turn is
+better served by the next cue than by a dead speaker task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..clock import Clock
+from .scheduler import Cue, CueScheduler, PlannedSegment, StateLike
+from .voice import Voice
+
+log = logging.getLogger(__name__)
+
+
+class PlannedLike(Protocol):
+    """A plan segment (the plan's own, or its MQTT payload)."""
+
+    @property
+    def direction(self) -> str: ...
+    @property
+    def speed_kmh(self) -> float: ...
+    @property
+    def distance_m(self) -> float | None: ...
+    @property
+    def duration_s(self) -> float | None: ...
+    @property
+    def note(self) -> str: ...
+
+
+@dataclass
+class Heard:
+    """A cue as it was said: when it started and ended (session seconds)."""
+
+    cue: Cue
+    start: float
+    end: float
+
+
+@dataclass
+class Announcer:
+    """One scheduler, one voice, one task."""
+
+    voice: Voice
+    clock: Clock
+    scheduler: CueScheduler = field(default_factory=CueScheduler)
+    heard: list[Heard] = field(default_factory=list)
+    on_cue: Callable[[Cue], None] | None = None  # e.g. show it on the dashboard
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _idle: asyncio.Event = field(default_factory=asyncio.Event)
+    _plan_key: object = None
+
+    # --- inputs (synchronous: called from listeners that must not block) -------------
+
+    def state(self, s: StateLike) -> None:
+        """A new state of the station."""
+        self.scheduler.state(s, self.clock.now())
+        self._poke()
+
+    def alert(self, level: str, code: str, message: str) -> None:
+        """An alert for the runner."""
+        self.scheduler.alert(level, code, message, self.clock.now())
+        self._poke()
+
+    def plan(self, segments: Sequence[PlannedLike], key: object = None) -> None:
+        """The active plan's segments (``key`` tells a new plan from the same one again)."""
+        if key is not None and key == self._plan_key:
+            return
+        self._plan_key = key
+        self.scheduler.plan(
+            [
+                PlannedSegment(str(s.direction), s.speed_kmh, s.distance_m, s.duration_s, s.note)
+                for s in segments
+            ]
+        )
+
+    def _poke(self) -> None:
+        self._idle.clear()
+        self._wake.set()
+
+    async def drained(self) -> None:
+        """Wait until every cue due has been said (or dropped) and the voice is quiet."""
+        await self._idle.wait()
+
+    # --- the task --------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Announcer]:
+        """Speak while inside; the current cue is cut off on the way out."""
+        log.info("cues: %s", self.voice.name)
+        task = asyncio.create_task(self._supervised(), name="cues")
+        try:
+            yield self
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _supervised(self) -> None:
+        while True:
+            try:
+                await self._speak()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("cues: unexpected error; the announcer goes on")
+
+    async def _speak(self) -> None:
+        while True:
+            cue = self.scheduler.take(self.clock.now())
+            if cue is None:
+                due = self.scheduler.next_due(self.clock.now())
+                self._wake.clear()
+                if not self.scheduler.waiting:
+                    self._idle.set()
+                if due is None:
+                    await self._wake.wait()
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        async with self.clock.timeout(due - self.clock.now()):
+                            await self._wake.wait()
+                continue
+            start = self.clock.now()
+            if self.on_cue is not None:
+                self.on_cue(cue)
+            await self.voice.say(cue)
+            self.heard.append(Heard(cue, start, self.clock.now()))

@@ -1,0 +1,303 @@
+"""What to say to a runner who cannot see the screen, and when (pure: no I/O, no clock).
+
+Backward, the runner faces away from the console and the dashboard. The
+scheduler turns what the gateway already publishes (the state, the alerts,
+the plan) into short spoken cues, and decides which one is said next:
+
+* **safety first**: interventions and danger alerts outrank the turnaround,
+  which outranks information (segment starts, metres left);
+* **no overlap**: the announcer takes one cue, says it, and only then asks
+  for the next;
+* **no backlog**: each cue has a deadline; a countdown number that could not
+  be said in its second is dropped, never said late;
+* **a gap between chatty cues** ("20 metres to go"), so the voice does not
+  narrate every second;
+* **one of a kind**: a newer cue of the same kind replaces the waiting one
+  (the countdown's 2 replaces its 3), and the same words are not repeated
+  within a few seconds (a console that keeps asking for more speed).
+
+Inputs are read by attribute, so the gateway's hub snapshot and the MQTT
+state payload (the dashboard's) both fit: they share field names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Protocol
+
+
+class Priority(IntEnum):
+    """Lower is said first."""
+
+    SAFETY = 0  # interventions, danger, the belt stopping
+    TURN = 1  # the turnaround: warning, countdown, "now backward"
+    INFO = 2  # segment starts, metres left, workout done
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """One thing to say."""
+
+    text: str
+    priority: Priority
+    kind: str  # a newer cue of the same kind replaces a waiting one
+    at: float  # when it became true
+    until: float  # said after this, it would be a lie: dropped instead
+    chatty: bool = False  # subject to the minimum gap
+
+
+class SegmentLike(Protocol):
+    """Where the workout is (the engine's progress or its MQTT payload)."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def count(self) -> int: ...
+    @property
+    def note(self) -> str: ...
+    @property
+    def finished(self) -> bool: ...
+
+
+class StateLike(Protocol):
+    """The station's state (the hub snapshot or the MQTT state payload)."""
+
+    @property
+    def direction(self) -> str: ...
+    @property
+    def phase(self) -> str: ...
+    @property
+    def running(self) -> bool: ...
+    @property
+    def cap_kmh(self) -> float: ...
+    @property
+    def cap_limiting(self) -> bool: ...
+    @property
+    def next_turn_s(self) -> float | None: ...
+    @property
+    def backward_left_m(self) -> float | None: ...
+    @property
+    def segment(self) -> SegmentLike | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedSegment:
+    """What a segment asks for, to announce it when it starts."""
+
+    direction: str
+    speed_kmh: float
+    distance_m: float | None = None
+    duration_s: float | None = None
+    note: str = ""
+
+
+# How long a cue stays true (seconds of session time).
+LIFETIME = {
+    "countdown": 1.0,
+    "turned": 3.0,
+    "turnaround": 5.0,
+    "turn_warning": 3.0,
+    "left": 4.0,
+    "segment": 8.0,
+    "plan_done": 30.0,
+}
+SAFETY_LIFETIME = 10.0
+INFO_LIFETIME = 8.0
+
+# Alerts whose message is too long or too technical to read out as it is.
+SHORT = {
+    "control_lost": "Lost control of the treadmill. The cap is not held.",
+    "data_lost": "No data from the treadmill. Pausing.",
+    "escalated": "The belt did not slow down. Paused. Confirm to go on.",
+    "restart": "The belt was already moving. Slowing down first.",
+    "no_speed_control": "This treadmill ignores speed targets. The cap cannot be enforced.",
+    "no_hr_source": "No heart rate source. Heart rate protections are off.",
+    "wind_down": "The gateway is stopping. Belt paused.",
+    "command_refused": "The treadmill refused a command.",
+}
+SILENT = frozenset({"countdown_internal", "incline_unsupported", "control_granted"})
+INFO_CODES = frozenset({"plan_warning", "no_hr_source", "data_back", "hr_back", "plan_done"})
+
+
+@dataclass
+class CueScheduler:
+    """Decides what is said next; the announcer asks with :meth:`take`."""
+
+    min_gap_s: float = 6.0  # between two chatty cues
+    repeat_s: float = 8.0  # the same words again only after this
+    warn_turn_s: float = 10.0  # "turn around in 10 seconds"
+    metres_left: Sequence[float] = (20.0, 10.0)
+    _waiting: dict[str, Cue] = field(default_factory=dict)
+    _plan: list[PlannedSegment] = field(default_factory=list)
+    _last: StateLike | None = None
+    _last_chatty: float = float("-inf")
+    _said: dict[str, float] = field(default_factory=dict)  # words -> when
+    _last_safety: float = float("-inf")
+    _plan_done: float = float("-inf")
+    dropped: int = 0  # cues whose moment passed before they could be said
+
+    # --- inputs ----------------------------------------------------------------------
+
+    def plan(self, segments: Sequence[PlannedSegment]) -> None:
+        """The active plan (to say what a segment asks for when it starts)."""
+        self._plan = list(segments)
+
+    def alert(self, level: str, code: str, message: str, now: float) -> None:
+        """An alert the governor or the workout raised."""
+        if code in SILENT:
+            return
+        if code == "countdown":
+            match = re.search(r"\d+", message)
+            if match is not None:
+                self._offer(match.group(), Priority.TURN, "countdown", now)
+            return
+        if code == "turnaround":
+            way = re.search(r"forward|backward", message)
+            text = f"Slowing to turn {way.group()}." if way else "Slowing to turn."
+            self._offer(text, Priority.TURN, code, now)
+            return
+        if code == "turned":
+            self._offer(words(message), Priority.TURN, code, now)
+            return
+        if code == "plan_done":
+            self._plan_done = now
+            self._waiting.pop("stopped", None)
+        text = SHORT.get(code) or words(message)
+        if level in ("danger", "warning") and code not in INFO_CODES:
+            self._offer(text, Priority.SAFETY, code, now, SAFETY_LIFETIME)
+        else:
+            self._offer(text, Priority.INFO, code, now, LIFETIME.get(code, INFO_LIFETIME))
+
+    def state(self, s: StateLike, now: float) -> None:
+        """A new state: cues for what changed since the last one."""
+        last, self._last = self._last, s
+        seg, before = s.segment, last.segment if last is not None else None
+        if seg is not None and not seg.finished and (before is None or before.index != seg.index):
+            self._segment_started(seg, now)
+        if last is None:
+            return
+        if s.cap_limiting and not last.cap_limiting:
+            text = f"Backward cap: holding {number(s.cap_kmh)} kilometres an hour."
+            self._offer(text, Priority.SAFETY, "cap", now, SAFETY_LIFETIME)
+        # A safety cue or the end of the workout already says why the belt stopped.
+        quiet = now - max(self._last_safety, self._plan_done) >= 3.0
+        if last.running and not s.running and quiet and not (seg is not None and seg.finished):
+            self._offer("Belt stopped.", Priority.SAFETY, "stopped", now, SAFETY_LIFETIME)
+        turn, was = s.next_turn_s, last.next_turn_s
+        if turn is not None and was is not None and was > self.warn_turn_s >= turn > 3:
+            self._offer(
+                f"Turn around in {round(turn)} seconds.", Priority.TURN, "turn_warning", now
+            )
+        left, had = s.backward_left_m, last.backward_left_m
+        if left is not None and had is not None and s.phase == "running":
+            for mark in self.metres_left:
+                if had > mark >= left > 0:
+                    self._offer(
+                        f"{number(mark)} metres to go.", Priority.INFO, "left", now, chatty=True
+                    )
+
+    def _segment_started(self, seg: SegmentLike, now: float) -> None:
+        if not 0 <= seg.index < len(self._plan):
+            return
+        planned = self._plan[seg.index]
+        how = (
+            f"{number(planned.distance_m)} metres"
+            if planned.distance_m
+            else duration(planned.duration_s or 0)
+        )
+        lead = f"{words(planned.note)}. " if planned.note else ""
+        speed = f"{number(planned.speed_kmh)} kilometres an hour"
+        text = f"{lead}{planned.direction.capitalize()}, {how} at {speed}."
+        self._offer(text, Priority.INFO, "segment", now)
+
+    # --- output ----------------------------------------------------------------------
+
+    def take(self, now: float) -> Cue | None:
+        """The cue to say now (and forget), or None: nothing due, or a chatty one must wait."""
+        for kind, cue in list(self._waiting.items()):
+            if cue.until < now:
+                del self._waiting[kind]
+                self.dropped += 1
+        ready = [
+            c
+            for c in self._waiting.values()
+            if not c.chatty or now - self._last_chatty >= self.min_gap_s
+        ]
+        if not ready:
+            return None
+        cue = min(ready, key=lambda c: (c.priority, c.at))
+        del self._waiting[cue.kind]
+        self._said[cue.text] = now
+        if cue.chatty:
+            self._last_chatty = now
+        return cue
+
+    def next_due(self, now: float) -> float | None:
+        """When :meth:`take` may have something that it has not now (a chatty cue's gap)."""
+        times = [self._last_chatty + self.min_gap_s for c in self._waiting.values() if c.chatty]
+        later = [t for t in times if t > now]
+        return min(later) if later else None
+
+    @property
+    def waiting(self) -> list[Cue]:
+        """What is waiting, first first (for the tests and the status line)."""
+        return sorted(self._waiting.values(), key=lambda c: (c.priority, c.at))
+
+    def _offer(
+        self,
+        text: str,
+        priority: Priority,
+        kind: str,
+        now: float,
+        lifetime: float | None = None,
+        *,
+        chatty: bool = False,
+    ) -> None:
+        said = self._said.get(text)
+        if said is not None and now - said < self.repeat_s and kind != "countdown":
+            return  # the same words a moment ago
+        if priority is Priority.SAFETY:
+            self._last_safety = now
+        life = lifetime if lifetime is not None else LIFETIME.get(kind, INFO_LIFETIME)
+        if kind == "countdown":
+            self._waiting.pop("turnaround", None)  # the dwell started: the slow-down is old news
+        if kind == "turned":
+            self._waiting.pop("countdown", None)
+        self._waiting[kind] = Cue(text, priority, kind, now, now + life, chatty)
+
+
+UNITS = [
+    (re.compile(r"(\d)\s*km/h"), r"\1 kilometres an hour"),
+    (re.compile(r"(\d)\s*bpm"), r"\1"),
+    (re.compile(r"(\d)\s*s\b"), r"\1 seconds"),
+    (re.compile(r"(\d)\s*m\b"), r"\1 metres"),
+    (re.compile(r"(\d)\s*%"), r"\1 percent"),
+    (re.compile(r"(\d+)\.0\b"), r"\1"),
+    (re.compile(r"\s*\([^)]*\)"), ""),
+    (re.compile(r"\b1 seconds\b"), "1 second"),
+    (re.compile(r"\b1 metres\b"), "1 metre"),
+]
+
+
+def words(text: str) -> str:
+    """A message as a person would say it: units spelt out, shouting and asides dropped."""
+    for pattern, replacement in UNITS:
+        text = pattern.sub(replacement, text)
+    text = re.sub(r"\b(NOT|OFF|ON|NO|STOP)\b", lambda m: m.group().lower(), text)
+    return text.replace(":", ",").strip()
+
+
+def number(value: float | None) -> str:
+    """5.0 -> "5", 4.5 -> "4.5"."""
+    return f"{value or 0:g}"
+
+
+def duration(seconds: float) -> str:
+    """120 -> "2 minutes", 90 -> "90 seconds"."""
+    if seconds >= 60 and seconds % 60 == 0:
+        minutes = int(seconds // 60)
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{number(seconds)} seconds"

@@ -1,0 +1,295 @@
+"""The cue scheduler: what a runner facing away from the screen hears, and when (no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.cues.scheduler import Cue, CueScheduler, PlannedSegment, Priority, words
+from gateway.cues.voice import tone_wav, wav_seconds
+
+
+@dataclass(frozen=True)
+class Seg:
+    index: int
+    count: int = 3
+    note: str = ""
+    finished: bool = False
+
+
+@dataclass(frozen=True)
+class St:
+    direction: str = "forward"
+    phase: str = "running"
+    running: bool = True
+    cap_kmh: float = 6.0
+    cap_limiting: bool = False
+    next_turn_s: float | None = None
+    backward_left_m: float | None = None
+    segment: Seg | None = None
+
+
+PLAN = [
+    PlannedSegment("forward", 5.0, duration_s=300, note="Warm-up"),
+    PlannedSegment("backward", 4.0, distance_m=50, note="Retro-run 50 m"),
+    PlannedSegment("forward", 5.0, duration_s=120, note="Cool-down"),
+]
+
+
+def said_instantly(s: CueScheduler, now: float) -> list[str]:
+    """Everything due at ``now``, as a voice that takes no time would say it."""
+    out = []
+    while (cue := s.take(now)) is not None:
+        out.append(cue.text)
+    return out
+
+
+def test_the_turnaround_is_counted_down_in_order() -> None:
+    s = CueScheduler()
+    heard: list[str] = []
+    s.alert("info", "turnaround", "Turning backward: slowing to 2.0 km/h", 0.0)
+    heard += said_instantly(s, 0.0)
+    for n, t in zip((5, 4, 3, 2, 1), (3.0, 4.0, 5.0, 6.0, 7.0), strict=True):
+        s.alert("info", "countdown", f"Turn around in {n} s", t)
+        heard += said_instantly(s, t)
+    s.alert("info", "turned", "Now backward.", 8.0)
+    heard += said_instantly(s, 8.0)
+    assert heard == [
+        "Slowing to turn backward.",
+        "5",
+        "4",
+        "3",
+        "2",
+        "1",
+        "Now backward.",
+    ]
+
+
+def test_a_countdown_number_whose_second_passed_is_dropped_not_said_late() -> None:
+    s = CueScheduler()
+    s.alert("info", "countdown", "Turn around in 3 s", 0.0)
+    assert s.take(0.0) == Cue("3", Priority.TURN, "countdown", 0.0, 1.0)
+    # The voice is busy until 2.5 s: 2 (at 1 s) is replaced by 1 (at 2 s).
+    s.alert("info", "countdown", "Turn around in 2 s", 1.0)
+    s.alert("info", "countdown", "Turn around in 1 s", 2.0)
+    assert said_instantly(s, 2.5) == ["1"]
+    # Busy again past the turn: "Now backward." replaces a pending number.
+    s.alert("info", "countdown", "Turn around in 5 s", 10.0)
+    s.alert("info", "turned", "Now forward.", 10.5)
+    assert said_instantly(s, 11.0) == ["Now forward."]
+    s.alert("info", "countdown", "Turn around in 2 s", 20.0)
+    assert said_instantly(s, 21.5) == []
+    assert s.dropped == 1
+
+
+def test_safety_is_said_before_the_turnaround_and_information() -> None:
+    s = CueScheduler()
+    s.state(St(segment=Seg(0)), 0.0)
+    s.plan(PLAN)
+    s.state(St(segment=Seg(1), next_turn_s=None), 1.0)
+    s.alert("info", "countdown", "Turn around in 3 s", 1.0)
+    s.alert("warning", "hr_ceiling", "Heart rate 172 bpm: slowing down.", 1.2)
+    assert said_instantly(s, 1.3) == [
+        "Heart rate 172, slowing down.",
+        "3",
+        "Retro-run 50 metres. Backward, 50 metres at 4 kilometres an hour.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("level", "code", "message", "spoken", "priority"),
+    [
+        ("warning", "hr_ceiling", "Heart rate 172 bpm: slowing down.", "Heart rate 172, slowing down.", Priority.SAFETY),  # noqa: E501
+        ("warning", "hr_lost", "No heart rate for 10 s: slowing to walking pace.", "No heart rate for 10 seconds, slowing to walking pace.", Priority.SAFETY),  # noqa: E501
+        ("danger", "hr_pause", "Heart rate 191 bpm: paused. Confirm to go on.", "Heart rate 191, paused. Confirm to go on.", Priority.SAFETY),  # noqa: E501
+        ("danger", "control_lost", "Lost control of the treadmill (timeout); the cap is NOT held.", "Lost control of the treadmill. The cap is not held.", Priority.SAFETY),  # noqa: E501
+        ("danger", "safety_key", "Safety key pulled: the belt stopped.", "Safety key pulled, the belt stopped.", Priority.SAFETY),  # noqa: E501
+        ("warning", "overspeed", "Belt at 7.5 km/h, slowing to 6.0 km/h", "Belt at 7.5 kilometres an hour, slowing to 6 kilometres an hour", Priority.SAFETY),  # noqa: E501
+        ("warning", "target_over_cap", "Target 8.0 km/h refused, cap 6.0 km/h", "Target 8 kilometres an hour refused, cap 6 kilometres an hour", Priority.SAFETY),  # noqa: E501
+        ("danger", "data_lost", "No data from the treadmill for 3 s: the cap is NOT verified. Pausing and reconnecting.", "No data from the treadmill. Pausing.", Priority.SAFETY),  # noqa: E501
+        ("info", "plan_done", "Workout complete. Well done!", "Workout complete. Well done!", Priority.INFO),  # noqa: E501
+        ("info", "hr_back", "Heart rate is back.", "Heart rate is back.", Priority.INFO),
+        ("warning", "plan_warning", "Segment 2: 120 m backward is longer than 100 m", "Segment 2, 120 metres backward is longer than 100 metres", Priority.INFO),  # noqa: E501
+    ],
+)  # fmt: skip
+def test_alerts_in_words_a_person_would_say(
+    level: str, code: str, message: str, spoken: str, priority: Priority
+) -> None:
+    s = CueScheduler()
+    s.alert(level, code, message, 0.0)
+    cue = s.take(0.0)
+    assert cue is not None
+    assert (cue.text, cue.priority) == (spoken, priority)
+
+
+def test_the_turnaround_is_announced_ten_seconds_ahead() -> None:
+    s = CueScheduler()
+    s.state(St(next_turn_s=12.0), 0.0)
+    s.state(St(next_turn_s=11.0), 1.0)
+    assert said_instantly(s, 1.0) == []
+    s.state(St(next_turn_s=10.0), 2.0)
+    assert said_instantly(s, 2.0) == ["Turn around in 10 seconds."]
+    s.state(St(next_turn_s=9.0), 3.0)
+    assert said_instantly(s, 3.0) == []
+
+
+def test_a_turn_too_close_to_warn_about_is_not_warned_about() -> None:
+    s = CueScheduler()
+    s.state(St(next_turn_s=30.0), 0.0)
+    s.state(St(next_turn_s=2.0), 1.0)  # a state throttled past the warning
+    assert said_instantly(s, 1.0) == []
+
+
+def test_metres_left_in_a_backward_stretch() -> None:
+    s = CueScheduler(min_gap_s=6.0)
+    heard: list[tuple[float, str]] = []
+    for t, left in enumerate([50.0, 40.0, 30.0, 21.0, 19.5, 15.0, 11.0, 9.8, 5.0, 1.0]):
+        s.state(St(direction="backward", backward_left_m=left), float(t * 2))
+        heard += [(t * 2, text) for text in said_instantly(s, float(t * 2))]
+    assert heard == [(8, "20 metres to go."), (14, "10 metres to go.")]
+
+
+def test_chatty_cues_keep_their_gap_or_are_dropped() -> None:
+    s = CueScheduler(min_gap_s=6.0)
+    s.state(St(direction="backward", backward_left_m=25.0), 0.0)
+    s.state(St(direction="backward", backward_left_m=19.0), 1.0)
+    assert said_instantly(s, 1.0) == ["20 metres to go."]
+    s.state(St(direction="backward", backward_left_m=9.0), 2.0)  # a fast belt
+    assert said_instantly(s, 2.0) == []
+    assert s.next_due(2.0) == 7.0
+    assert said_instantly(s, 7.0) == [], "its moment (2 s + 4 s) passed before the gap ended"
+    assert s.dropped == 1
+    s.state(St(direction="backward", backward_left_m=21.0), 10.0)
+    s.state(St(direction="backward", backward_left_m=19.0), 11.0)
+    assert said_instantly(s, 11.5) == ["20 metres to go."]
+
+
+def test_no_metres_left_while_turning() -> None:
+    s = CueScheduler()
+    s.state(St(direction="backward", phase="turning", backward_left_m=21.0), 0.0)
+    s.state(St(direction="backward", phase="turning", backward_left_m=19.0), 1.0)
+    assert said_instantly(s, 1.0) == []
+
+
+def test_segment_starts_say_what_the_segment_asks_for() -> None:
+    s = CueScheduler()
+    s.plan(PLAN)
+    s.state(St(segment=Seg(0)), 0.0)
+    assert said_instantly(s, 0.0) == ["Warm-up. Forward, 5 minutes at 5 kilometres an hour."]
+    s.state(St(segment=Seg(0)), 1.0)
+    assert said_instantly(s, 1.0) == []
+    s.state(St(segment=Seg(2)), 2.0)
+    assert said_instantly(s, 2.0) == ["Cool-down. Forward, 2 minutes at 5 kilometres an hour."]
+    s.state(St(segment=Seg(2, finished=True), running=False), 3.0)
+    assert said_instantly(s, 3.0) == [], "the end of a plan is not an emergency stop"
+
+
+def test_the_workout_done_is_not_followed_by_belt_stopped() -> None:
+    s = CueScheduler()
+    s.state(St(segment=Seg(2)), 0.0)
+    s.alert("info", "plan_done", "Workout complete. Well done!", 5.0)
+    s.state(St(segment=Seg(2), running=False), 5.0)  # the engine's progress lags a record
+    assert said_instantly(s, 5.0) == ["Workout complete. Well done!"]
+
+
+def test_the_cap_starting_to_hold_is_an_intervention() -> None:
+    s = CueScheduler()
+    s.state(St(direction="backward"), 0.0)
+    s.state(St(direction="backward", cap_limiting=True, cap_kmh=5.5), 1.0)
+    s.state(St(direction="backward", cap_limiting=True, cap_kmh=5.5), 2.0)
+    assert said_instantly(s, 2.0) == ["Backward cap: holding 5.5 kilometres an hour."]
+
+
+def test_an_emergency_stop_is_said_once_and_not_over_its_reason() -> None:
+    s = CueScheduler()
+    s.state(St(running=True), 0.0)
+    s.state(St(running=False), 1.0)
+    assert said_instantly(s, 1.0) == ["Belt stopped."]
+    s.state(St(running=True), 20.0)
+    s.alert("danger", "safety_key", "Safety key pulled: the belt stopped.", 21.0)
+    s.state(St(running=False), 21.5)
+    assert said_instantly(s, 21.5) == ["Safety key pulled, the belt stopped."]
+
+
+def test_the_same_words_are_not_repeated_within_seconds() -> None:
+    s = CueScheduler(repeat_s=8.0)
+    heard = []
+    for t in (0.0, 2.0, 4.0, 9.0):
+        s.alert("warning", "target_over_cap", "Target 8.0 km/h refused, cap 6.0 km/h", t)
+        heard += [(t, text) for text in said_instantly(s, t)]
+    assert [t for t, _ in heard] == [0.0, 9.0]
+
+
+@pytest.mark.parametrize(
+    ("text", "spoken"),
+    [
+        ("slowing to 2.0 km/h", "slowing to 2 kilometres an hour"),
+        ("Turn around in 1 s", "Turn around in 1 second"),
+        ("10 m left", "10 metres left"),
+        ("incline 2.5 %", "incline 2.5 percent"),
+        ("the cap is NOT held (timeout)", "the cap is not held"),
+        ("HR 150 bpm", "HR 150"),
+    ],
+)
+def test_words(text: str, spoken: str) -> None:
+    assert words(text) == spoken
+
+
+ALERTS = st.tuples(
+    st.sampled_from(["info", "warning", "danger"]),
+    st.sampled_from(["countdown", "turned", "turnaround", "hr_ceiling", "plan_done", "overspeed"]),
+    st.integers(1, 5),
+)
+STATES = st.builds(
+    St,
+    direction=st.sampled_from(["forward", "backward"]),
+    running=st.booleans(),
+    cap_limiting=st.booleans(),
+    next_turn_s=st.none() | st.floats(0, 30),
+    backward_left_m=st.none() | st.floats(0, 60),
+    segment=st.none() | st.builds(Seg, index=st.integers(0, 2)),
+)
+STEPS = st.lists(
+    st.tuples(st.floats(0, 3), st.one_of(ALERTS, STATES), st.floats(0, 3)), max_size=60
+)
+
+
+@given(STEPS)
+def test_whatever_happens_no_cue_is_late_overlapping_or_too_chatty(
+    steps: list[tuple[float, tuple[str, str, int] | St, float]],
+) -> None:
+    s = CueScheduler(min_gap_s=6.0)
+    s.plan(PLAN)
+    now, free_at, last_chatty = 0.0, 0.0, float("-inf")
+    for wait, item, speaking in steps:
+        now += wait
+        if isinstance(item, St):
+            s.state(item, now)
+        else:
+            level, code, n = item
+            s.alert(level, code, f"Turn around in {n} s", now)
+        if now < free_at:
+            continue  # the voice is still speaking: nobody asks
+        waiting = s.waiting
+        cue = s.take(now)
+        if cue is None:
+            continue
+        assert cue.until >= now, "said after its moment"
+        assert cue.at <= now
+        fresh = [c for c in waiting if c.until >= now and not c.chatty]
+        assert all(cue.priority <= c.priority for c in fresh), "a more urgent cue waited"
+        if cue.chatty:
+            assert now - last_chatty >= 6.0
+            last_chatty = now
+        assert cue not in s.waiting
+        free_at = now + speaking
+
+
+@pytest.mark.parametrize("priority", list(Priority))
+def test_tones_are_short_and_distinct(priority: Priority) -> None:
+    data = tone_wav(priority)
+    assert 0.1 < wav_seconds(data) < 0.6
+    assert len({tone_wav(p) for p in Priority}) == 3
