@@ -226,3 +226,19 @@ async def test_a_steady_speed_is_drawn_at_its_height_not_as_zero() -> None:
         console.print(chart.render())
         drawn = console.export_text()
     assert drawn.count("█") > drawn.count("▁")
+
+
+async def test_the_dashboards_voice_follows_one_station_from_mqtt_messages() -> None:
+    """``dashboard --voice``: the cues come from the messages the fleet reads."""
+    from dashboard.voice import DashboardVoice
+    from gateway.config import VoiceConfig
+    from gateway.cues.voice import Bell
+
+    rang: list[int] = []
+    voice = DashboardVoice(VoiceConfig(), "lane-1", lambda: rang.append(1), Bell())
+    fleet = Fleet(observer=voice.observe)
+    alert = {"v": 1, "ts": 1.0, "level": "info", "code": "turned", "message": "Now backward."}
+    fleet.feed("retrogate/lane-2/alerts", json.dumps(alert).encode(), 1.0)
+    assert voice.announcer.scheduler.waiting == []
+    fleet.feed("retrogate/lane-1/alerts", json.dumps(alert).encode(), 1.0)
+    assert [c.text for c in voice.announcer.scheduler.waiting] == ["Now backward."]
