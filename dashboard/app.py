@@ -25,6 +25,7 @@ from gateway.mqtt.consumer import BrokerAddress, Consumer
 
 from .host import Host
 from .model import Fleet
+from .runner import RunnerScreen
 from .screens import HelpScreen, LiveScreen, OverviewScreen, StationScreen
 from .voice import DashboardVoice
 
@@ -62,9 +63,11 @@ class Dashboard(App[None]):
         station: str | None = None,
         fleet: Fleet | None = None,
         voice: VoiceConfig | None = None,
+        runner: bool = False,
     ) -> None:
         super().__init__()
         self.voice_config = voice
+        self.start_in_runner = runner
         self.voice: DashboardVoice | None = None
         self.address = address
         self.fleet = fleet or Fleet(prefix)
@@ -149,8 +152,15 @@ class Dashboard(App[None]):
                 screen.refresh_view()
 
     def open_station(self, station: str) -> None:
-        """Show one station's detail."""
+        """Show one station's detail (and over it the runner view, with --runner)."""
         self.push_screen(StationScreen(station))
+        if self.start_in_runner:
+            self.start_in_runner = False
+            self.open_runner(station)
+
+    def open_runner(self, station: str) -> None:
+        """Show the runner view of one station."""
+        self.push_screen(RunnerScreen(station))
 
     # --- commands --------------------------------------------------------------------
 

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     address, prefix = found
     voice = voice_of(settings, args, config_enables=False)
-    Dashboard(address, prefix=prefix, station=args.station, voice=voice).run()
+    Dashboard(address, prefix=prefix, station=args.station, voice=voice, runner=args.runner).run()
     return 0
 
 
@@ -82,5 +82,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--broker", help="mqtt[s]://[user:pass@]host[:port] (default: the config's)"
     )
     parser.add_argument("--station", help="open this station directly")
+    parser.add_argument(
+        "--runner", action="store_true", help="start in the runner view (big, for 3 m away)"
+    )
     add_voice_options(parser)
     parser.set_defaults(run=run)

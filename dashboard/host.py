@@ -32,3 +32,6 @@ class Host(Protocol):
 
     def open_station(self, station: str) -> None:
         """Show one station's detail."""
+
+    def open_runner(self, station: str) -> None:
+        """Show the runner view of one station (big, for three metres away)."""

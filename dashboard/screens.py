@@ -120,6 +120,7 @@ class StationScreen(LiveScreen):
         Binding("left_square_bracket", "incline(-0.5)", "Incline −", show=False),
         Binding("f", "flip", "Flip direction"),
         Binding("n", "command('next_segment')", "Next segment"),
+        Binding("r", "runner", "Runner view"),
         Binding("escape", "back", "Stations"),
     ]
 
@@ -176,7 +177,7 @@ class StationScreen(LiveScreen):
         self.query_one("#remaining", Tile).show(*_remaining(view))
         self.query_one(DirectionBanner).show(view)
         self.query_one(Charts).show(view, self.size.width // 2 - 4)
-        self.query_one(Timeline).show(view)
+        self.query_one(Timeline).show(view, rows=7 if self.size.height >= 34 else 2)
         self.query_one(Alerts).show(view)
         self.query_one(Connections).show(view, self.dash.broker_up, self.dash.broker_text)
         self._show_result(view.results)
@@ -220,6 +221,9 @@ class StationScreen(LiveScreen):
         other = "forward" if view.direction == "backward" else "backward"
         await self.dash.send(self.station, "set_direction", other)
 
+    def action_runner(self) -> None:
+        self.dash.open_runner(self.station)
+
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 2:
             self.app.pop_screen()
@@ -233,7 +237,7 @@ def _remaining(view: StationView) -> tuple[str, str]:
     time_left = (seg.left_s or 0) + sum(
         s.duration_s or (s.distance_m or 0) / (s.speed_kmh / 3.6) for s in rest
     )
-    return clock(time_left), f"{len(rest)} segments after this one"
+    return clock(time_left), f"{len(rest)} more segment{'s' if len(rest) != 1 else ''}"
 
 
 HELP = """\
@@ -243,6 +247,7 @@ HELP = """\
   p        pause                    x      stop
   + / -    speed ± 0.5 km/h         ] / [  incline ± 0.5 %
   f        flip direction           n      next segment
+  r        runner view (big; r again to leave)
   enter    open a station           esc    back to all stations
   ctrl+t   light / dark theme       ?      this help
   q        quit

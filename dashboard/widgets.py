@@ -42,11 +42,19 @@ class Tile(Quiet):
         self.border_title = label
 
     def show(self, value: str, sub: str = "", style: str = "") -> None:
-        """Set what the tile says."""
+        """Set what the tile says; a sub line too wide loses its last " · " parts, not letters."""
         text = Text(value, style=f"bold {style}".strip())
         if sub:
-            text.append("\n" + sub, style=style or "dim")
+            text.append("\n" + fit(sub, self.content_size.width), style=style or "dim")
         self.put(text)
+
+
+def fit(line: str, width: int) -> str:
+    """``line`` without as many trailing " · " parts as it takes to fit ``width`` (0: unknown)."""
+    parts = line.split(" · ")
+    while width and len(parts) > 1 and len(" · ".join(parts)) > width:
+        parts.pop()
+    return " · ".join(parts)
 
 
 class DirectionBanner(Quiet):
@@ -90,16 +98,17 @@ def _next_turn(view: StationView) -> str:
 class Timeline(Quiet):
     """Done, current and next segments of the plan."""
 
-    def show(self, view: StationView) -> None:
-        """One line per segment around the current one."""
+    def show(self, view: StationView, rows: int = 7) -> None:
+        """One line per segment around the current one (``rows`` of them), never wrapped."""
         segments = view.segments
         if not segments:
             self.put(Text("No plan: free run. Load one with load_plan.", style="dim"))
             return
         current = view.segment.index if view.segment is not None else -1
-        text = Text()
-        start = max(0, current - 2)
-        for i, seg in enumerate(segments[start : start + 7], start=start):
+        text = Text(no_wrap=True, overflow="ellipsis")
+        start = max(0, min(current - (rows - 1) // 3, len(segments) - rows))
+        unit = " km/h" if self.content_size.width >= 44 else ""
+        for i, seg in enumerate(segments[start : start + rows], start=start):
             mark, style = (
                 ("✓", "dim") if i < current else ("▶", "bold") if i == current else (" ", "")
             )
@@ -107,9 +116,10 @@ class Timeline(Quiet):
             end = f"{seg.distance_m:.0f} m" if seg.distance_m else clock(seg.duration_s)
             colour = " orange1" if seg.direction == "backward" else ""
             text.append(
-                f"{mark} {i + 1:2} {arrow} {seg.speed_kmh:4.1f} km/h {end:>6}  {seg.note}\n",
+                f"{mark} {i + 1:2} {arrow} {seg.speed_kmh:4.1f}{unit} {end:>6}  {seg.note}\n",
                 style=(style + colour).strip(),
             )
+        text.rstrip()
         self.put(text)
 
 

@@ -5,17 +5,21 @@ Update after an intended change: ``uv run pytest tests/snapshots --snapshot-upda
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
+from rich.console import Console
 from textual.pilot import Pilot
 
 from dashboard.app import Dashboard
 from dashboard.model import Fleet
+from dashboard.runner import RunnerScreen
 from dashboard.screens import StationScreen
 from gateway.contract.payloads import HeartRatePayload, TelemetryPayload
 from gateway.ftms import HeartRate, TreadmillData
@@ -54,7 +58,7 @@ def _state(station: str, **extra: Any) -> dict[str, Any]:
         "cap_held": True, "direction": "backward", "phase": "running", "running": True,
         "incline_pct": 1.0, "distance_m": 1012, "elapsed_s": 634, "energy_kcal": 52.4,
         "energy_method": "keytel", "treadmill_energy_kcal": 44, "heart_rate_bpm": 142,
-        "hr_contact": True, "hr_max_bpm": 180.0, "plan": "Retro-running intervals", "hr_source": "strap",
+        "hr_contact": True, "hr_max_bpm": 180.0, "plan": "Retro-running intervals", "hr_source": "strap", "backward_left_m": 22.0,
         "segment": {"index": 1, "count": 5, "direction": "backward", "note": "Retro-run 50 m",
                     "left_s": None, "left_m": 22.0, "finished": False},
     }  # fmt: skip
@@ -109,8 +113,58 @@ def test_station_screen(snap_compare: Snap) -> None:
     assert snap_compare(app, terminal_size=(100, 34), run_before=refused)
 
 
-def test_station_screen_at_80_by_24(snap_compare: Snap) -> None:
-    assert snap_compare(Dashboard(None, fleet=fleet()), terminal_size=(80, 24))
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (160, 50)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_station_screen_at(snap_compare: Snap, size: tuple[int, int]) -> None:
+    assert snap_compare(Dashboard(None, fleet=fleet()), terminal_size=size)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_runner_view_at(snap_compare: Snap, size: tuple[int, int]) -> None:
+    assert snap_compare(Dashboard(None, fleet=fleet(), runner=True), terminal_size=size)
+
+
+def test_runner_view_turns_amber_in_a_turnaround(snap_compare: Snap) -> None:
+    f = fleet()
+    body = _state("sim", phase="dwell", speed_kmh=2.0, cap_limiting=False)
+    f.feed("retrogate/sim/state", json.dumps(body).encode(), T0)
+    countdown = {
+        "v": 1,
+        "ts": T0,
+        "level": "info",
+        "code": "countdown",
+        "message": "Turn around in 3 s",
+    }
+    f.feed("retrogate/sim/alerts", json.dumps(countdown).encode(), T0)
+    assert snap_compare(Dashboard(None, fleet=f, runner=True), terminal_size=(80, 24))
+
+
+def screen_text(app: Dashboard) -> str:
+    """What a person at the terminal reads (no colours)."""
+    console = Console(width=app.size.width, height=app.size.height, record=True, file=io.StringIO())
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text()
+
+
+WHOLE = ["CAPPED at 5.5", "142 bpm", "zone 3", "52 kcal", "3 more segments", "Retro-run 50 m",
+         "Forward jog", "Backward cap 5.5 km/h held", "8:19", "1012 m"]  # fmt: skip
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (160, 50)], ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_nothing_is_cut_off_at(size: tuple[int, int]) -> None:
+    """Found at 80x24: "target 6.0 ·", "CAPPED at 6.0 ·" and "acsm · console" cut off,
+    plan rows running into the alerts column."""
+    app = Dashboard(None, fleet=fleet())
+    async with app.run_test(size=size) as pilot:
+        while not isinstance(app.screen, StationScreen):
+            await pilot.pause()
+        await pilot.pause()
+        app.refresh_view()  # a second draw: tiles fit their text to the laid-out width
+        await pilot.pause()
+        text = screen_text(app)
+    for whole in WHOLE:
+        assert whole in text, f"{whole!r} is not shown whole at {size}:\n{text}"
+    assert not re.search(r"·\s*[│|]|· *$", text, re.MULTILINE), "a line ends in a dangling ·"
+    assert not re.search(r"m\d", text), "two columns run together (a note, then an alert)"
 
 
 def test_overview_of_a_gym(snap_compare: Snap) -> None:
@@ -126,3 +180,22 @@ def test_help_in_the_light_theme(snap_compare: Snap) -> None:
 
     app = Dashboard(None, fleet=fleet())
     assert snap_compare(app, terminal_size=(100, 34), run_before=help_light)
+
+
+async def test_r_toggles_the_runner_view_and_space_still_stops() -> None:
+    app = Dashboard(None, fleet=fleet())
+    sent: list[str] = []
+
+    async def send(station: str, cmd: str, value: object = None, label: str | None = None) -> None:
+        sent.append(label or cmd)
+
+    app.send = send  # type: ignore[method-assign]  # no broker here: see what would be sent
+    async with app.run_test(size=(80, 24)) as pilot:
+        while not isinstance(app.screen, StationScreen):
+            await pilot.pause()
+        await pilot.press("r")
+        assert isinstance(app.screen, RunnerScreen)
+        await pilot.press("space")
+        assert sent == ["EMERGENCY STOP"]
+        await pilot.press("r")
+        assert isinstance(app.screen, StationScreen)

@@ -16,7 +16,10 @@ SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "test_dashboard_snapshots"
         ("dashboard-station.svg", "test_station_screen.raw"),
         ("dashboard-overview.svg", "test_overview_of_a_gym.raw"),
         ("dashboard-help-light.svg", "test_help_in_the_light_theme.raw"),
-        ("dashboard-80x24.svg", "test_station_screen_at_80_by_24.raw"),
+        ("dashboard-80x24.svg", "test_station_screen_at[80x24].raw"),
+        ("dashboard-160x50.svg", "test_station_screen_at[160x50].raw"),
+        ("dashboard-runner.svg", "test_runner_view_at[80x24].raw"),
+        ("dashboard-runner-turning.svg", "test_runner_view_turns_amber_in_a_turnaround.raw"),
     ],
 )
 def test_docs_image_matches_its_snapshot(image: str, snapshot: str) -> None:
