@@ -56,6 +56,10 @@ def run(args: argparse.Namespace) -> int:
     """Open the dashboard until q."""
     from gateway.commands.common import settings_or_exit, voice_of
 
+    if args.web:
+        from .web import serve
+
+        return serve(args)
     from .app import Dashboard
 
     settings = settings_or_exit(args)
@@ -72,6 +76,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``dashboard``."""
     from gateway.commands.common import add_config_option, add_voice_options
 
+    from .web import add_web_options
+
     parser = sub.add_parser(
         "dashboard",
         help="live terminal dashboard (reads MQTT; works from any machine)",
@@ -86,4 +92,5 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--runner", action="store_true", help="start in the runner view (big, for 3 m away)"
     )
     add_voice_options(parser)
+    add_web_options(parser)
     parser.set_defaults(run=run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, ClassVar, cast, get_args
 
 from rich.text import Text
@@ -28,6 +29,7 @@ from .widgets import (
 )
 
 COMMAND_NAMES = get_args(CommandName)
+ASK_FRESH_S = 2.0  # a speed key's target stands for the next key this long
 
 
 class LiveScreen(Screen[None]):
@@ -127,6 +129,7 @@ class StationScreen(LiveScreen):
     def __init__(self, station: str) -> None:
         super().__init__(name=station)
         self.station = station
+        self.asked_kmh: tuple[float, float] | None = None  # (km/h, when) of the last speed key
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -207,9 +210,16 @@ class StationScreen(LiveScreen):
         await self.dash.send(self.station, "stop", label="EMERGENCY STOP")
 
     async def action_speed(self, delta: float) -> None:
+        # Two presses before the gateway's next state are two steps, not one: the
+        # base is what this screen last asked for, until the state has caught up.
         view = self.dash.fleet.station(self.station)
         base = view.value("target_kmh") or view.value("speed_kmh") or 0.0
-        await self.dash.send(self.station, "set_speed", round(max(0.0, base + delta), 1))
+        asked = self.asked_kmh
+        if asked is not None and time.monotonic() - asked[1] < ASK_FRESH_S:
+            base = asked[0]
+        wanted = round(max(0.0, base + delta), 1)
+        self.asked_kmh = (wanted, time.monotonic())
+        await self.dash.send(self.station, "set_speed", wanted)
 
     async def action_incline(self, delta: float) -> None:
         view = self.dash.fleet.station(self.station)

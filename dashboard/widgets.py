@@ -73,7 +73,9 @@ class DirectionBanner(Quiet):
         if seg is not None:
             left, left_m = seg.left_s, seg.left_m
             until = f"{clock(left)} left" if left is not None else f"{left_m or 0:.0f} m left"
-            line = f"segment {seg.index + 1}/{seg.count} · {until} · {seg.note}"
+            line = " · ".join(
+                part for part in (f"segment {seg.index + 1}/{seg.count}", until, seg.note) if part
+            )
             turn = _next_turn(view)
             lines.append(f"{line} · {turn}" if turn else line)
         else:

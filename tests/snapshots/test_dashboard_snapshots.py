@@ -187,7 +187,7 @@ async def test_r_toggles_the_runner_view_and_space_still_stops() -> None:
     sent: list[str] = []
 
     async def send(station: str, cmd: str, value: object = None, label: str | None = None) -> None:
-        sent.append(label or cmd)
+        sent.append(label or f"{cmd} {value}")
 
     app.send = send  # type: ignore[method-assign]  # no broker here: see what would be sent
     async with app.run_test(size=(80, 24)) as pilot:
@@ -199,3 +199,5 @@ async def test_r_toggles_the_runner_view_and_space_still_stops() -> None:
         assert sent == ["EMERGENCY STOP"]
         await pilot.press("r")
         assert isinstance(app.screen, StationScreen)
+        await pilot.press("plus", "plus")  # before any new state: two steps, not one
+        assert sent[1:] == ["set_speed 7.0", "set_speed 7.5"]

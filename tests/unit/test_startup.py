@@ -18,6 +18,8 @@ HEAVY = (
     "paho",
     "amqtt",
     "textual",
+    "textual_serve",
+    "aiohttp",
     "garmin_fit_sdk",
     "dbus_fast",
     "matplotlib",
