@@ -108,3 +108,24 @@ async def test_losing_the_broker_shows_and_the_app_recovers(session: Session) ->
     assert app.is_running
     await broker.start()
     await until(pilot, "the broker back", lambda: "lost" not in text(app, "#connections"))
+
+
+async def test_the_runner_view_shows_the_live_speed_the_station_view_shows(
+    session: Session,
+) -> None:
+    from textual.widgets import Digits
+
+    from dashboard.runner import Readout, RunnerScreen
+
+    app, pilot = session.app, session.pilot
+    await pilot.press("s", "plus", "plus")
+    await until(pilot, "the belt moving", lambda: "0.0 km/h" not in text(app, "#speed"))
+    await pilot.press("r")
+    await until(pilot, "the runner view", lambda: isinstance(app.screen, RunnerScreen))
+
+    def same() -> bool:
+        shown = app.screen.query_one("#runner-speed", Readout).query_one(Digits).value
+        speed = app.fleet.stations["sim"].value("speed_kmh")
+        return speed is not None and speed > 0 and shown == f"{speed:.1f}"
+
+    await until(pilot, "the live speed in big digits", same)
