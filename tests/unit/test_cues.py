@@ -293,3 +293,32 @@ def test_tones_are_short_and_distinct(priority: Priority) -> None:
     data = tone_wav(priority)
     assert 0.1 < wav_seconds(data) < 0.6
     assert len({tone_wav(p) for p in Priority}) == 3
+
+
+async def test_a_voice_that_raises_is_logged_and_the_announcer_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from gateway.clock import LoopClock
+    from gateway.cues.announcer import Announcer
+
+    said: list[str] = []
+
+    class Flaky:
+        name = "flaky"
+
+        async def say(self, cue: Cue) -> None:
+            if not said:
+                said.append("boom")
+                raise RuntimeError("the sound card went away")
+            said.append(cue.text)
+
+    announcer = Announcer(Flaky(), LoopClock(), CueScheduler())
+    async with announcer.running():
+        announcer.alert("info", "turned", "Now backward.")
+        await announcer.drained()
+        announcer.alert("info", "turned", "Now forward.")
+        await announcer.drained()
+    assert said == ["boom", "Now forward."]
+    assert [r.message for r in caplog.records if r.levelname == "ERROR"] == [
+        "cues: unexpected error; the announcer goes on"
+    ]
