@@ -56,6 +56,8 @@ class Snapshot:
     backward_left_m: float | None = None  # metres left in this backward stretch
     last_alert: str | None = None  # what the runner was last told
     max_kmh: float | None = None  # the treadmill's top speed, once it said its range
+    hr_target_bpm: tuple[int, int] | None = None  # a heart-rate segment's range
+    hr_in_range: bool | None = None  # ... and whether the runner is in it
 
 
 class SnapshotChanges(TypedDict, total=False):
@@ -90,6 +92,8 @@ class SnapshotChanges(TypedDict, total=False):
     backward_left_m: float | None
     last_alert: str | None
     max_kmh: float | None
+    hr_target_bpm: tuple[int, int] | None
+    hr_in_range: bool | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -168,6 +168,12 @@ class StatePayload(_Payload):
         None, description="metres left in the current backward stretch"
     )
     last_alert: str | None = Field(None, description="what the runner was last told")
+    hr_target_bpm: tuple[int, int] | None = Field(
+        None, description="a heart-rate segment's range [low, high] bpm; null: a speed segment"
+    )
+    hr_in_range: bool | None = Field(
+        None, description="the runner's heart rate is in hr_target_bpm (null: no target)"
+    )
 
     @classmethod
     def of(cls, ts: float, s: Snapshot) -> StatePayload:

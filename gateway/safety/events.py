@@ -55,6 +55,20 @@ class SegmentChange:
     incline_pct: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class EffortTarget:
+    """A heart-rate segment's controller asks for a new speed (and incline) in its segment.
+
+    A request like any other: the governor caps it, ramps it and may refuse
+    to move at all (halted, stopping, turning around).
+    """
+
+    index: int  # the segment it belongs to: a late request for a past segment is dropped
+    target_kmh: float
+    incline_pct: float | None
+    why: str
+
+
 class CommandKind(StrEnum):
     """Commands any source may ask for."""
 
@@ -153,6 +167,7 @@ Event = (
     | MachineStopped
     | HeartRateSample
     | SegmentChange
+    | EffortTarget
     | Command
     | ControlGranted
     | ControlLost

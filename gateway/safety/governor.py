@@ -63,6 +63,7 @@ from .events import (
     CommandKind,
     ControlGranted,
     ControlLost,
+    EffortTarget,
     Event,
     Failure,
     HeartRateSample,
@@ -519,6 +520,17 @@ def _on_segment(s: GovernorState, e: SegmentChange, now: float, out: _Out) -> Go
     return _change_direction(s, e.direction, target, now, out, f"segment {e.index}")
 
 
+def _on_effort(s: GovernorState, e: EffortTarget, now: float, out: _Out) -> GovernorState:
+    """A heart-rate controller's request: the segment's speed, moved (capped like any other)."""
+    if s.stopping or e.index != s.segment or s.phase is not Phase.RUNNING:
+        return s  # the wind-down, another segment, or a turnaround has the last word
+    s = replace(s, requested_c=_clamp_request(s, e.target_kmh))
+    if e.incline_pct is not None and e.incline_pct != s.incline_pct and s.incline_supported:
+        s = replace(s, incline_pct=e.incline_pct)
+        out.decide(Rule.SEGMENT, e.why, SetIncline(e.incline_pct), f"incline {e.incline_pct} %")
+    return _command(s, out, now, Rule.CAP if s.cap_active else Rule.SEGMENT, e.why)
+
+
 def _note_no_incline(s: GovernorState, out: _Out) -> GovernorState:
     out.alert(
         Level.INFO, "incline_unsupported", "This treadmill has no incline control: incline ignored."
@@ -942,6 +954,8 @@ def step(state: GovernorState, event: Event, now: float) -> tuple[GovernorState,
         ]
     elif isinstance(event, SegmentChange):
         state = _on_segment(state, event, now, out)
+    elif isinstance(event, EffortTarget):
+        state = _on_effort(state, event, now, out)
     elif isinstance(event, MachineStopped):
         state = _on_stopped(state, event, now, out)
     elif isinstance(event, Shutdown):

@@ -68,14 +68,19 @@ from ..safety.events import (
     HeartRateSample,
     MachineFeatures,
     MachineStopped,
+    SegmentChange,
     SpeedRangeReported,
     StopKind,
     TargetReported,
+    Tick,
     TreadmillRecord,
 )
 from ..workout.energy import EnergyMeter
 from ..workout.engine import Progress, WorkoutEngine
 from ..workout.plan import Plan
+from .hrtarget import HrTarget
+
+MAX_HR_INCLINE_PCT = 15.0  # a heart-rate segment never asks for more (walking uphill)
 
 # --- inputs ------------------------------------------------------------------------------
 
@@ -254,6 +259,7 @@ class StationCore:
         self._distance_m = 0.0
         self._out: list[Effect] = []
         self._now = 0.0
+        self._hr_target = HrTarget(limits.age)
 
     def feed(self, item: Input, now: float) -> list[Effect]:
         """Take one input; what the shell must do about it, in order."""
@@ -300,6 +306,8 @@ class StationCore:
         incline = ""
         if ready.incline_range is not None:
             inclines = decode_incline_range(ready.incline_range)
+            if incline_ok:  # a heart-rate segment may raise it, up to a walker's 15 %
+                self._hr_target.max_incline_pct = min(MAX_HR_INCLINE_PCT, inclines.max_pct)
             incline = f", incline {inclines.min_pct:g}-{inclines.max_pct:g} %"
         self._log(
             logging.INFO,
@@ -520,6 +528,10 @@ class StationCore:
 
     def _step(self, event: Event) -> None:
         now = self._now
+        if isinstance(event, SegmentChange):
+            segments = self.plan.segments if self.plan is not None else ()
+            seg = segments[event.index] if 0 <= event.index < len(segments) else None
+            self._hr_target.segment(event.index, seg)
         self.state, actions = step(self.state, event, now)
         for_engine: list[Command] = []
         for action in actions:
@@ -542,6 +554,8 @@ class StationCore:
             self._start_plan()  # once control is held and the belt state known
         for command in for_engine:
             self._on_engine_command(command)
+        if isinstance(event, Tick):
+            self._hold_heart_rate()
         s = self.state
         self._out.append(
             Update(
@@ -555,9 +569,35 @@ class StationCore:
                     "running": s.running,
                     "plan": self.plan.name if self.plan else None,
                     "workout": self.plan,
+                    **self._hr_target_state(),
                 }
             )
         )
+
+    def _hr_fresh(self) -> bool:
+        hr = self.state.hr
+        return (
+            not hr.lost
+            and hr.bpm is not None
+            and hr.at is not None
+            and self._now - hr.at <= self.limits.hr_timeout_s
+        )
+
+    def _hold_heart_rate(self) -> None:
+        """A heart-rate segment: the controller's request, through the governor."""
+        request = self._hr_target.tick(self.state, self._now, self._hr_fresh())
+        if request is not None:
+            self._step(request)
+
+    def _hr_target_state(self) -> SnapshotChanges:
+        target = self._hr_target.target
+        if target is None:
+            return {"hr_target_bpm": None, "hr_in_range": None}
+        bpm = self.state.hr.bpm if self._hr_fresh() else None
+        return {
+            "hr_target_bpm": (target.low_bpm, target.high_bpm),
+            "hr_in_range": target.holds(bpm),
+        }
 
     def _announce(self, alert: Alert) -> None:
         self._log(_LOG_LEVELS[alert.level], alert.message)

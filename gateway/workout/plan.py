@@ -27,8 +27,12 @@ from pydantic import (
 from ..errors import RetrogateError
 from ..safety.direction import Direction
 from ..validation import describe, refuse_bool_for_number
+from .hrcontrol import HrRange
 
 SPEED_JUMP_WARN_KMH = 3.0
+
+
+MIN_HR_RANGE_BPM = 6  # a narrower range makes the controller chase noise
 
 
 class Segment(BaseModel):
@@ -41,6 +45,15 @@ class Segment(BaseModel):
     duration_s: float | None = Field(None, gt=0, le=4 * 3600)
     distance_m: float | None = Field(None, gt=0, le=50_000)
     incline_pct: float | None = Field(None, ge=-5, le=20)
+    hr_zone: int | None = Field(
+        None,
+        ge=1,
+        le=5,
+        description="hold this heart-rate zone (1-5, % of HRmax) instead of a speed",
+    )
+    hr_bpm: tuple[int, int] | None = Field(
+        None, description="hold heart rate in [low, high] bpm instead of a speed"
+    )
     note: str = ""
 
     @field_validator("*", mode="before")
@@ -52,7 +65,24 @@ class Segment(BaseModel):
     def _one_end(self) -> Segment:
         if (self.duration_s is None) == (self.distance_m is None):
             raise ValueError("give exactly one of duration_s or distance_m")
+        if self.hr_zone is not None and self.hr_bpm is not None:
+            raise ValueError("give at most one of hr_zone or hr_bpm")
+        if self.hr_bpm is not None:
+            low, high = self.hr_bpm
+            if not 60 <= low < high <= 220 or high - low < MIN_HR_RANGE_BPM:
+                raise ValueError(
+                    f"hr_bpm must be [low, high] with 60 <= low, high <= 220 and at least "
+                    f"{MIN_HR_RANGE_BPM} bpm between them, not {list(self.hr_bpm)}"
+                )
         return self
+
+    def hr_target(self, age: float) -> HrRange | None:
+        """The heart-rate range this segment holds, if it holds one (its speed is the start)."""
+        if self.hr_bpm is not None:
+            return HrRange(*self.hr_bpm)
+        if self.hr_zone is not None:
+            return HrRange.of_zone(self.hr_zone, age)
+        return None
 
     @property
     def expected_distance_m(self) -> float:

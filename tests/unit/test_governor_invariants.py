@@ -19,6 +19,7 @@ from gateway.safety.events import (
     CommandKind,
     ControlGranted,
     ControlLost,
+    EffortTarget,
     Failure,
     HeartRateSample,
     MachineFeatures,
@@ -138,6 +139,15 @@ class Governor(RuleBasedStateMachine):
     @rule(bpm=st.integers(0, 230), contact=st.sampled_from([True, False, None]))
     def heart(self, bpm: int, contact: bool | None) -> None:
         self.feed(HeartRateSample(bpm, contact))
+
+    @rule(
+        index=st.integers(0, 20),
+        kmh=speeds,
+        incline=st.none() | st.floats(-5, 20, allow_nan=False),
+    )
+    def hr_controller(self, index: int, kmh: float, incline: float | None) -> None:
+        """A heart-rate segment's request: every invariant holds for it too."""
+        self.feed(EffortTarget(index, kmh, incline, "hr target"))
 
     @rule(index=st.integers(0, 20), direction=st.sampled_from(Direction), kmh=speeds)
     def segment(self, index: int, direction: Direction, kmh: float) -> None:

@@ -5,9 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.safety.direction import Direction
 from gateway.workout.engine import WorkoutEngine
+from gateway.workout.hrcontrol import (
+    Bounds,
+    Effort,
+    HrController,
+    HrRange,
+    split,
+)
 from gateway.workout.plan import (
     Plan,
     PlanError,
@@ -171,3 +180,67 @@ def test_plans_by_name_from_the_folder_are_size_limited(tmp_path: Path) -> None:
     (tmp_path / "big.toml").write_text("#" * 70_000)
     with pytest.raises(PlanError, match="at most 64 KiB"):
         plan_by_name("big", tmp_path)
+
+
+# --- heart-rate segments: the controller (pure) -----------------------------------------
+
+
+@given(
+    heart=st.lists(st.none() | st.floats(40, 220), min_size=1, max_size=80),
+    max_kmh=st.floats(0.5, 16),
+    max_incline=st.sampled_from([0.0, 5.0, 15.0]),
+    backward=st.booleans(),
+    start=st.floats(1.0, 8.0),
+    dt=st.floats(0.5, 10),
+)
+def test_no_controller_output_exceeds_what_it_is_allowed(
+    heart: list[float | None],
+    max_kmh: float,
+    max_incline: float,
+    backward: bool,
+    start: float,
+    dt: float,
+) -> None:
+    c = HrController(HrRange(120, 130), Effort(start), fallback_kmh=start)
+    bounds = Bounds(1.0, max_kmh, max_incline, backward)
+    for n, bpm in enumerate(heart):
+        out = c.update(n * dt, bpm, bounds)
+        assert out.speed_kmh <= max(1.0, max_kmh) + 1e-9
+        assert out.speed_kmh >= 1.0 - 1e-9
+        assert 0.0 <= out.incline_pct <= max_incline + 1e-9
+        if bpm is None:
+            assert out.incline_pct == 0.0 and out.speed_kmh <= start + 1e-9  # noqa: PT018
+
+
+def test_backward_the_incline_goes_up_before_the_speed() -> None:
+    b = Bounds(1.0, 6.0, 10.0, backward=True)
+    assert split(3.0 + 0.18 * 3.0 * 4, 3.0, b) == Effort(3.0, 4.0)  # 4 % of incline, same belt
+    more = split(3.0 + 0.18 * 3.0 * 10 + 1.0, 3.0, b)
+    assert more.incline_pct == 10.0
+    assert more.speed_kmh == 4.0  # the incline is full: then the belt, by what is left
+    assert split(20.0, 3.0, b).speed_kmh == 6.0  # never above the ceiling it was handed
+
+
+def test_forward_the_speed_goes_up_before_the_incline() -> None:
+    b = Bounds(1.0, 6.0, 10.0, backward=False)
+    assert split(5.0, 4.0, b) == Effort(5.0, 0.0)
+    up = split(6.0 + 0.18 * 6.0 * 2, 4.0, b)
+    assert up.speed_kmh == 6.0
+    assert up.incline_pct == pytest.approx(2.0)
+
+
+def test_saturated_the_controller_does_not_wind_up() -> None:
+    """Capped for ten minutes far below the range: the moment the heart rate is over
+    the range, the effort comes down at once, not after unwinding ten minutes of error."""
+    c = HrController(HrRange(150, 160), Effort(3.0), fallback_kmh=3.0)
+    capped = Bounds(1.0, 4.0, 0.0, backward=True)
+    for t in range(0, 600, 2):
+        c.update(float(t), 110.0, capped)
+    assert c.output == Effort(4.0, 0.0)
+    down = c.update(602.0, 175.0, capped)
+    assert down.speed_kmh < 4.0
+
+
+def test_zones_are_percent_of_hr_max() -> None:
+    assert HrRange.of_zone(3, age=40) == HrRange(126, 144)  # 70-80 % of 180
+    assert HrRange(120, 130).holds(125) and not HrRange(120, 130).holds(131)  # noqa: PT018

@@ -1,0 +1,83 @@
+"""A heart-rate segment inside the station core: when to ask the controller, what to send.
+
+The controller (``workout/hrcontrol.py``) decides an effort; this part reads
+the governor's state for what may be asked right now (its ceiling: the cap
+backward, the heart-rate step-down, the turnaround, the machine's range),
+asks every ``interval_s``, and turns a real change into an
+:class:`EffortTarget` event for the governor. Small changes are not written:
+a belt re-targeted every two seconds for 0.1 km/h of noise is no use to
+anyone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..safety.direction import Direction
+from ..safety.events import EffortTarget
+from ..safety.governor import GovernorState, Phase, ceiling_c
+from ..workout.hrcontrol import Bounds, Effort, HrController, HrRange
+from ..workout.plan import Segment
+
+MIN_SPEED_KMH = 1.0  # slower is standing about, not exercise
+SPEED_STEP_KMH = 0.2  # a smaller change is not written
+INCLINE_STEP_PCT = 1.0
+
+
+@dataclass
+class HrTarget:
+    """The current segment's heart-rate control, if it has one."""
+
+    age: float
+    interval_s: float = 2.0
+    max_incline_pct: float = 0.0  # the machine's (0: no incline control)
+    controller: HrController | None = None
+    index: int | None = None
+    _asked_at: float | None = None
+    _sent: Effort | None = None
+
+    @property
+    def target(self) -> HrRange | None:
+        """The range being held, if any."""
+        return self.controller.target if self.controller is not None else None
+
+    def segment(self, index: int, seg: Segment | None) -> None:
+        """A new segment: a controller for it when it holds a heart rate, else none."""
+        target = seg.hr_target(self.age) if seg is not None else None
+        self.index = index
+        self._asked_at = None
+        self._sent = None
+        if seg is None or target is None:
+            self.controller = None
+            return
+        start = Effort(seg.speed_kmh, seg.incline_pct or 0.0)
+        self.controller = HrController(target, start, fallback_kmh=seg.speed_kmh)
+
+    def tick(self, s: GovernorState, now: float, hr_fresh: bool) -> EffortTarget | None:
+        """The request to send now, if any (``hr_fresh``: a usable sample within the timeout)."""
+        c = self.controller
+        if c is None or self.index is None or not s.running or s.phase is not Phase.RUNNING:
+            return None
+        if self._asked_at is not None and now - self._asked_at < self.interval_s:
+            return None
+        self._asked_at = now
+        bounds = Bounds(
+            min_kmh=max(MIN_SPEED_KMH, s.min_c / 100),
+            max_kmh=max(MIN_SPEED_KMH, ceiling_c(s, now) / 100),
+            max_incline_pct=self.max_incline_pct if s.incline_supported else 0.0,
+            backward=s.direction is Direction.BACKWARD,
+        )
+        bpm = s.hr.bpm if hr_fresh else None
+        effort = c.update(now, bpm, bounds)
+        want = Effort(round(effort.speed_kmh, 1), round(effort.incline_pct * 2) / 2)
+        sent = self._sent
+        if sent is not None and (
+            abs(want.speed_kmh - sent.speed_kmh) < SPEED_STEP_KMH
+            and abs(want.incline_pct - sent.incline_pct) < INCLINE_STEP_PCT
+        ):
+            return None
+        self._sent = want
+        heart = f"HR {bpm} bpm" if bpm is not None else "HR lost"
+        why = f"hr target {c.target}: {heart}"
+        incline = want.incline_pct if bounds.max_incline_pct > 0 else None
+        return EffortTarget(self.index, want.speed_kmh, incline, why)

@@ -1,0 +1,98 @@
+"""Heart-rate segments against the simulator's heart (lagging, harder backward), under looptime.
+
+Ground truth: the heart rate the simulated strap sent, the simulated belt,
+and the control-point writes the simulated treadmill received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass
+
+import pytest
+
+from gateway.ftms import ControlOp
+from gateway.safety import SafetyLimits
+from gateway.safety.direction import Direction
+from gateway.workout.plan import Plan, Segment
+from simulators.station import StationSpec
+from tests.integration.test_station_runtime import speeds, station_running
+
+pytestmark = pytest.mark.looptime
+
+SESSION_S = 900.0
+TIME_TO_RANGE_S = 240.0  # documented in docs/plans.md
+LIMITS = SafetyLimits()  # age 40: HRmax 180, ceiling 162 bpm; backward cap 6 km/h
+
+
+@dataclass(frozen=True)
+class Case:
+    direction: Direction
+    low: int
+    high: int
+    start_kmh: float
+    incline: bool
+
+
+CASES = [
+    Case(Direction.FORWARD, 120, 130, 4.0, incline=False),
+    Case(Direction.FORWARD, 140, 150, 4.0, incline=True),
+    Case(Direction.BACKWARD, 130, 140, 3.0, incline=False),
+    Case(Direction.BACKWARD, 140, 150, 3.0, incline=True),
+]
+
+
+def plan_for(case: Case) -> Plan:
+    return Plan(
+        name="hr",
+        segments=(
+            Segment(
+                direction=case.direction,
+                speed_kmh=case.start_kmh,
+                duration_s=SESSION_S + 60,
+                hr_bpm=(case.low, case.high),
+            ),
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    "case",
+    CASES,
+    ids=lambda c: f"{c.direction.value}-{c.low}-{c.high}-{'incline' if c.incline else 'flat'}",
+)
+async def test_a_heart_rate_segment_reaches_and_holds_its_range(case: Case) -> None:
+    spec = StationSpec(with_incline=case.incline)
+    async with station_running(plan_for(case), limits=LIMITS, spec=spec) as (
+        _runtime,
+        station,
+        watch,
+        belt,
+    ):
+        await asyncio.sleep(SESSION_S)
+    t0 = watch.heart[0][0]
+    inside = [(t - t0, bpm) for t, bpm in watch.heart if case.low <= bpm <= case.high]
+    assert inside, f"never in range; last {watch.heart[-5:]}"
+    reached = inside[0][0]
+    assert reached <= TIME_TO_RANGE_S, f"in range only after {reached:.0f} s"
+    after = [bpm for t, bpm in watch.heart if t - t0 >= reached + 30]
+    assert min(after) >= case.low - 5, f"fell {case.low - min(after)} bpm below the range"
+    assert max(after) <= case.high + 5, f"rose {max(after) - case.high} bpm above the range"
+    exits = _exits(after, case)
+    assert exits <= 3, f"left the range {exits} times: it oscillates"
+    written = [kmh for _, kmh in speeds(station.writes)]
+    if case.direction is Direction.BACKWARD:
+        assert max(written) <= LIMITS.backward_cap_kmh
+        assert belt.backward_max() <= LIMITS.backward_cap_kmh + LIMITS.tolerance_kmh
+    inclines = [w for w in station.writes if w.request.op is ControlOp.SET_TARGET_INCLINATION]
+    if case.incline and case.direction is Direction.BACKWARD:
+        assert inclines, "backward with an incline: the incline goes up first"
+        assert max(written) <= case.start_kmh, "the belt sped up though the incline had room"
+    if not case.incline:
+        assert not inclines
+
+
+def _exits(after: list[int], case: Case) -> int:
+    held = [case.low <= bpm <= case.high for bpm in after]
+    return sum(1 for a, b in itertools.pairwise(held) if a and not b)
