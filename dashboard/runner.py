@@ -24,7 +24,7 @@ from gateway.safety.limits import hr_zone
 
 from .model import StationView, clock
 from .screens import LiveScreen
-from .widgets import Quiet
+from .widgets import Quiet, hr_target_line
 
 ARROW_LEFT = (
     "      ▄█▀            ",
@@ -106,7 +106,8 @@ class RunnerScreen(LiveScreen):
         hr = self.query_one("#runner-hr", Readout)
         for n in range(6):
             hr.set_class(n == zone and bool(bpm), f"zone-{n}")
-        hr.show(str(bpm) if bpm else "-", f"zone {zone}" if bpm else "no HR")
+        note = hr_target_line(view) or f"zone {zone}"
+        hr.show(str(bpm) if bpm else "-", note if bpm else "no HR")
         seg = view.segment
         line = (
             f"segment {seg.index + 1}/{seg.count} · {seg.note}" if seg is not None else "free run"

@@ -199,7 +199,21 @@ def zone_style(view: StationView) -> tuple[str, str]:
         return "bold red", "no HR source: HR protections OFF"
     if not bpm:
         return "dim", "no HR"
+    target = hr_target_line(view)
+    if target:
+        return ZONE_STYLE[zone], f"{target} · zone {zone}"
     return ZONE_STYLE[zone], f"zone {zone} · {bpm / hr_max * 100:.0f} % of max"
+
+
+def hr_target_line(view: StationView) -> str:
+    """A heart-rate segment's range and where the runner is: "120-130 ✓", "120-130 ↑" (below)."""
+    target = view.value("hr_target_bpm")
+    if not target:
+        return ""
+    low, high = target
+    bpm = view.value("heart_rate_bpm")
+    mark = "✓" if view.value("hr_in_range") else "↑" if bpm and bpm < low else "↓"
+    return f"{low}-{high} {mark}"
 
 
 def speed_line(view: StationView) -> tuple[str, str, str]:

@@ -228,6 +228,8 @@ class PlanSegmentPayload(BaseModel):
     duration_s: float | None = None
     distance_m: float | None = None
     incline_pct: float | None = None
+    hr_zone: int | None = Field(None, description="held heart-rate zone (speed_kmh: the start)")
+    hr_bpm: tuple[int, int] | None = Field(None, description="held heart-rate range [low, high]")
     note: str = ""
 
     @classmethod
@@ -238,6 +240,8 @@ class PlanSegmentPayload(BaseModel):
             speed_kmh=seg.speed_kmh,
             duration_s=seg.duration_s,
             distance_m=seg.distance_m,
+            hr_zone=seg.hr_zone,
+            hr_bpm=seg.hr_bpm,
             incline_pct=seg.incline_pct,
             note=seg.note,
         )

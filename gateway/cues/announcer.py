@@ -79,7 +79,9 @@ class Announcer:
         self._plan_key = key
         self.scheduler.plan(
             [
-                PlannedSegment(str(s.direction), s.speed_kmh, s.distance_m, s.duration_s, s.note)
+                PlannedSegment(
+                    str(s.direction), s.speed_kmh, s.distance_m, s.duration_s, s.note, _hr(s)
+                )
                 for s in segments
             ]
         )
@@ -135,3 +137,12 @@ class Announcer:
                 self.on_cue(cue)
             await self.voice.say(cue)
             self.heard.append(Heard(cue, start, self.clock.now()))
+
+
+def _hr(segment: PlannedLike) -> str | None:
+    """A heart-rate segment's target, in words (plans and payloads both carry it)."""
+    zone: int | None = getattr(segment, "hr_zone", None)
+    bpm: tuple[int, int] | None = getattr(segment, "hr_bpm", None)
+    if bpm is not None:
+        return f"{bpm[0]} to {bpm[1]}"
+    return f"zone {zone}" if zone is not None else None

@@ -92,6 +92,7 @@ class PlannedSegment:
     distance_m: float | None = None
     duration_s: float | None = None
     note: str = ""
+    hr: str | None = None  # "zone 3", "120 to 130": a heart-rate segment's target
 
 
 # How long a cue stays true (seconds of session time).
@@ -210,7 +211,10 @@ class CueScheduler:
         )
         lead = f"{words(planned.note)}. " if planned.note else ""
         speed = f"{number(planned.speed_kmh)} kilometres an hour"
-        text = f"{lead}{planned.direction.capitalize()}, {how} at {speed}."
+        if planned.hr is not None:
+            text = f"{lead}{planned.direction.capitalize()}, {how}, heart rate {planned.hr}."
+        else:
+            text = f"{lead}{planned.direction.capitalize()}, {how} at {speed}."
         self._offer(text, Priority.INFO, "segment", now)
 
     # --- output ----------------------------------------------------------------------

@@ -322,3 +322,10 @@ async def test_a_voice_that_raises_is_logged_and_the_announcer_goes_on(
     assert [r.message for r in caplog.records if r.levelname == "ERROR"] == [
         "cues: unexpected error; the announcer goes on"
     ]
+
+
+def test_a_heart_rate_segment_is_announced_by_its_range() -> None:
+    s = CueScheduler()
+    s.plan([PlannedSegment("backward", 3.0, duration_s=600, note="Uphill walk", hr="130 to 140")])
+    s.state(St(segment=Seg(0)), 0.0)
+    assert said_instantly(s, 0.0) == ["Uphill walk. Backward, 10 minutes, heart rate 130 to 140."]

@@ -242,3 +242,19 @@ async def test_the_dashboards_voice_follows_one_station_from_mqtt_messages() -> 
     assert voice.announcer.scheduler.waiting == []
     fleet.feed("retrogate/lane-1/alerts", json.dumps(alert).encode(), 1.0)
     assert [c.text for c in voice.announcer.scheduler.waiting] == ["Now backward."]
+
+
+def test_a_heart_rate_segment_shows_its_range_and_whether_the_runner_is_in_it() -> None:
+    from dashboard.widgets import zone_style
+
+    fleet = Fleet()
+    base = {"v": 1, "ts": 1.0, "cap_kmh": 6.0, "capped": False, "cap_held": True,
+            "direction": "forward", "phase": "running", "running": True, "energy_kcal": 1.0,
+            "energy_method": "acsm", "hr_max_bpm": 180.0, "hr_source": "strap"}  # fmt: skip
+    for bpm, in_range, shown in ((110, False, "120-130 ↑"), (125, True, "120-130 ✓"),
+                                 (140, False, "120-130 ↓")):  # fmt: skip
+        state = base | {"heart_rate_bpm": bpm, "hr_target_bpm": [120, 130], "hr_in_range": in_range}
+        fleet.feed("retrogate/a/state", json.dumps(state).encode(), 1.0)
+        assert zone_style(fleet.stations["a"])[1].startswith(shown)
+    fleet.feed("retrogate/a/state", json.dumps(base | {"heart_rate_bpm": 125}).encode(), 1.0)
+    assert "120-130" not in zone_style(fleet.stations["a"])[1]
