@@ -58,6 +58,14 @@ class RunnerProfile(BaseModel):
     age: int = Field(40, ge=10, le=100)
     weight_kg: float = Field(70.0, gt=20, le=300)
     sex: Literal["male", "female"] | None = None
+    experience: Literal["new", "experienced", "rehabilitation"] = Field(
+        "new",
+        description="where `retrogate coach` starts: new to backward walking, experienced "
+        "(backward running), or rehabilitation (with max_backward_kmh)",
+    )
+    max_backward_kmh: float | None = Field(
+        None, gt=0, le=12, description="a lower ceiling for the coach than the backward cap"
+    )
 
     @field_validator("*", mode="before")
     @classmethod

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Protocol
 
-from . import decode, doctor, pair, plans, run, scan, schema, sessions
+from . import coach, decode, doctor, pair, plans, run, scan, schema, sessions
 
 
 class Subcommand(Protocol):
@@ -19,4 +19,14 @@ class Subcommand(Protocol):
         """Add the subparser and set ``run`` on it."""
 
 
-COMMANDS: tuple[Subcommand, ...] = (run, plans, scan, pair, decode, sessions, schema, doctor)
+COMMANDS: tuple[Subcommand, ...] = (
+    run,
+    plans,
+    coach,
+    scan,
+    pair,
+    decode,
+    sessions,
+    schema,
+    doctor,
+)

@@ -28,6 +28,10 @@ def describe(plan: Plan, limits: SafetyLimits) -> str:
             else _minutes(seg.duration_s or 0)
         )
         incline = f", {seg.incline_pct:g} %" if seg.incline_pct is not None else ""
+        if seg.hr_bpm is not None:
+            incline += f", hold HR {seg.hr_bpm[0]}-{seg.hr_bpm[1]} bpm"
+        elif seg.hr_zone is not None:
+            incline += f", hold HR zone {seg.hr_zone}"
         arrow = "<<" if seg.direction.value == "backward" else ">>"
         what = f"{seg.direction.value:8} {seg.speed_kmh:4.1f} km/h{incline}"
         lines.append(f"{i:3}. {arrow} {what}  {end:>7}  {seg.note}")

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     plan = None
     if args.plan:
         try:
-            plan = resolve_plan(args.plan)
+            plan = resolve_plan(args.plan, settings.plans_dir)
         except PlanError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -87,7 +87,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "cleanly, slowing the belt first if a backward segment is running.",
     )
     add_config_option(parser)
-    parser.add_argument("--plan", help="builtin plan name or TOML file (default: free mode)")
+    parser.add_argument(
+        "--plan",
+        help="builtin plan, a plan in the plans folder by name (next: the coach's), or a TOML file "
+        "(default: free mode)",
+    )
     parser.add_argument("--sim", action="store_true", help="use the in-process simulator")
     parser.add_argument("--scenario", type=Path, help="simulator fault scenario (with --sim)")
     parser.add_argument(

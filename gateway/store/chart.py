@@ -86,3 +86,22 @@ def svg_chart(data: list[Row], target: Path, title: str) -> None:
     figure.tight_layout()
     figure.savefig(target, format="svg")
     plt.close(figure)
+
+
+def progression_chart(
+    days: list[str], kmh: list[float], metres: list[float], width: int = 100, height: int = 18
+) -> str:
+    """The coach's ladder so far: backward speed (left) and stretch length (right) by session."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plotsize(width, height)
+    plt.theme("clear")
+    at = list(range(1, len(days) + 1))
+    plt.plot(at, kmh, label="backward km/h", color=BACKWARD_COLOUR, marker="dot")
+    plt.plot(at, metres, label="longest stretch m", color="blue", marker="dot", yside="right")
+    plt.xticks(at, days)
+    plt.ylim(0, max([*kmh, 1.0]) * 1.2)
+    plt.xlabel("session")
+    result: str = plt.build()
+    return result

@@ -7,6 +7,7 @@ A plan that fails validation is refused with the file, segment and field
 
 from __future__ import annotations
 
+import json
 import re
 import stat
 import tomllib
@@ -209,12 +210,40 @@ def plan_by_name(name: str, folder: Path | None) -> Plan:
     raise PlanError(f"no plan {name!r} among the builtins ({', '.join(plans)}){where}")
 
 
-def resolve_plan(name_or_path: str) -> Plan:
-    """A builtin plan by name, or a plan file by path."""
+def resolve_plan(name_or_path: str, folder: Path | None = None) -> Plan:
+    """A builtin plan by name, a plan in ``folder`` by name (``next``: the coach's), or a file."""
     plans = builtin_plans()
     if name_or_path in plans:
         return plans[name_or_path]
+    if folder is not None and PLAN_NAME.match(name_or_path):
+        if (folder / f"{name_or_path}.toml").is_file():
+            return plan_by_name(name_or_path, folder)
+        if name_or_path == "next":
+            raise PlanError(f"no {folder / 'next.toml'}: `retrogate coach` writes it")
     path = Path(name_or_path)
     if path.suffix == ".toml" or path.exists():
         return load_plan_file(path)
     raise PlanError(f"no builtin plan {name_or_path!r} (have: {', '.join(plans)}) and no such file")
+
+
+def plan_to_toml(plan: Plan) -> str:
+    """A plan as a plan file (what ``retrogate coach`` writes; ``parse_plan`` reads it back)."""
+
+    def text(value: str) -> str:
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+
+    lines = [f"name = {text(plan.name)}", f"level = {plan.level}"]
+    if plan.description:
+        lines.append(f"description = {text(plan.description)}")
+    for seg in plan.segments:
+        lines += ["", "[[segments]]", f'direction = "{seg.direction.value}"']
+        lines.append(f"speed_kmh = {seg.speed_kmh!r}")
+        for name in ("duration_s", "distance_m", "incline_pct", "hr_zone"):
+            value = getattr(seg, name)
+            if value is not None:
+                lines.append(f"{name} = {value!r}")
+        if seg.hr_bpm is not None:
+            lines.append(f"hr_bpm = [{seg.hr_bpm[0]}, {seg.hr_bpm[1]}]")
+        if seg.note:
+            lines.append(f"note = {text(seg.note)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,68 @@
+"""What the coach needs of a recorded session, read from the store (the same rows as the exports).
+
+Interventions are the governor's decisions that changed what the runner
+asked for or did to keep them safe; the plan's routine steps (ramps, segment
+speeds, commands carried out) are not. The heart-rate ceiling counts on its
+own: a session that reached it is no reason to go faster.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..safety.actions import Rule
+from ..workout.coach import SessionFacts
+from .db import SessionInfo, SessionStore
+from .export import rows
+from .timeline import laps
+
+INTERVENTIONS = frozenset(
+    {
+        Rule.CORRECT_OVERSPEED,
+        Rule.CORRECT_TARGET,
+        Rule.ESCALATE,
+        Rule.HR_LOST,
+        Rule.DATA_LOST,
+        Rule.RESTART,
+        Rule.CONTROL_LOST,
+    }
+)
+HR_CEILING = frozenset({Rule.HR_CEILING, Rule.HR_PAUSE})
+MIN_STRETCH_M = 10.0  # a shorter "backward lap" is a turnaround's tail, not a stretch
+
+
+def facts_of(store: SessionStore, info: SessionInfo) -> SessionFacts:
+    """One session, as the coach sees it."""
+    interventions = hr_ceiling = 0
+    finished = False
+    for _, kind, body in store.iter_events(info.id):
+        data = json.loads(body)
+        if kind == "decision":
+            rule = data.get("rule")
+            if rule in INTERVENTIONS and not str(data.get("action", "")).startswith("refused"):
+                interventions += 1
+            elif rule in HR_CEILING:
+                hr_ceiling += 1
+        elif kind == "alert" and data.get("code") == "plan_done":
+            finished = True
+    backward = [
+        lap for lap in laps(rows(store, info.id))
+        if lap.direction == "backward" and lap.distance_m >= MIN_STRETCH_M
+    ]  # fmt: skip
+    metres = sum(lap.distance_m for lap in backward)
+    seconds = sum(lap.time_s for lap in backward)
+    return SessionFacts(
+        started=info.started,
+        backward_stretches=len(backward),
+        backward_m=max((lap.distance_m for lap in backward), default=0.0),
+        backward_kmh=metres / seconds * 3.6 if seconds > 0 else 0.0,
+        finished=finished,
+        interventions=interventions,
+        hr_ceiling=hr_ceiling,
+    )
+
+
+def history(store: SessionStore) -> list[SessionFacts]:
+    """Every ended session, oldest first."""
+    ended = [info for info in store.sessions() if info.ended is not None]
+    return [facts_of(store, info) for info in sorted(ended, key=lambda i: i.started)]
