@@ -45,11 +45,10 @@ def run(args: argparse.Namespace) -> int:
             print("no backward sessions recorded yet")
             return 0
         days = [time.strftime("%m-%d", time.localtime(f.started)) for f in backward]
-        print(
-            progression_chart(
-                days, [round(f.backward_kmh, 1) for f in backward], [f.backward_m for f in backward]
-            )
-        )
+        kmh = [round(f.backward_kmh, 1) for f in backward]
+        metres = [f.backward_m for f in backward]
+        # a file or a pipe gets the chart without colour codes
+        print(progression_chart(days, kmh, metres, colour=sys.stdout.isatty()))
         rungs = ladder(min(limits.backward_cap_kmh, ceiling or limits.backward_cap_kmh))
         for day, f in zip(days, backward, strict=True):
             mark = "ok" if f.clean else "trouble"

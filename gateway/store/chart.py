@@ -89,7 +89,13 @@ def svg_chart(data: list[Row], target: Path, title: str) -> None:
 
 
 def progression_chart(
-    days: list[str], kmh: list[float], metres: list[float], width: int = 100, height: int = 18
+    days: list[str],
+    kmh: list[float],
+    metres: list[float],
+    width: int = 100,
+    height: int = 18,
+    *,
+    colour: bool = True,
 ) -> str:
     """The coach's ladder so far: backward speed (left) and stretch length (right) by session."""
     import plotext as plt
@@ -104,4 +110,4 @@ def progression_chart(
     plt.ylim(0, max([*kmh, 1.0]) * 1.2)
     plt.xlabel("session")
     result: str = plt.build()
-    return result
+    return result if colour else str(plt.uncolorize(result))

@@ -202,7 +202,7 @@ def _day(ts: float) -> str:
 
 def _proposal(rung: Rung, reasons: list[str], top: float) -> Proposal:
     reasons = [*reasons, f"next: {rung}"]
-    return Proposal(rung, plan_for(rung, " ".join(reasons)), reasons)
+    return Proposal(rung, plan_for(rung, "\n".join(reasons)), reasons)
 
 
 def plan_for(rung: Rung, why: str = "") -> Plan:

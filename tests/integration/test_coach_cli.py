@@ -1,0 +1,105 @@
+"""``retrogate coach`` on a store of real simulated sessions, then ``run --sim --plan next``.
+
+Three sessions run through the real gateway (simulator, governor, recorder,
+SQLite), the middle one with a console that pushes a backward stretch over
+the cap (the governor's corrections are interventions). The coach reads the
+store and must explain itself in plain words, and its plan must run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+WALK = """\
+name = "Backward walk 3 x 50 m"
+level = 1
+
+[[segments]]
+direction = "forward"
+speed_kmh = 4.0
+duration_s = 60
+note = "Warm-up"
+
+[[segments]]
+direction = "backward"
+speed_kmh = 2.0
+distance_m = 50
+note = "Backward walk"
+
+[[segments]]
+direction = "forward"
+speed_kmh = 4.0
+duration_s = 30
+
+[[segments]]
+direction = "backward"
+speed_kmh = 2.0
+distance_m = 50
+note = "Backward walk"
+
+[[segments]]
+direction = "forward"
+speed_kmh = 4.0
+duration_s = 30
+note = "Cool-down"
+"""
+CONSOLE_OVER_THE_CAP = """\
+name = "console over the cap"
+[[events]]
+at_s = 90
+action = "console"
+button = "speed_up"
+presses = 10
+"""
+
+
+def retrogate(config: Path, *args: str, timeout: float = 120) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    return result.stdout
+
+
+def test_the_coach_reads_real_sessions_and_its_plan_runs(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\nplans_dir = "{tmp_path / "plans"}"\n'
+        '[runner]\nexperience = "new"\n'
+    )
+    walk = tmp_path / "walk.toml"
+    walk.write_text(WALK)
+    scenario = tmp_path / "console.toml"
+    scenario.write_text(CONSOLE_OVER_THE_CAP)
+    session = ("run", "--sim", "--plan", str(walk), "--speedup", "60", "--no-mqtt", "--no-status")
+    retrogate(config, *session, "--duration", "300")
+    retrogate(config, *session, "--duration", "300", "--scenario", str(scenario))
+    trouble = retrogate(config, "coach")
+    assert "safety intervention" in trouble, trouble
+    assert "no step up after a session with trouble: the same again" in trouble, trouble
+    assert "next: 6 x 50 m backward walking at 2 km/h" in trouble, trouble
+    retrogate(config, *session, "--duration", "300")
+    advice = retrogate(config, "coach")
+    assert "finished, no interventions, heart rate under the ceiling" in advice, advice
+    assert "next: 75 m stretches (longer first, speed later)" in advice, advice
+    assert (tmp_path / "plans" / "next.toml").is_file()
+    chart = retrogate(config, "coach", "--history")
+    assert chart.count("(trouble)") == 1, chart
+    assert chart.count("(ok)") == 2, chart
+    ran = retrogate(
+        config, "run", "--sim", "--plan", "next", "--speedup", "60", "--no-mqtt", "--no-status",
+        "--duration", "120",
+    )  # fmt: skip
+    assert "sim:" in ran
+    sessions = retrogate(config, "sessions")
+    assert "Coach: 6 x 75 m backward walking at 2 km/h" in sessions, sessions
