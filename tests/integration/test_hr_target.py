@@ -80,6 +80,12 @@ async def test_a_heart_rate_segment_reaches_and_holds_its_range(case: Case) -> N
     assert min(after) >= case.low - 5, f"fell {case.low - min(after)} bpm below the range"
     assert max(after) <= case.high + 5, f"rose {max(after) - case.high} bpm above the range"
     exits = _exits(after, case)
+    below, above = case.low - min(after), max(after) - case.high
+    print(
+        f"\nfigures {case}: in range after {reached:.0f} s; after that {min(after)}-{max(after)} "
+        f"bpm ({max(below, above, 0)} bpm outside at worst); {exits} exits; "
+        f"fastest belt {max(kmh for _, kmh, _ in belt.samples):.2f} km/h"
+    )  # read with -s: the closing note's figures
     assert exits <= 3, f"left the range {exits} times: it oscillates"
     written = [kmh for _, kmh in speeds(station.writes)]
     if case.direction is Direction.BACKWARD:
