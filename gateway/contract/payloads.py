@@ -27,6 +27,7 @@ CommandName = Literal[
     "set_direction",
     "next_segment",
     "load_plan",
+    "set_hr_target",
     "set_cap",
     "confirm",
 ]

@@ -63,7 +63,7 @@ class EffortTarget:
     to move at all (halted, stopping, turning around).
     """
 
-    index: int  # the segment it belongs to: a late request for a past segment is dropped
+    index: int | None  # its segment (None: free mode); a request for another one is dropped
     target_kmh: float
     incline_pct: float | None
     why: str
@@ -82,6 +82,7 @@ class CommandKind(StrEnum):
     CONFIRM = "confirm"  # the runner confirms after an escalation stop
     NEXT_SEGMENT = "next_segment"  # for the workout engine, not the governor
     LOAD_PLAN = "load_plan"  # for the workout engine, not the governor
+    SET_HR_TARGET = "set_hr_target"  # free mode's heart-rate control, not the governor
 
 
 @dataclass(frozen=True, slots=True)

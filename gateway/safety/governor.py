@@ -922,7 +922,9 @@ def _cmd_confirm(s: GovernorState, c: Command, now: float, out: _Out) -> Governo
     )
 
 
-ENGINE_COMMANDS = frozenset({CommandKind.NEXT_SEGMENT, CommandKind.LOAD_PLAN})
+ENGINE_COMMANDS = frozenset(
+    {CommandKind.NEXT_SEGMENT, CommandKind.LOAD_PLAN, CommandKind.SET_HR_TARGET}
+)
 _COMMANDS = {
     CommandKind.SET_SPEED: _cmd_speed,
     CommandKind.SET_INCLINE: _cmd_incline,

@@ -77,9 +77,11 @@ from ..safety.events import (
 )
 from ..workout.energy import EnergyMeter
 from ..workout.engine import Progress, WorkoutEngine
+from ..workout.hrcontrol import Effort
 from ..workout.plan import Plan
-from .hrtarget import HrTarget
+from .hrtarget import HrTarget, parse_target
 
+FREE_START_KMH = 3.0  # set_hr_target on a standing belt starts from a walk
 MAX_HR_INCLINE_PCT = 15.0  # a heart-rate segment never asks for more (walking uphill)
 
 # --- inputs ------------------------------------------------------------------------------
@@ -454,6 +456,9 @@ class StationCore:
         self._step(Command(f"plan-stop-{self._now:.3f}", CommandKind.STOP, source="plan"))
 
     def _on_engine_command(self, command: Command) -> None:
+        if command.kind is CommandKind.SET_HR_TARGET:
+            self._on_hr_target(command)
+            return
         if command.kind is not CommandKind.NEXT_SEGMENT:
             self._out.append(LoadPlan(command))  # the shell reads it off the event loop
             return
@@ -556,6 +561,16 @@ class StationCore:
             self._on_engine_command(command)
         if isinstance(event, Tick):
             self._hold_heart_rate()
+        elif (
+            isinstance(event, Command)
+            and event.kind is CommandKind.SET_SPEED
+            and self._hr_target.free_mode
+            and any(isinstance(a, CommandResult) and a.ok for a in actions)
+        ):  # a speed set by hand ends free mode's heart-rate control, or it would undo it
+            self._hr_target.free(None, None, Effort(0.0))
+            self._announce(
+                Alert(Level.INFO, "hr_target_off", "Heart-rate target off: speed set by hand.")
+            )
         s = self.state
         self._out.append(
             Update(
@@ -573,6 +588,23 @@ class StationCore:
                 }
             )
         )
+
+    def _on_hr_target(self, command: Command) -> None:
+        """``set_hr_target`` in free mode: a plan's segments hold their own targets."""
+        if self.engine is not None and self._plan_started:
+            error = "a plan is running: its segments set the heart-rate target"
+            self._result(CommandResult(command.id, False, error=error))
+            return
+        try:
+            target = parse_target(command.value, self.limits.age)
+        except ValueError as exc:
+            self._result(CommandResult(command.id, False, error=str(exc)))
+            return
+        s = self.state
+        speed = (s.requested_c or s.reported_c or 0) / 100 or FREE_START_KMH
+        self._hr_target.free(s.segment, target, Effort(speed, s.incline_pct or 0.0))
+        applied = f"holding heart rate {target}" if target else "heart-rate target off"
+        self._result(CommandResult(command.id, True, applied=applied))
 
     def _hr_fresh(self) -> bool:
         hr = self.state.hr

@@ -33,6 +33,7 @@ class HrTarget:
     max_incline_pct: float = 0.0  # the machine's (0: no incline control)
     controller: HrController | None = None
     index: int | None = None
+    free_mode: bool = False  # set by set_hr_target, not by a plan segment
     _asked_at: float | None = None
     _sent: Effort | None = None
 
@@ -45,6 +46,7 @@ class HrTarget:
         """A new segment: a controller for it when it holds a heart rate, else none."""
         target = seg.hr_target(self.age) if seg is not None else None
         self.index = index
+        self.free_mode = False
         self._asked_at = None
         self._sent = None
         if seg is None or target is None:
@@ -53,10 +55,20 @@ class HrTarget:
         start = Effort(seg.speed_kmh, seg.incline_pct or 0.0)
         self.controller = HrController(target, start, fallback_kmh=seg.speed_kmh)
 
+    def free(self, index: int | None, target: HrRange | None, start: Effort) -> None:
+        """Free mode, by command: hold ``target`` from ``start`` (None: stop holding one)."""
+        self.index = index
+        self._asked_at = None
+        self._sent = None
+        self.free_mode = target is not None
+        self.controller = (
+            HrController(target, start, fallback_kmh=start.speed_kmh) if target else None
+        )
+
     def tick(self, s: GovernorState, now: float, hr_fresh: bool) -> EffortTarget | None:
         """The request to send now, if any (``hr_fresh``: a usable sample within the timeout)."""
         c = self.controller
-        if c is None or self.index is None or not s.running or s.phase is not Phase.RUNNING:
+        if c is None or s.segment != self.index or not s.running or s.phase is not Phase.RUNNING:
             return None
         if self._asked_at is not None and now - self._asked_at < self.interval_s:
             return None
@@ -81,3 +93,22 @@ class HrTarget:
         why = f"hr target {c.target}: {heart}"
         incline = want.incline_pct if bounds.max_incline_pct > 0 else None
         return EffortTarget(self.index, want.speed_kmh, incline, why)
+
+
+def parse_target(value: float | str | None, age: float) -> HrRange | None:
+    """``set_hr_target``'s value: "120-130", "zone 3" or "off" (None); ValueError says why."""
+    text = str(value if value is not None else "").strip().lower()
+    if text in ("off", "none", ""):
+        return None
+    if text.startswith("zone"):
+        zone = text.removeprefix("zone").strip()
+        if zone not in ("1", "2", "3", "4", "5"):
+            raise ValueError(f"zone must be 1 to 5, not {zone!r}")
+        return HrRange.of_zone(int(zone), age)
+    low, sep, high = text.partition("-")
+    if not sep or not low.strip().isdigit() or not high.strip().isdigit():
+        raise ValueError("value must be 'LOW-HIGH' bpm (e.g. '120-130'), 'zone N' or 'off'")
+    range_ = HrRange(int(low), int(high))
+    if not 60 <= range_.low_bpm < range_.high_bpm <= 220 or range_.high_bpm - range_.low_bpm < 6:
+        raise ValueError("range must be within 60-220 bpm, at least 6 bpm wide")
+    return range_

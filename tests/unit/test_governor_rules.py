@@ -346,12 +346,18 @@ def test_every_command_gets_exactly_one_result_or_goes_to_the_engine() -> None:
     run = backward_at(5.0)
     for kind in CommandKind:
         actions = run.feed(cmd(kind, 1.0))
-        engine = kind in (CommandKind.NEXT_SEGMENT, CommandKind.LOAD_PLAN)
+        engine = kind in (
+            CommandKind.NEXT_SEGMENT,
+            CommandKind.LOAD_PLAN,
+            CommandKind.SET_HR_TARGET,
+        )
         assert len(results(actions)) == (0 if engine else 1)
         assert len(of(actions, ToEngine)) == (1 if engine else 0)
 
 
-@pytest.mark.parametrize("kind", [CommandKind.LOAD_PLAN, CommandKind.NEXT_SEGMENT])
+@pytest.mark.parametrize(
+    "kind", [CommandKind.LOAD_PLAN, CommandKind.NEXT_SEGMENT, CommandKind.SET_HR_TARGET]
+)
 def test_workout_commands_pass_the_same_door(kind: CommandKind) -> None:
     """Defect: stale and repeated load_plan / next_segment skipped the checks."""
     run = backward_at(5.0)

@@ -425,3 +425,54 @@ def test_a_finished_plan_stays_finished() -> None:
         after += core.feed(data(0.0, distance=100), float(t))
     assert bytes.fromhex("07") not in writes(after), "the finished plan started the belt again"
     assert "plan_done" not in alerts(after)
+
+
+def test_free_mode_holds_a_heart_rate_by_command_until_a_speed_is_set_by_hand() -> None:
+    core = StationCore("tm1", SafetyLimits())
+    connected(core)
+    core.feed(Command("go", CommandKind.START), 0.5)
+    core.feed(data(3.0), 0.6)
+    answers: list[str] = []
+
+    def answer(effects: list[Effect]) -> str:
+        found = [
+            e.message.result
+            for e in effects
+            if isinstance(e, Publish) and isinstance(e.message, ResultMessage)
+        ]
+        assert len(found) == 1
+        r = found[0]
+        return f"{r.ok} {r.applied or r.error}"
+
+    for value in ("300-310", "130-132", "fast", "zone 9"):
+        answers.append(
+            answer(core.feed(Command(f"h-{value}", CommandKind.SET_HR_TARGET, value), 1.0))
+        )
+    assert all(a.startswith("False") for a in answers), answers
+    assert "at least 6 bpm" in answers[1]
+    assert answer(core.feed(Command("h1", CommandKind.SET_HR_TARGET, "120-130"), 1.0)) == (
+        "True holding heart rate 120-130 bpm"
+    )
+    assert changes(core.feed(Tick(), 1.5))["hr_target_bpm"] == (120, 130)
+    written: list[bytes] = []
+    for n in range(40):  # a resting heart: the controller asks for more, through the governor
+        t = 2.0 + n
+        core.feed(Raw(U.HEART_RATE_MEASUREMENT, encode_heart_rate(HeartRate(70, True))), t)
+        written += writes(core.feed(Tick(), t))
+        core.feed(data(3.0), t)
+    assert any(w[0] == 0x02 and int.from_bytes(w[1:3], "little") > 300 for w in written)
+    off = core.feed(Command("s1", CommandKind.SET_SPEED, 4.0), 50.0)
+    assert "hr_target_off" in alerts(off)
+    assert changes(core.feed(Tick(), 51.0)).get("hr_target_bpm", "unchanged") is None
+
+
+def test_a_running_plan_refuses_set_hr_target() -> None:
+    core = StationCore("tm1", SafetyLimits(), plan=PLAN)
+    effects = connected(core)
+    effects = core.feed(Command("h1", CommandKind.SET_HR_TARGET, "120-130"), 1.0)
+    results = [
+        e.message.result
+        for e in effects
+        if isinstance(e, Publish) and isinstance(e.message, ResultMessage)
+    ]
+    assert results[0].error == "a plan is running: its segments set the heart-rate target"
