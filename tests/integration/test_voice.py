@@ -136,6 +136,7 @@ def test_the_demo_speaks_warm_up_countdown_and_turnarounds(tmp_path: Path) -> No
     words = spoken(cues)
     expected = [
         "Warm-up. Forward, 40 seconds at 5 kilometres an hour.",
+        "Turn around in 10 seconds.",  # the countdown starts before the belt slows
         "Slowing to turn backward.",
         "Now backward.",
         "Now forward.",
