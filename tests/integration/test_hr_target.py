@@ -102,3 +102,33 @@ async def test_a_heart_rate_segment_reaches_and_holds_its_range(case: Case) -> N
 def _exits(after: list[int], case: Case) -> int:
     held = [case.low <= bpm <= case.high for bpm in after]
     return sum(1 for a, b in itertools.pairwise(held) if a and not b)
+
+
+async def test_heart_rate_lost_in_a_backward_segment_falls_back_and_comes_back() -> None:
+    """The strap goes silent for three minutes: the segment's own speed, the incline down,
+    and never above the governor's backward walking speed; then control again."""
+    case = Case(Direction.BACKWARD, 140, 150, 3.0, incline=True)
+    silent = {"at_s": 300, "action": "hr_silent", "duration_s": 180}
+    spec = StationSpec(with_incline=True)
+    async with station_running(plan_for(case), silent, limits=LIMITS, spec=spec) as (
+        _runtime,
+        station,
+        watch,
+        belt,
+    ):
+        await asyncio.sleep(700)
+    t0 = belt.samples[0][0]
+    timeout = LIMITS.hr_timeout_s
+    during = [kmh for t, kmh, _ in belt.samples if 300 + timeout + 15 <= t - t0 <= 480]
+    assert during, "no belt samples in the silence"
+    assert max(during) <= min(case.start_kmh, LIMITS.backward_walk_kmh) + LIMITS.tolerance_kmh
+    level = [
+        (w.at - t0, w.request.target_incline_pct)
+        for w in station.writes
+        if w.request.op is ControlOp.SET_TARGET_INCLINATION
+    ]
+    assert any(300 < t <= 300 + timeout + 15 and pct == 0 for t, pct in level), level
+    assert "hr_lost" in [code for _, code in watch.alerts]
+    back = [bpm for t, bpm in watch.heart if t - t0 >= 640]
+    assert back, "the strap never came back"
+    assert any(300 + 180 < t <= 700 and (pct or 0) > 0 for t, pct in level), "no control after"
