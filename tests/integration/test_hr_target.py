@@ -19,7 +19,7 @@ from gateway.workout.plan import Plan, Segment
 from simulators.station import StationSpec
 from tests.integration.test_station_runtime import speeds, station_running
 
-pytestmark = pytest.mark.looptime
+pytestmark = [pytest.mark.looptime, pytest.mark.slow]  # 15 simulated minutes each
 
 SESSION_S = 900.0
 TIME_TO_RANGE_S = 240.0  # documented in docs/plans.md
