@@ -617,9 +617,12 @@ class StationCore:
 
     def _hold_heart_rate(self) -> None:
         """A heart-rate segment: the controller's request, through the governor."""
+        told = self._hr_target.out_of_reach
         request = self._hr_target.tick(self.state, self._now, self._hr_fresh())
         if request is not None:
             self._step(request)
+        if self._hr_target.out_of_reach is not None and told is None:
+            self._announce(Alert(Level.INFO, "hr_out_of_reach", self._hr_target.out_of_reach))
 
     def _hr_target_state(self) -> SnapshotChanges:
         target = self._hr_target.target

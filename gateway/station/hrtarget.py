@@ -22,6 +22,7 @@ from ..workout.plan import Segment
 MIN_SPEED_KMH = 1.0  # slower is standing about, not exercise
 SPEED_STEP_KMH = 0.2  # a smaller change is not written
 INCLINE_STEP_PCT = 1.0
+OUT_OF_REACH_S = 120.0  # at full effort and still below the range this long: say so, once
 
 
 @dataclass
@@ -36,6 +37,8 @@ class HrTarget:
     free_mode: bool = False  # set by set_hr_target, not by a plan segment
     _asked_at: float | None = None
     _sent: Effort | None = None
+    _short_since: float | None = None  # at the most it may ask for, heart rate still below
+    out_of_reach: str | None = None  # said once per segment, then kept (the runner was told)
 
     @property
     def target(self) -> HrRange | None:
@@ -47,6 +50,7 @@ class HrTarget:
         target = seg.hr_target(self.age) if seg is not None else None
         self.index = index
         self.free_mode = False
+        self._short_since, self.out_of_reach = None, None
         self._asked_at = None
         self._sent = None
         if seg is None or target is None:
@@ -60,6 +64,7 @@ class HrTarget:
         self.index = index
         self._asked_at = None
         self._sent = None
+        self._short_since, self.out_of_reach = None, None
         self.free_mode = target is not None
         self.controller = (
             HrController(target, start, fallback_kmh=start.speed_kmh) if target else None
@@ -81,6 +86,7 @@ class HrTarget:
         )
         bpm = s.hr.bpm if hr_fresh else None
         effort = c.update(now, bpm, bounds)
+        self._check_reach(effort, bpm, bounds, now)
         want = Effort(round(effort.speed_kmh, 1), round(effort.incline_pct * 2) / 2)
         sent = self._sent
         if sent is not None and (
@@ -93,6 +99,25 @@ class HrTarget:
         why = f"hr target {c.target}: {heart}"
         incline = want.incline_pct if bounds.max_incline_pct > 0 else None
         return EffortTarget(self.index, want.speed_kmh, incline, why)
+
+    def _check_reach(self, effort: Effort, bpm: int | None, b: Bounds, now: float) -> None:
+        """Full effort (the ceiling, the top incline) and the heart still below the range."""
+        c = self.controller
+        assert c is not None
+        full = (
+            effort.speed_kmh >= b.max_kmh - 0.05 and effort.incline_pct >= b.max_incline_pct - 0.05
+        )
+        if not full or bpm is None or bpm >= c.target.low_bpm:
+            self._short_since = None
+            return
+        if self._short_since is None:
+            self._short_since = now
+        if self.out_of_reach is None and now - self._short_since >= OUT_OF_REACH_S:
+            self.out_of_reach = (
+                f"Heart-rate target {c.target} out of reach at {b.max_kmh:g} km/h"
+                + (f" and {b.max_incline_pct:g} % incline" if b.max_incline_pct else "")
+                + ": holding there."
+            )
 
 
 def parse_target(value: float | str | None, age: float) -> HrRange | None:

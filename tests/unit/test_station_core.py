@@ -476,3 +476,30 @@ def test_a_running_plan_refuses_set_hr_target() -> None:
         if isinstance(e, Publish) and isinstance(e.message, ResultMessage)
     ]
     assert results[0].error == "a plan is running: its segments set the heart-rate target"
+
+
+def test_a_heart_rate_target_out_of_reach_under_the_cap_is_said_once() -> None:
+    """Backward, no incline, a heart that stays low: the controller holds the cap (never
+    more), and after two minutes there the runner is told, once."""
+    plan = Plan(
+        name="hr",
+        segments=(
+            Segment(
+                direction=Direction.BACKWARD, speed_kmh=3.0, duration_s=1200, hr_bpm=(150, 160)
+            ),
+        ),
+    )
+    core = StationCore("tm1", SafetyLimits(), plan=plan)
+    connected(core)
+    said: list[str] = []
+    written: list[bytes] = []
+    for n in range(1, 400):
+        t = float(n)
+        core.feed(Raw(U.HEART_RATE_MEASUREMENT, encode_heart_rate(HeartRate(100, True))), t)
+        core.feed(data(min(6.0, 3.0 + n * 0.05)), t)
+        effects = core.feed(Tick(), t + 0.5)
+        said += [a for a in alerts(effects) if a == "hr_out_of_reach"]
+        written += writes(effects)
+    speeds = [int.from_bytes(w[1:3], "little") for w in written if w[0] == 0x02]
+    assert max(speeds) == 600, "the controller reaches for the cap, and no further"
+    assert said == ["hr_out_of_reach"]
