@@ -7,33 +7,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from gateway.cues.scheduler import CueScheduler, PlannedSegment
 from gateway.workout.hrcontrol import Bounds, Effort, HrController, HrRange
-
-
-@dataclass(frozen=True)
-class Seg:
-    index: int
-    count: int = 3
-    note: str = ""
-    finished: bool = False
-
-
-@dataclass(frozen=True)
-class St:
-    direction: str
-    phase: str
-    running: bool
-    cap_kmh: float
-    cap_limiting: bool
-    next_turn_s: float | None
-    backward_left_m: float | None
-    segment: Seg | None
+from tests.unit.test_cues import Seg, St
 
 
 def per_call(benchmark: BenchmarkFixture, fn: Callable[[], Any]) -> Any:
