@@ -46,7 +46,7 @@ class DashboardVoice:
         elif isinstance(message, AlertPayload):
             self.announcer.alert(message.level, message.code, message.message)
         elif isinstance(message, WorkoutPayload):
-            self.announcer.plan(message.segments, key=(message.plan, tuple(message.segments)))
+            self.announcer.plan(message.segments)  # retained, sent when the plan changes
 
     @asynccontextmanager
     async def speaking(self) -> AsyncIterator[DashboardVoice]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -21,6 +22,9 @@ from .scheduler import Cue, CueScheduler, PlannedSegment, StateLike
 from .voice import Voice
 
 log = logging.getLogger(__name__)
+
+HEARD = 200  # the cues kept as said (tests and diagnostics), bounded for a long session
+RESTART_S = 0.5
 
 
 class PlannedLike(Protocol):
@@ -36,6 +40,10 @@ class PlannedLike(Protocol):
     def duration_s(self) -> float | None: ...
     @property
     def note(self) -> str: ...
+    @property
+    def hr_zone(self) -> int | None: ...
+    @property
+    def hr_bpm(self) -> tuple[int, int] | None: ...
 
 
 @dataclass
@@ -54,11 +62,9 @@ class Announcer:
     voice: Voice
     clock: Clock
     scheduler: CueScheduler = field(default_factory=CueScheduler)
-    heard: list[Heard] = field(default_factory=list)
-    on_cue: Callable[[Cue], None] | None = None  # e.g. show it on the dashboard
+    heard: deque[Heard] = field(default_factory=lambda: deque(maxlen=HEARD))
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
-    _plan_key: object = None
 
     # --- inputs (synchronous: called from listeners that must not block) -------------
 
@@ -72,11 +78,8 @@ class Announcer:
         self.scheduler.alert(level, code, message, self.clock.now())
         self._poke()
 
-    def plan(self, segments: Sequence[PlannedLike], key: object = None) -> None:
-        """The active plan's segments (``key`` tells a new plan from the same one again)."""
-        if key is not None and key == self._plan_key:
-            return
-        self._plan_key = key
+    def plan(self, segments: Sequence[PlannedLike]) -> None:
+        """The active plan's segments (when it changes)."""
         self.scheduler.plan(
             [
                 PlannedSegment(
@@ -116,6 +119,7 @@ class Announcer:
                 raise
             except Exception:
                 log.exception("cues: unexpected error; the announcer goes on")
+                await asyncio.sleep(RESTART_S)  # a bug that fails at once must not spin a core
 
     async def _speak(self) -> None:
         while True:
@@ -133,16 +137,12 @@ class Announcer:
                             await self._wake.wait()
                 continue
             start = self.clock.now()
-            if self.on_cue is not None:
-                self.on_cue(cue)
             await self.voice.say(cue)
             self.heard.append(Heard(cue, start, self.clock.now()))
 
 
 def _hr(segment: PlannedLike) -> str | None:
-    """A heart-rate segment's target, in words (plans and payloads both carry it)."""
-    zone: int | None = getattr(segment, "hr_zone", None)
-    bpm: tuple[int, int] | None = getattr(segment, "hr_bpm", None)
-    if bpm is not None:
-        return f"{bpm[0]} to {bpm[1]}"
-    return f"zone {zone}" if zone is not None else None
+    """A heart-rate segment's target, in words."""
+    if segment.hr_bpm is not None:
+        return f"{segment.hr_bpm[0]} to {segment.hr_bpm[1]}"
+    return f"zone {segment.hr_zone}" if segment.hr_zone is not None else None

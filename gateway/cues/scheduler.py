@@ -119,7 +119,7 @@ SHORT = {
     "wind_down": "The gateway is stopping. Belt paused.",
     "command_refused": "The treadmill refused a command.",
 }
-SILENT = frozenset({"countdown_internal", "incline_unsupported", "control_granted"})
+SILENT = frozenset({"incline_unsupported"})  # a note for the screen, not for the ears
 INFO_CODES = frozenset({"plan_warning", "no_hr_source", "data_back", "hr_back", "plan_done"})
 
 
@@ -241,9 +241,10 @@ class CueScheduler:
 
     def next_due(self, now: float) -> float | None:
         """When :meth:`take` may have something that it has not now (a chatty cue's gap)."""
-        times = [self._last_chatty + self.min_gap_s for c in self._waiting.values() if c.chatty]
-        later = [t for t in times if t > now]
-        return min(later) if later else None
+        if not any(c.chatty for c in self._waiting.values()):
+            return None
+        due = self._last_chatty + self.min_gap_s
+        return due if due > now else None
 
     @property
     def waiting(self) -> list[Cue]:
@@ -260,8 +261,8 @@ class CueScheduler:
         *,
         chatty: bool = False,
     ) -> None:
-        said = self._said.get(text)
-        if said is not None and now - said < self.repeat_s and kind != "countdown":
+        self._said = {words: at for words, at in self._said.items() if now - at < self.repeat_s}
+        if text in self._said and kind != "countdown":
             return  # the same words a moment ago
         if priority is Priority.SAFETY:
             self._last_safety = now

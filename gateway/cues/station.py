@@ -24,11 +24,14 @@ if TYPE_CHECKING:
 def listener(announcer: Announcer) -> Callable[[HubMessage], None]:
     """A hub listener that feeds the announcer (cheap: it only updates the scheduler)."""
 
+    plans: list[object] = [None]  # the plan last handed over (by identity: cheap at 4 Hz)
+
     def on_message(message: HubMessage) -> None:
         if isinstance(message, StateMessage):
             snap = message.snapshot
-            if snap.workout is not None:
-                announcer.plan(snap.workout.segments, key=snap.workout)
+            if snap.workout is not None and snap.workout is not plans[0]:
+                plans[0] = snap.workout
+                announcer.plan(snap.workout.segments)
             announcer.state(snap)
         elif isinstance(message, AlertMessage):
             alert = message.alert

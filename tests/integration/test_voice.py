@@ -8,6 +8,7 @@ with nothing on top of anything" is checked on the sound, not on our counters.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import shutil
 import subprocess
@@ -83,7 +84,7 @@ async def test_a_turnaround_is_spoken_in_order_without_overlap(tmp_path: Path) -
     for sound in sounds:
         assert 0.2 < sound.seconds < 4.0, sound
         assert sound.rms > 0.02, f"{sound} is silent"
-    for before, after in zip(announcer.heard, announcer.heard[1:], strict=False):
+    for before, after in itertools.pairwise(announcer.heard):
         assert after.start >= before.end, "two cues overlapped"
     for heard, sound in zip(announcer.heard, sounds, strict=True):
         assert heard.end - heard.start >= sound.seconds * 0.95, "the next cue cut this one off"
