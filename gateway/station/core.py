@@ -567,7 +567,7 @@ class StationCore:
             and self._hr_target.free_mode
             and any(isinstance(a, CommandResult) and a.ok for a in actions)
         ):  # a speed set by hand ends free mode's heart-rate control, or it would undo it
-            self._hr_target.free(None, None, Effort(0.0))
+            self._hr_target.off()
             self._announce(
                 Alert(Level.INFO, "hr_target_off", "Heart-rate target off: speed set by hand.")
             )
@@ -600,11 +600,14 @@ class StationCore:
         except ValueError as exc:
             self._result(CommandResult(command.id, False, error=str(exc)))
             return
+        if target is None:
+            self._hr_target.off()
+            self._result(CommandResult(command.id, True, applied="heart-rate target off"))
+            return
         s = self.state
         speed = (s.requested_c or s.reported_c or 0) / 100 or FREE_START_KMH
         self._hr_target.free(s.segment, target, Effort(speed, s.incline_pct or 0.0))
-        applied = f"holding heart rate {target}" if target else "heart-rate target off"
-        self._result(CommandResult(command.id, True, applied=applied))
+        self._result(CommandResult(command.id, True, applied=f"holding heart rate {target}"))
 
     def _hr_fresh(self) -> bool:
         hr = self.state.hr

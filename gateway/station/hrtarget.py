@@ -48,26 +48,24 @@ class HrTarget:
     def segment(self, index: int, seg: Segment | None) -> None:
         """A new segment: a controller for it when it holds a heart rate, else none."""
         target = seg.hr_target(self.age) if seg is not None else None
-        self.index = index
-        self.free_mode = False
-        self._short_since, self.out_of_reach = None, None
-        self._asked_at = None
-        self._sent = None
-        if seg is None or target is None:
-            self.controller = None
-            return
-        start = Effort(seg.speed_kmh, seg.incline_pct or 0.0)
-        self.controller = HrController(target, start, fallback_kmh=seg.speed_kmh)
+        start = Effort(seg.speed_kmh, seg.incline_pct or 0.0) if seg is not None else None
+        self._hold(index, target, start, free_mode=False)
 
-    def free(self, index: int | None, target: HrRange | None, start: Effort) -> None:
-        """Free mode, by command: hold ``target`` from ``start`` (None: stop holding one)."""
-        self.index = index
-        self._asked_at = None
-        self._sent = None
-        self._short_since, self.out_of_reach = None, None
-        self.free_mode = target is not None
+    def free(self, index: int | None, target: HrRange, start: Effort) -> None:
+        """Free mode, by command: hold ``target`` from ``start``."""
+        self._hold(index, target, start, free_mode=True)
+
+    def off(self) -> None:
+        """Free mode's target dropped (``set_hr_target off``, a speed set by hand)."""
+        self._hold(self.index, None, None, free_mode=False)
+
+    def _hold(
+        self, index: int | None, target: HrRange | None, start: Effort | None, *, free_mode: bool
+    ) -> None:
+        self.index, self.free_mode = index, free_mode
+        self._asked_at = self._sent = self._short_since = self.out_of_reach = None
         self.controller = (
-            HrController(target, start, fallback_kmh=start.speed_kmh) if target else None
+            HrController(target, start) if target is not None and start is not None else None
         )
 
     def tick(self, s: GovernorState, now: float, hr_fresh: bool) -> EffortTarget | None:
@@ -86,7 +84,7 @@ class HrTarget:
         )
         bpm = s.hr.bpm if hr_fresh else None
         effort = c.update(now, bpm, bounds)
-        self._check_reach(effort, bpm, bounds, now)
+        self._check_reach(c.target, effort, bpm, bounds, now)
         want = Effort(round(effort.speed_kmh, 1), round(effort.incline_pct * 2) / 2)
         sent = self._sent
         if sent is not None and (
@@ -100,21 +98,21 @@ class HrTarget:
         incline = want.incline_pct if bounds.max_incline_pct > 0 else None
         return EffortTarget(self.index, want.speed_kmh, incline, why)
 
-    def _check_reach(self, effort: Effort, bpm: int | None, b: Bounds, now: float) -> None:
+    def _check_reach(
+        self, target: HrRange, effort: Effort, bpm: int | None, b: Bounds, now: float
+    ) -> None:
         """Full effort (the ceiling, the top incline) and the heart still below the range."""
-        c = self.controller
-        assert c is not None
         full = (
             effort.speed_kmh >= b.max_kmh - 0.05 and effort.incline_pct >= b.max_incline_pct - 0.05
         )
-        if not full or bpm is None or bpm >= c.target.low_bpm:
+        if not full or bpm is None or bpm >= target.low_bpm:
             self._short_since = None
             return
         if self._short_since is None:
             self._short_since = now
         if self.out_of_reach is None and now - self._short_since >= OUT_OF_REACH_S:
             self.out_of_reach = (
-                f"Heart-rate target {c.target} out of reach at {b.max_kmh:g} km/h"
+                f"Heart-rate target {target} out of reach at {b.max_kmh:g} km/h"
                 + (f" and {b.max_incline_pct:g} % incline" if b.max_incline_pct else "")
                 + ": holding there."
             )

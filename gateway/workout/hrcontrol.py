@@ -109,8 +109,7 @@ class HrController:
     """One segment's PI controller."""
 
     target: HrRange
-    start: Effort  # where the segment starts, and the anchor of the backward split
-    fallback_kmh: float  # heart rate lost
+    start: Effort  # where the segment starts, the anchor of the backward split, the fallback
     tau_s: float = 35.0
     gain_bpm_per_kmh: float = 12.0
     lambda_s: float = 60.0
@@ -134,8 +133,8 @@ class HrController:
         dt = 0.0 if self._last_at is None else max(0.0, now - self._last_at)
         self._last_at = now
         if bpm is None:
-            out = split(min(self.fallback_kmh, self.start.speed_kmh), self.start.speed_kmh, b)
-            out = Effort(out.speed_kmh, 0.0)
+            top = max(b.min_kmh, b.max_kmh)  # the segment's own speed, flat, within the bounds
+            out = Effort(min(max(self.start.speed_kmh, b.min_kmh), top), 0.0)
             self._integral = out.total - self.start.total  # bumpless when the heart is back
             self.output = out
             return out

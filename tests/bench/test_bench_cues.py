@@ -36,7 +36,7 @@ def test_bench_a_state_through_the_cue_scheduler(benchmark: BenchmarkFixture) ->
 
 
 def test_bench_the_hr_controller(benchmark: BenchmarkFixture) -> None:
-    c = HrController(HrRange(130, 140), Effort(3.0), fallback_kmh=3.0)
+    c = HrController(HrRange(130, 140), Effort(3.0))
     bounds = Bounds(1.0, 6.0, 15.0, backward=True)
     beats = itertools.cycle([110.0 + n % 40 for n in range(80)])
     clock = itertools.count(0.0, 2.0)

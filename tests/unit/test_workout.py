@@ -201,7 +201,7 @@ def test_no_controller_output_exceeds_what_it_is_allowed(
     start: float,
     dt: float,
 ) -> None:
-    c = HrController(HrRange(120, 130), Effort(start), fallback_kmh=start)
+    c = HrController(HrRange(120, 130), Effort(start))
     bounds = Bounds(1.0, max_kmh, max_incline, backward)
     for n, bpm in enumerate(heart):
         out = c.update(n * dt, bpm, bounds)
@@ -232,7 +232,7 @@ def test_forward_the_speed_goes_up_before_the_incline() -> None:
 def test_saturated_the_controller_does_not_wind_up() -> None:
     """Capped for ten minutes far below the range: the moment the heart rate is over
     the range, the effort comes down at once, not after unwinding ten minutes of error."""
-    c = HrController(HrRange(150, 160), Effort(3.0), fallback_kmh=3.0)
+    c = HrController(HrRange(150, 160), Effort(3.0))
     capped = Bounds(1.0, 4.0, 0.0, backward=True)
     for t in range(0, 600, 2):
         c.update(float(t), 110.0, capped)
