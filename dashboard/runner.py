@@ -23,7 +23,7 @@ from textual.widgets import Digits
 from gateway.safety.limits import hr_zone
 
 from .model import StationView, clock
-from .screens import LiveScreen
+from .screens import StationLive
 from .widgets import Quiet, hr_target_line
 
 ARROW_LEFT = (
@@ -58,17 +58,15 @@ class Readout(Vertical):
         self.query_one(".readout-label", Quiet).put(label or self.label)
 
 
-class RunnerScreen(LiveScreen):
+class RunnerScreen(StationLive):
     """Direction, speed, turnaround, metres left, heart rate: big."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "emergency", "EMERGENCY STOP", priority=True),
         Binding("r,escape", "back", "Station view"),
     ]
 
     def __init__(self, station: str) -> None:
-        super().__init__(name=f"runner-{station}")
-        self.station = station
+        super().__init__(station, name=f"runner-{station}")
 
     def compose(self) -> ComposeResult:
         yield Quiet("", id="runner-arrow")
@@ -115,9 +113,6 @@ class RunnerScreen(LiveScreen):
         if view.alerts:
             line += f"   ·   {view.alerts[-1].text}"
         self.query_one("#runner-line", Quiet).put(line)
-
-    async def action_emergency(self) -> None:
-        await self.dash.send(self.station, "stop", label="EMERGENCY STOP")
 
     def action_back(self) -> None:
         self.app.pop_screen()

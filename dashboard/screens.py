@@ -56,6 +56,21 @@ class LiveScreen(Screen[None]):
         raise NotImplementedError
 
 
+class StationLive(LiveScreen):
+    """A screen of one station: the emergency stop is the same key, the same door, on each."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "emergency", "EMERGENCY STOP", priority=True),
+    ]
+
+    def __init__(self, station: str, name: str) -> None:
+        super().__init__(name=name)
+        self.station = station
+
+    async def action_emergency(self) -> None:
+        await self.dash.send(self.station, "stop", label="EMERGENCY STOP")
+
+
 class OverviewScreen(LiveScreen):
     """Every treadmill publishing to the broker; Enter opens one."""
 
@@ -108,14 +123,13 @@ class OverviewScreen(LiveScreen):
                 self.dash.open_station(key)
 
 
-class StationScreen(LiveScreen):
+class StationScreen(StationLive):
     """One treadmill: tiles, direction, charts, plan, alerts, and the keys to steer it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "command('start')", "Start"),
         Binding("p", "command('pause')", "Pause"),
         Binding("x", "command('stop')", "Stop"),
-        Binding("space", "emergency", "EMERGENCY STOP", priority=True),
         Binding("plus,equals_sign", "speed(0.5)", "Speed +"),
         Binding("minus", "speed(-0.5)", "Speed −"),
         Binding("right_square_bracket", "incline(0.5)", "Incline +", show=False),
@@ -127,8 +141,7 @@ class StationScreen(LiveScreen):
     ]
 
     def __init__(self, station: str) -> None:
-        super().__init__(name=station)
-        self.station = station
+        super().__init__(station, name=station)
         self.asked_kmh: tuple[float, float] | None = None  # (km/h, when) of the last speed key
 
     def compose(self) -> ComposeResult:
@@ -205,9 +218,6 @@ class StationScreen(LiveScreen):
         if cmd not in COMMAND_NAMES:  # a binding naming no command of the contract
             raise ValueError(f"no command {cmd!r} in the MQTT contract")
         await self.dash.send(self.station, cast(CommandName, cmd), value)
-
-    async def action_emergency(self) -> None:
-        await self.dash.send(self.station, "stop", label="EMERGENCY STOP")
 
     async def action_speed(self, delta: float) -> None:
         # Two presses before the gateway's next state are two steps, not one: the
