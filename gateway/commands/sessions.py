@@ -49,7 +49,7 @@ def list_sessions(args: argparse.Namespace) -> int:
         print(f"{'id':>4}  {'started':16}  {'station':10} {'time':>8} {'dist':>8} "
               f"{'backward':>14} {'kcal':>5} {'avg HR':>6}  plan")  # fmt: skip
         for info in sessions:
-            cached = store.cached_summary(info.id) if info.ended else None
+            cached = store.cached(info.id, "totals") if info.ended else None
             if cached:
                 totals = Summary.of(cached)
             else:
@@ -57,7 +57,7 @@ def list_sessions(args: argparse.Namespace) -> int:
                     summarize(store.points(info.id)), mean_hr=store.mean_heart_rate(info.id)
                 )
                 if info.ended:
-                    store.save_summary(info.id, dataclasses.asdict(totals))
+                    store.keep(info.id, "totals", dataclasses.asdict(totals))
             mean_hr = totals.mean_hr
             distance = f"{totals.distance_m:.0f} m" if info.records else "-"
             backward = f"{totals.backward_m:.0f} m {_duration(totals.backward_s)[2:]}"

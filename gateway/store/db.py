@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ..errors import RetrogateError
 
@@ -54,10 +54,13 @@ CREATE TABLE IF NOT EXISTS events (
     payload TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_session ON events(session, ts);
-CREATE TABLE IF NOT EXISTS summaries (
-    session INTEGER PRIMARY KEY REFERENCES sessions(id),
-    body TEXT NOT NULL
-);
+DROP TABLE IF EXISTS summaries;  -- a cache, keyed by session only: replaced by ``derived``
+CREATE TABLE IF NOT EXISTS derived (
+    session INTEGER NOT NULL REFERENCES sessions(id),
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (session, kind)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS acks (
     session INTEGER NOT NULL REFERENCES sessions(id),
     stream TEXT NOT NULL,
@@ -218,22 +221,24 @@ class SessionStore:
         """Delete these sessions and everything recorded in them, then give the space back."""
         marks = ",".join("?" * len(sessions))
         with self._transaction():
-            for table in ("samples", "events", "acks", "summaries"):
+            for table in ("samples", "events", "acks", "derived"):
                 self._db.execute(f"DELETE FROM {table} WHERE session IN ({marks})", sessions)
             self._db.execute(f"DELETE FROM sessions WHERE id IN ({marks})", sessions)
         self._db.execute("VACUUM")
 
-    def cached_summary(self, session: int) -> dict[str, float | None] | None:
-        """An ended session's totals, as saved the first time they were listed."""
-        row = self._db.execute("SELECT body FROM summaries WHERE session=?", (session,)).fetchone()
+    def cached(self, session: int, kind: str) -> dict[str, Any] | None:
+        """What was derived from an ended session (its totals, the coach's facts), if kept."""
+        row = self._db.execute(
+            "SELECT body FROM derived WHERE session=? AND kind=?", (session, kind)
+        ).fetchone()
         return json.loads(row[0]) if row else None
 
-    def save_summary(self, session: int, totals: dict[str, float | None]) -> None:
-        """Keep an ended session's totals: it never changes again, and listing a
-        store that holds years of sessions must not re-read them all."""
+    def keep(self, session: int, kind: str, body: dict[str, Any]) -> None:
+        """Keep something derived from an ended session: it never changes again, and a
+        store that holds years of sessions must not be re-read for every listing or advice."""
         self._db.execute(
-            "INSERT OR REPLACE INTO summaries (session, body) VALUES (?, ?)",
-            (session, json.dumps(totals)),
+            "INSERT OR REPLACE INTO derived (session, kind, body) VALUES (?, ?, ?)",
+            (session, kind, json.dumps(body)),
         )
 
     def size_bytes(self) -> int:

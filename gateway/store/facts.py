@@ -8,6 +8,7 @@ own: a session that reached it is no reason to go faster.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from ..safety.actions import Rule
@@ -28,11 +29,22 @@ INTERVENTIONS = frozenset(
     }
 )
 HR_CEILING = frozenset({Rule.HR_CEILING, Rule.HR_PAUSE})
+KIND = "coach"  # the facts' name among what the store keeps per ended session
 MIN_STRETCH_M = 10.0  # a shorter "backward lap" is a turnaround's tail, not a stretch
 
 
 def facts_of(store: SessionStore, info: SessionInfo) -> SessionFacts:
-    """One session, as the coach sees it."""
+    """One session, as the coach sees it (an ended one read once, then kept)."""
+    kept = store.cached(info.id, KIND) if info.ended is not None else None
+    if kept is not None:
+        return SessionFacts(**kept)
+    facts = _read(store, info)
+    if info.ended is not None:
+        store.keep(info.id, KIND, dataclasses.asdict(facts))
+    return facts
+
+
+def _read(store: SessionStore, info: SessionInfo) -> SessionFacts:
     interventions = hr_ceiling = 0
     finished = False
     for _, kind, body in store.iter_events(info.id):

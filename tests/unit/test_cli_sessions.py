@@ -115,7 +115,7 @@ def test_an_ended_sessions_totals_are_kept_after_the_first_listing(
     assert main(["sessions"]) == 0
     first = capsys.readouterr().out
     store = SessionStore.in_dir(tmp_path)
-    kept = store.cached_summary(ended)
+    kept = store.cached(ended, "totals")
     assert kept is not None
     assert kept["distance_m"] == summarize(store.points(ended)).distance_m
     # Blank the records: a list that re-read them would now say 0 m.
@@ -125,3 +125,22 @@ def test_an_ended_sessions_totals_are_kept_after_the_first_listing(
     store.close()
     assert main(["sessions"]) == 0
     assert capsys.readouterr().out.splitlines()[1:] == first.splitlines()[1:]
+
+
+def test_the_coach_reads_an_ended_sessions_records_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Like the list: the coach must not re-read years of records every time it is asked."""
+    monkeypatch.setenv("RETROGATE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("RETROGATE_PLANS_DIR", str(tmp_path / "plans"))
+    (ended,) = _stored(tmp_path, 1)
+    assert main(["coach"]) == 0
+    first = capsys.readouterr().out
+    assert "last session" in first  # the stored session has a backward stretch
+    store = SessionStore.in_dir(tmp_path)
+    store._db.execute(  # a coach that re-read the records would now see no stretch at all
+        "UPDATE samples SET payload='{}' WHERE session=? AND stream='telemetry'", (ended,)
+    )
+    store.close()
+    assert main(["coach"]) == 0
+    assert capsys.readouterr().out == first
