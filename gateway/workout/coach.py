@@ -133,7 +133,7 @@ def propose(
         reasons = [f"no backward session recorded yet: start with {rungs[at]}"]
         if rungs[at].walking:
             reasons.append("backward walking comes before backward running")
-        return _proposal(rungs[at], reasons, top)
+        return _proposal(rungs[at], reasons)
     last = backward[-1]
     at = rung_of(last, rungs)
     reasons = [f"last session ({_day(last.started)}): {_describe(last, rungs[at])}"]
@@ -142,7 +142,7 @@ def propose(
         back = 2 if days >= 2 * GAP_STEP_BACK_DAYS else 1
         at = max(0, at - back)
         reasons.append(f"{days:.0f} days since then: {back} step{'s' if back > 1 else ''} back")
-        return _proposal(rungs[at], reasons, top)
+        return _proposal(rungs[at], reasons)
     if not last.clean:
         troubled = 0
         for facts in reversed(backward):
@@ -154,10 +154,10 @@ def propose(
             reasons.append("two sessions in a row with trouble: one step back")
         else:
             reasons.append("no step up after a session with trouble: the same again")
-        return _proposal(rungs[at], reasons, top)
+        return _proposal(rungs[at], reasons)
     if at + 1 >= len(rungs):
         reasons.append(f"the top of the ladder under the {top:g} km/h ceiling: the same again")
-        return _proposal(rungs[at], reasons, top)
+        return _proposal(rungs[at], reasons)
     here, up = rungs[at], rungs[at + 1]
     if here.walking and not up.walking:
         walked = sum(1 for f in backward if f.clean and rung_of(f, rungs) == at)
@@ -166,7 +166,7 @@ def propose(
                 f"{walked} of {WALK_SESSIONS_BEFORE_RUNNING} clean sessions at the top of backward "
                 "walking before backward running: the same again"
             )
-            return _proposal(here, reasons, top)
+            return _proposal(here, reasons)
         reasons.append(
             f"{walked} clean sessions of backward walking at {here.kmh:g} km/h: on to running"
         )
@@ -177,7 +177,7 @@ def propose(
             f"{here.stretch_m:.0f} m done at {here.kmh:g} km/h: {up.kmh:g} km/h, "
             f"stretches back to {up.stretch_m:.0f} m"
         )
-    return _proposal(up, reasons, top)
+    return _proposal(up, reasons)
 
 
 def _describe(f: SessionFacts, rung: Rung) -> str:
@@ -200,7 +200,7 @@ def _day(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d")
 
 
-def _proposal(rung: Rung, reasons: list[str], top: float) -> Proposal:
+def _proposal(rung: Rung, reasons: list[str]) -> Proposal:
     reasons = [*reasons, f"next: {rung}"]
     return Proposal(rung, plan_for(rung, "\n".join(reasons)), reasons)
 

@@ -7,6 +7,7 @@ A plan that fails validation is refused with the file, segment and field
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import stat
@@ -168,6 +169,12 @@ def load_plan_file(path: Path) -> Plan:
 
 def builtin_plans() -> dict[str, Plan]:
     """The plans shipped with retrogate, by name (file stem)."""
+    return dict(_builtin_plans())  # a copy: the cached one is shared
+
+
+@functools.cache
+def _builtin_plans() -> dict[str, Plan]:
+    """Read and validated once per process (``resolve_plan`` and ``load_plan`` ask often)."""
     folder = resources.files(__package__) / "plans"
     plans = {
         entry.name.removesuffix(".toml"): parse_plan(entry.read_text(encoding="utf-8"), entry.name)
