@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     """Propose, explain, write."""
     from ..store.db import SessionStore, StoreError
     from ..store.facts import history
-    from ..workout.coach import ladder, propose, rung_of
+    from ..workout.coach import ladder, propose, rung_of, top_kmh
     from ..workout.plan import plan_to_toml
     from .common import settings_or_exit
     from .plans import describe
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         metres = [f.backward_m for f in backward]
         # a file or a pipe gets the chart without colour codes
         print(progression_chart(days, kmh, metres, colour=sys.stdout.isatty()))
-        rungs = ladder(min(limits.backward_cap_kmh, ceiling or limits.backward_cap_kmh))
+        rungs = ladder(top_kmh(limits.backward_cap_kmh, ceiling))
         for day, f in zip(days, backward, strict=True):
             mark = "ok" if f.clean else "trouble"
             print(f"  {day}  {rungs[rung_of(f, rungs)]}  ({mark})")

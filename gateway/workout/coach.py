@@ -85,6 +85,11 @@ class Proposal:
     reasons: list[str]
 
 
+def top_kmh(cap_kmh: float, ceiling_kmh: float | None) -> float:
+    """The fastest backward rung: the cap, or a lower rehabilitation ceiling."""
+    return min(cap_kmh, ceiling_kmh) if ceiling_kmh is not None else cap_kmh
+
+
 def ladder(top_kmh: float) -> list[Rung]:
     """Every rung up to ``top_kmh`` (the cap, or a rehabilitation ceiling), slowest first."""
     speeds = [s for s in WALK_KMH if s <= top_kmh]
@@ -125,7 +130,7 @@ def propose(
     ceiling_kmh: float | None = None,
 ) -> Proposal:
     """The next session from the sessions so far (oldest first)."""
-    top = min(cap_kmh, ceiling_kmh) if ceiling_kmh is not None else cap_kmh
+    top = top_kmh(cap_kmh, ceiling_kmh)
     rungs = ladder(top)
     backward = [f for f in history if f.backward_stretches > 0]
     if not backward:
