@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..hub import Hub
-from ..safety.events import Command
+from ..safety.events import Command, RefusedCommand
 from ..store.db import SessionStore, Stream
 from ..store.recorder import StationRecord
 
@@ -28,7 +28,7 @@ class StationPort:
 
     id: str
     hub: Hub
-    submit: Callable[[Command], None]
+    submit: Callable[[Command | RefusedCommand], None]
     backward_cap_kmh: float  # the configured cap: the most Home Assistant may set
     decode_errors: Callable[[], int] = lambda: 0
 

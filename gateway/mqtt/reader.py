@@ -1,10 +1,12 @@
 """Commands in: read, checked against the contract, handed to the station's one door.
 
-A command is answered here only when it never reaches a station (unreadable,
-retained, a reply topic outside ``<prefix>/reply/``); everything else goes
-to ``StationPort.submit``, and the governor's answer comes back through the
-hub. Retained commands are refused: MQTT 5 says so on the message; over
-MQTT 3.1.1 a command waits for a fence (below) to find out.
+A command is answered here only when it carries no id to spend (unreadable,
+no ``id``); everything else goes to ``StationPort.submit``, a refusal of the
+contract (a bad field, retained, a reply topic outside ``<prefix>/reply/``)
+as a ``RefusedCommand`` so that its id is remembered, and the governor's
+answer comes back through the hub. Retained commands are refused: MQTT 5
+says so on the message; over MQTT 3.1.1 a command waits for a fence (below)
+to find out.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from ..clock import Clock
 from ..contract.payloads import CommandResultPayload
 from ..contract.topics import Topics
+from ..safety.events import RefusedCommand
 from .commands import parse_command, response_topic_error
 from .ports import Reply, StationPort
 
@@ -170,7 +173,15 @@ class CommandReader:
                 reply = (str(response_topic), getattr(props, "CorrelationData", None))
         if isinstance(parsed, CommandResultPayload):
             self.refused += 1
-            self._answer(station, parsed, reply)
+            if parsed.id is None:  # no id to spend: answered here
+                self._answer(station, parsed, reply)
+                return
+            # The id is spent even so: the governor remembers it and gives the answer.
+            if reply is not None:
+                self._expect_reply(parsed.id, reply)
+            self.stations[station].submit(
+                RefusedCommand(parsed.id, parsed.error or "refused", "mqtt", stale=message.retain)
+            )
             return
         if reply is not None:
             self._expect_reply(parsed.id, reply)

@@ -103,6 +103,22 @@ class Command:
 
 
 @dataclass(frozen=True, slots=True)
+class RefusedCommand:
+    """A command refused before the door (unreadable fields, retained, a reply
+    topic outside the namespace) that still carries an id.
+
+    It comes to the governor anyway so the id is remembered with the others:
+    the same id arriving later, however well formed, is refused too (one id,
+    one answer, SAFETY.md 15). The governor gives the answer.
+    """
+
+    id: str
+    error: str
+    source: str = "unknown"
+    stale: bool = False  # refused as retained or replayed, not as malformed
+
+
+@dataclass(frozen=True, slots=True)
 class ControlGranted:
     """Request Control succeeded."""
 
@@ -169,6 +185,7 @@ Event = (
     | HeartRateSample
     | SegmentChange
     | EffortTarget
+    | RefusedCommand
     | Command
     | ControlGranted
     | ControlLost

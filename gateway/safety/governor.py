@@ -69,6 +69,7 @@ from .events import (
     HeartRateSample,
     MachineFeatures,
     MachineStopped,
+    RefusedCommand,
     SegmentChange,
     Shutdown,
     SpeedRangeReported,
@@ -782,49 +783,66 @@ def _number(value: float | str | None) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _admit(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState | None:
-    """The one door every command passes, whatever it asks: None when refused.
+def _admit(s: GovernorState, c: Command, now: float, out: _Out) -> tuple[GovernorState, bool]:
+    """The one door every command passes, whatever it asks: the state, and whether it passed.
 
-    Shutting down, retained, a replayed id, expired, too many: refused here,
-    for the speed commands and the workout's (``load_plan``, ``next_segment``)
-    alike.
+    A replayed id is refused first; any other id is remembered before any
+    other check, so an id refused here (shutting down, retained, expired,
+    too many) is never carried out later either: one id, one answer
+    (SAFETY.md 15). Speed commands and the workout's alike.
     """
-    if s.stopping:
-        _refuse(s, c, out, Rule.WIND_DOWN, "the gateway is shutting down")
-        return None
-    if c.retained:
-        _refuse(s, c, out, Rule.STALE_COMMAND, "retained commands are ignored")
-        return None
     if c.id in s.commands.seen_ids:
         _refuse(s, c, out, Rule.STALE_COMMAND, f"command {c.id!r} was already handled")
-        return None
-    s = replace(
-        s, commands=replace(s.commands, seen_ids=(*s.commands.seen_ids[-(SEEN_IDS - 1) :], c.id))
-    )
-    ttl = c.ttl_s if c.ttl_s is not None else s.limits.command_ttl_s
-    if c.issued_at is not None and now - c.issued_at > ttl:
-        _refuse(s, c, out, Rule.STALE_COMMAND, f"expired {now - c.issued_at - ttl:.1f} s ago")
-        return None
+        return s, False
+    s = _remember(s, c.id)
+    error = _admission_error(s, c, now)
+    if error is not None:
+        rule, why = error
+        _refuse(s, c, out, rule, why)
+        return s, False
     if c.source != "plan":
         recent = tuple(t for t in s.commands.times if now - t < RATE_WINDOW_S)
-        if len(recent) >= RATE_MAX:
-            _refuse(
-                s,
-                c,
-                out,
-                Rule.RATE_LIMITED,
-                f"more than {RATE_MAX} commands in {RATE_WINDOW_S:g} s",
-            )
-            return None
         s = replace(s, commands=replace(s.commands, times=(*recent, now)))
+    return s, True
+
+
+def _remember(s: GovernorState, command_id: str) -> GovernorState:
+    seen = (*s.commands.seen_ids[-(SEEN_IDS - 1) :], command_id)
+    return replace(s, commands=replace(s.commands, seen_ids=seen))
+
+
+def _admission_error(s: GovernorState, c: Command, now: float) -> tuple[Rule, str] | None:
+    """Why the door stays shut for this command (not counting a replayed id), or None."""
+    if s.stopping:
+        return Rule.WIND_DOWN, "the gateway is shutting down"
+    if c.retained:
+        return Rule.STALE_COMMAND, "retained commands are ignored"
+    ttl = c.ttl_s if c.ttl_s is not None else s.limits.command_ttl_s
+    if c.issued_at is not None and now - c.issued_at > ttl:
+        return Rule.STALE_COMMAND, f"expired {now - c.issued_at - ttl:.1f} s ago"
+    if c.source != "plan":
+        recent = [t for t in s.commands.times if now - t < RATE_WINDOW_S]
+        if len(recent) >= RATE_MAX:
+            return Rule.RATE_LIMITED, f"more than {RATE_MAX} commands in {RATE_WINDOW_S:g} s"
+    return None
+
+
+def _on_refused(s: GovernorState, e: RefusedCommand, out: _Out) -> GovernorState:
+    """A command the contract refused: its id is spent like any other's."""
+    error, rule = e.error, Rule.STALE_COMMAND if e.stale else Rule.BAD_COMMAND
+    if e.id in s.commands.seen_ids:
+        error, rule = f"command {e.id!r} was already handled", Rule.STALE_COMMAND
+    else:
+        s = _remember(s, e.id)
+    out.actions.append(CommandResult(e.id, False, error=error, source=e.source))
+    out.actions.append(Decision(rule, f"command from {e.source}", f"refused: {error}"))
     return s
 
 
 def _on_command(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState:
-    admitted = _admit(s, c, now, out)
-    if admitted is None:
+    s, admitted = _admit(s, c, now, out)
+    if not admitted:
         return s
-    s = admitted
     if c.kind in ENGINE_COMMANDS:
         out.actions.append(ToEngine(c))
         out.actions.append(
@@ -954,6 +972,8 @@ def step(state: GovernorState, event: Event, now: float) -> tuple[GovernorState,
             dataclasses.replace(a, source=event.source) if isinstance(a, CommandResult) else a
             for a in out.actions
         ]
+    elif isinstance(event, RefusedCommand):
+        state = _on_refused(state, event, out)
     elif isinstance(event, SegmentChange):
         state = _on_segment(state, event, now, out)
     elif isinstance(event, EffortTarget):

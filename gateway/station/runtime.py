@@ -29,7 +29,7 @@ from ..ftms import uuids as U
 from ..hub import Hub, Snapshot
 from ..link import Link, LinkError
 from ..safety import SafetyLimits
-from ..safety.events import Command, Shutdown, Tick
+from ..safety.events import Command, RefusedCommand, Shutdown, Tick
 from ..safety.governor import GovernorState
 from ..workout.engine import WorkoutEngine
 from ..workout.plan import Plan, PlanError, plan_by_name
@@ -127,7 +127,7 @@ class StationRuntime:
 
     # --- public ---------------------------------------------------------------------------
 
-    def submit(self, command: Command) -> None:
+    def submit(self, command: Command | RefusedCommand) -> None:
         """Hand a command (MQTT, dashboard, CLI) to the station: never blocks.
 
         Every command, whatever it asks, goes to the governor first (its

@@ -355,3 +355,84 @@ async def test_the_amqtt_fallback_sends_no_retained_message_to_an_unrelated_subs
             await watcher.wait_for(lambda: "q1" in answers(watcher))
     assert [t for t, _, _ in unrelated.messages] == ["nothing/here"]
     assert answers(watcher)["q1"][0]["ok"] is True
+
+
+REPLAYS: dict[str, object] = {
+    "start": None,
+    "pause": None,
+    "stop": None,
+    "set_speed": 4.0,
+    "set_incline": 2.0,
+    "set_direction": "backward",
+    "set_cap": 4.0,
+    "confirm": None,
+    "next_segment": None,
+    "load_plan": "intro-backward-walk",
+    "set_hr_target": "zone 2",
+}
+
+
+async def test_an_id_refused_in_any_way_is_refused_when_replayed_with_any_command(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    """Defect (issue 23): an id refused for rate or as expired was forgotten; the same
+    id then started the belt. Every way a command is refused (the rate limit, expired,
+    retained, a bad field, a clock in the future, a reply topic outside the namespace),
+    then every kind of command under that id: refused as already handled, and nothing
+    reaches the treadmill."""
+    writes: list[ControlPointRequest] = []
+    watcher = Observer(broker.port, topics=(RESULTS,))
+    now = time.time()
+    firsts: list[tuple[str, dict[str, object], bool, Properties | None]] = []
+    for kind in REPLAYS:
+        base: dict[str, object] = {"cmd": kind}
+        firsts += [
+            (f"expired-{kind}", base | {"ts": now - 3600, "ttl_ms": 1000}, False, None),
+            (f"retained-{kind}", base, True, None),
+            (f"field-{kind}", base | {"value": [1]}, False, None),
+            (f"future-{kind}", base | {"ts": now + 3600}, False, None),
+            (f"reply-{kind}", base, False, v5_reply_to("retrogate/sim/telemetry")),
+        ]
+    async with observing(watcher):
+        options = RunOptions(sim=True, on_write=lambda _, r: writes.append(r))
+        settings = settings_for(broker.port, tmp_path / "data")
+        v5 = aiomqtt.ProtocolVersion.V5
+        async with (
+            running_gateway(settings, options),
+            aiomqtt.Client("127.0.0.1", broker.port, protocol=v5) as client,
+        ):
+            # 20 harmless commands, then one of each kind inside the same second
+            await asyncio.gather(
+                *(
+                    client.publish(CMD, json.dumps({"id": f"fill{i}", "cmd": "confirm"}), qos=1)
+                    for i in range(20)
+                )
+            )
+            for kind in REPLAYS:
+                body = json.dumps({"id": f"rate-{kind}", "cmd": kind})
+                await client.publish(CMD, body, qos=1)
+            for cid, body, retain, props in firsts:
+                raw = json.dumps(body | {"id": cid})
+                await client.publish(CMD, raw, qos=1, retain=retain, properties=props)
+            ids = [f"rate-{k}" for k in REPLAYS] + [cid for cid, *_ in firsts]
+            await watcher.wait_for(lambda: all(i in answers(watcher) for i in ids))
+            assert writes, "the gateway holds control of the simulator"
+            before = len(writes)
+            for cid in ids:
+                for kind, value in REPLAYS.items():
+                    body = {"id": cid, "cmd": kind, "value": value, "ts": time.time()}
+                    raw = json.dumps(body)
+                    await client.publish(CMD, raw, qos=1)
+            total = len(ids) * (1 + len(REPLAYS))
+            await watcher.wait_for(
+                lambda: sum(len(answers(watcher).get(i, [])) for i in ids) >= total, within=60
+            )
+    got = answers(watcher)
+    for cid in ids:
+        first, *again = got[cid]
+        assert first["ok"] is False, (cid, first)
+        assert [a["error"] for a in again] == [f"command {cid!r} was already handled"] * len(
+            REPLAYS
+        ), cid
+    assert all("more than 20 commands" in str(got[f"rate-{k}"][0]["error"]) for k in REPLAYS)
+    assert [w for w in writes[before:] if w.op in MOVING | {ControlOp.SET_TARGET_INCLINATION}] == []

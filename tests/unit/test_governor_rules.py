@@ -281,12 +281,11 @@ def test_stale_and_bad_commands_are_refused_and_change_nothing(
     assert [r.ok for r in results(actions)] == [False]
     assert error in (results(actions)[0].error or "")
     assert of(actions, SetTargetSpeed) == []
-    if command.retained:
-        assert run.state == before
-    else:
-        # only the ids and times the admission check remembers may change
-        assert run.state.commands.recent == before.commands.recent
-        assert run.state._replace(commands=before.commands) == before
+    # only the ids and times the admission check remembers may change (a refused id
+    # is remembered too: one id, one answer)
+    assert command.id in run.state.commands.seen_ids
+    assert run.state.commands.recent == before.commands.recent
+    assert run.state._replace(commands=before.commands) == before
 
 
 def test_replayed_command_is_refused() -> None:
@@ -807,3 +806,45 @@ def test_the_hr_step_down_starts_from_a_console_target_newer_than_our_write() ->
     # the limit is one step under 5.0 (4.5); the plan asked 4.0, which is under it
     assert run.state.hr.limit_c == 450
     assert of(actions, SetTargetSpeed) == [SetTargetSpeed(4.0)]
+
+
+def _refused_first(run: Run, how: str, kind: CommandKind) -> None:
+    """Get the id ``dup`` refused in one of the admission's ways."""
+    if how == "rate":
+        for _ in range(20):
+            run.feed(cmd(CommandKind.SET_INCLINE, 1.0))
+        first = run.feed(Command("dup", CommandKind.CONFIRM))
+        assert "more than 20 commands" in str(results(first)[0].error)
+        run.feed(Tick(), at=run.now + 1.5)  # the rate window has passed
+    elif how == "expired":
+        first = run.feed(Command("dup", CommandKind.CONFIRM, issued_at=run.now - 60, ttl_s=1.0))
+        assert str(results(first)[0].error).startswith("expired")
+    elif how == "retained":
+        first = run.feed(Command("dup", kind, 1.0, retained=True))
+        assert "retained" in str(results(first)[0].error)
+    else:
+        first = run.feed(Command("dup", CommandKind.SET_SPEED, "fast"))
+        assert "speed must be" in str(results(first)[0].error)
+
+
+@pytest.mark.parametrize("how", ["rate", "expired", "retained", "bad value"])
+@pytest.mark.parametrize("kind", list(CommandKind))
+def test_an_id_refused_once_is_never_carried_out_later(how: str, kind: CommandKind) -> None:
+    """Defect (issue 23): an id refused for rate or as expired was forgotten, so the
+    same id acted later (``confirm`` refused, then ``start`` with that id carried out)."""
+    run = backward_at(5.0)
+    run.feed(cmd(CommandKind.PAUSE))
+    run.feed(TreadmillRecord(0.0))
+    _refused_first(run, how, kind)
+    value: object = {
+        CommandKind.SET_SPEED: 4.0,
+        CommandKind.SET_INCLINE: 2.0,
+        CommandKind.SET_DIRECTION: "forward",
+        CommandKind.SET_CAP: 4.0,
+        CommandKind.LOAD_PLAN: "intro-backward-walk",
+        CommandKind.SET_HR_TARGET: "zone 2",
+    }.get(kind)
+    again = run.feed(Command("dup", kind, value))  # type: ignore[arg-type]
+    assert [r.error for r in results(again)] == ["command 'dup' was already handled"]
+    assert of(again, ToEngine) == []
+    assert [a for a in again if isinstance(a, SetTargetSpeed | Start | SetIncline)] == []

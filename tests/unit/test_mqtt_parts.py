@@ -29,7 +29,7 @@ from gateway.mqtt.publisher import Publisher
 from gateway.mqtt.reader import CommandReader
 from gateway.safety.actions import Alert, CommandResult, Level
 from gateway.safety.direction import Direction
-from gateway.safety.events import Command, CommandKind
+from gateway.safety.events import Command, CommandKind, RefusedCommand
 from gateway.store.db import SessionStore, Stream
 from gateway.store.recorder import StationRecord
 
@@ -40,7 +40,7 @@ class Door:
     """A station port whose door remembers what came through."""
 
     def __init__(self) -> None:
-        self.submitted: list[Command] = []
+        self.submitted: list[Command | RefusedCommand] = []
         self.answers: list[tuple[str, CommandResultPayload, Reply | None]] = []
         self.replies: dict[str, Reply] = {}
         self.port = StationPort("tm1", Hub(Snapshot("tm1")), self.submitted.append, 6.0)
@@ -70,18 +70,25 @@ async def test_a_good_command_goes_through_the_stations_door_and_nothing_else() 
     door = Door()
     reader = door.reader()
     reader.take("tm1", message({"id": "a", "cmd": "set_speed", "value": 5.5, "ts": time.time()}))
-    assert [(c.id, c.kind, c.value) for c in door.submitted] == [("a", CommandKind.SET_SPEED, 5.5)]
+    [submitted] = door.submitted
+    assert isinstance(submitted, Command)
+    assert (submitted.id, submitted.kind, submitted.value) == ("a", CommandKind.SET_SPEED, 5.5)
     assert door.answers == []  # the governor answers, through the hub
     assert (reader.commands, reader.refused) == (1, 0)
 
 
-async def test_a_bad_command_is_answered_here_and_never_reaches_the_station() -> None:
+async def test_a_bad_command_never_reaches_the_station_as_a_command() -> None:
+    """Without an id it is answered here; with one, the id goes to the governor to be
+    spent (a later command with that id is refused there), never a command."""
     door = Door()
     reader = door.reader()
     for body in (b"{nope", {"id": "b", "cmd": "set_speed", "value": True}, {"cmd": "fly"}):
         reader.take("tm1", message(body))
-    assert door.submitted == []
-    assert [r.ok for _, r, _ in door.answers] == [False, False, False]
+    assert [c for c in door.submitted if isinstance(c, Command)] == []
+    assert [r.ok for _, r, _ in door.answers] == [False, False]
+    [refused] = door.submitted
+    assert isinstance(refused, RefusedCommand)
+    assert (refused.id, "value" in refused.error) == ("b", True)
     assert reader.refused == 3
 
 
@@ -90,10 +97,16 @@ async def test_a_reply_topic_outside_the_namespace_is_refused() -> None:
     reader = door.reader()
     body = {"id": "c", "cmd": "pause"}
     reader.take("tm1", message(body, response_topic=T.telemetry("tm1")))
-    assert door.submitted == []
-    assert "reply namespace" in (door.answers[0][1].error or "")
+    [refused] = door.submitted
+    assert isinstance(refused, RefusedCommand)
+    assert "reply namespace" in refused.error
+    assert door.answers == []  # the governor answers, on …/cmd/result only
+    assert door.replies == {}
     reader.take("tm1", message(body | {"id": "d"}, response_topic="retrogate/reply/me"))
-    assert [c.id for c in door.submitted] == ["d"]
+    assert [(type(c).__name__, c.id) for c in door.submitted] == [
+        ("RefusedCommand", "c"),
+        ("Command", "d"),
+    ]
     assert door.replies == {"d": ("retrogate/reply/me", b"c-1")}
 
 
