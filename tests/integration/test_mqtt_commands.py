@@ -409,10 +409,9 @@ async def test_an_id_refused_in_any_way_is_refused_when_replayed_with_any_comman
                 )
             )
             for kind in REPLAYS:
-                body = json.dumps({"id": f"rate-{kind}", "cmd": kind})
-                await client.publish(CMD, body, qos=1)
-            for cid, body, retain, props in firsts:
-                raw = json.dumps(body | {"id": cid})
+                await client.publish(CMD, json.dumps({"id": f"rate-{kind}", "cmd": kind}), qos=1)
+            for cid, first, retain, props in firsts:
+                raw = json.dumps(first | {"id": cid})
                 await client.publish(CMD, raw, qos=1, retain=retain, properties=props)
             ids = [f"rate-{k}" for k in REPLAYS] + [cid for cid, *_ in firsts]
             await watcher.wait_for(lambda: all(i in answers(watcher) for i in ids))
@@ -420,9 +419,8 @@ async def test_an_id_refused_in_any_way_is_refused_when_replayed_with_any_comman
             before = len(writes)
             for cid in ids:
                 for kind, value in REPLAYS.items():
-                    body = {"id": cid, "cmd": kind, "value": value, "ts": time.time()}
-                    raw = json.dumps(body)
-                    await client.publish(CMD, raw, qos=1)
+                    replay = {"id": cid, "cmd": kind, "value": value, "ts": time.time()}
+                    await client.publish(CMD, json.dumps(replay), qos=1)
             total = len(ids) * (1 + len(REPLAYS))
             await watcher.wait_for(
                 lambda: sum(len(answers(watcher).get(i, [])) for i in ids) >= total, within=60
