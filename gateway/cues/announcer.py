@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..clock import Clock
-from .scheduler import Cue, CueScheduler, PlannedSegment, StateLike
-from .voice import Voice
+from .scheduler import Cue, CueScheduler, PlannedSegment, Priority, StateLike
+from .voice import Voice, unsaid
 
 log = logging.getLogger(__name__)
 
 HEARD = 200  # the cues kept as said (tests and diagnostics), bounded for a long session
 RESTART_S = 0.5
+LAST_WORDS_S = 4.0  # on the way out, a waiting safety cue ("Belt paused.") is still said
 
 
 class PlannedLike(Protocol):
@@ -107,9 +108,28 @@ class Announcer:
         try:
             yield self
         finally:
+            await self._last_words()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            self.scheduler.stop("the gateway stopped first")
+            self._record_gone()
+
+    async def _last_words(self) -> None:
+        """A safety cue raised while stopping (the wind-down) is heard before the end."""
+        self.scheduler.stop("the gateway stopped first", keep=Priority.SAFETY)
+        self._record_gone()
+        if not self.scheduler.waiting:
+            return
+        self._poke()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(LAST_WORDS_S):
+                await self.drained()
+
+    def _record_gone(self) -> None:
+        while self.scheduler.gone:
+            cue, reason = self.scheduler.gone.pop(0)
+            unsaid(self.voice, cue, reason)
 
     async def _supervised(self) -> None:
         while True:
@@ -124,6 +144,7 @@ class Announcer:
     async def _speak(self) -> None:
         while True:
             cue = self.scheduler.take(self.clock.now())
+            self._record_gone()
             if cue is None:
                 due = self.scheduler.next_due(self.clock.now())
                 self._wake.clear()

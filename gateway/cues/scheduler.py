@@ -12,6 +12,11 @@ the plan) into short spoken cues, and decides which one is said next:
   be said in its second is dropped, never said late;
 * **a gap between chatty cues** ("20 metres to go"), so the voice does not
   narrate every second;
+* **the turn is never talked over**: an information cue does not start when
+  it could not end before the next turnaround cue (its length is estimated
+  from its words), nothing informative is said while the belt slows or
+  counts down, and a segment that begins with a turn is announced after
+  "Now backward", not over the countdown;
 * **one of a kind**: a newer cue of the same kind replaces the waiting one
   (the countdown's 2 replaces its 3), and the same words are not repeated
   within a few seconds (a console that keeps asking for more speed).
@@ -118,7 +123,12 @@ SHORT = {
     "no_hr_source": "No heart rate source. Heart rate protections are off.",
     "wind_down": "The gateway is stopping. Belt paused.",
     "command_refused": "The treadmill refused a command.",
+    # {0}, {1}: the numbers in the message, in order, as a person says them
+    "overspeed": "Belt too fast. Slowing to {1} kilometres an hour.",
+    "target_over_cap": "Capped at {1} kilometres an hour.",
+    "target_over_limit": "Heart rate high. Holding {1} kilometres an hour.",
 }
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
 SILENT = frozenset({"incline_unsupported"})  # a note for the screen, not for the ears
 INFO_CODES = frozenset({"plan_warning", "no_hr_source", "data_back", "hr_back", "plan_done"})
 
@@ -131,14 +141,18 @@ class CueScheduler:
     repeat_s: float = 8.0  # the same words again only after this
     warn_turn_s: float = 10.0  # "turn around in 10 seconds"
     metres_left: Sequence[float] = (20.0, 10.0)
+    seconds_per_word: float = 0.5  # espeak-ng at 165 wpm with its pauses (measured: 0.4-0.5)
     _waiting: dict[str, Cue] = field(default_factory=dict)
     _plan: list[PlannedSegment] = field(default_factory=list)
     _last: StateLike | None = None
+    _last_at: float = 0.0
+    _after_turn: int | None = None  # a segment to announce once the turn is done
     _last_chatty: float = float("-inf")
     _said: dict[str, float] = field(default_factory=dict)  # words -> when
     _last_safety: float = float("-inf")
     _plan_done: float = float("-inf")
     dropped: int = 0  # cues whose moment passed before they could be said
+    gone: list[tuple[Cue, str]] = field(default_factory=list)  # not said, and why (to record)
 
     # --- inputs ----------------------------------------------------------------------
 
@@ -166,7 +180,7 @@ class CueScheduler:
         if code == "plan_done":
             self._plan_done = now
             self._waiting.pop("stopped", None)
-        text = SHORT.get(code) or words(message)
+        text = short(code, message)
         if level in ("danger", "warning") and code not in INFO_CODES:
             self._offer(text, Priority.SAFETY, code, now, SAFETY_LIFETIME)
         else:
@@ -174,10 +188,16 @@ class CueScheduler:
 
     def state(self, s: StateLike, now: float) -> None:
         """A new state: cues for what changed since the last one."""
-        last, self._last = self._last, s
+        last, self._last, self._last_at = self._last, s, now
         seg, before = s.segment, last.segment if last is not None else None
         if seg is not None and not seg.finished and (before is None or before.index != seg.index):
-            self._segment_started(seg, now)
+            self._after_turn = seg.index
+        if self._after_turn is not None:
+            if seg is None or seg.finished or seg.index != self._after_turn:
+                self._after_turn = None
+            elif s.phase not in TURN_PHASES:  # the governor turns before the segment shows
+                self._after_turn = None
+                self._segment_started(seg, now, turned=before is not None and _turned(last))
         if last is None:
             return
         if s.cap_limiting and not last.cap_limiting:
@@ -200,7 +220,8 @@ class CueScheduler:
                         f"{number(mark)} metres to go.", Priority.INFO, "left", now, chatty=True
                     )
 
-    def _segment_started(self, seg: SegmentLike, now: float) -> None:
+    def _segment_started(self, seg: SegmentLike, now: float, *, turned: bool = False) -> None:
+        """What the segment asks for; after a turn, "Now backward." already said which way."""
         if not 0 <= seg.index < len(self._plan):
             return
         planned = self._plan[seg.index]
@@ -211,10 +232,13 @@ class CueScheduler:
         )
         lead = f"{words(planned.note)}. " if planned.note else ""
         speed = f"{number(planned.speed_kmh)} kilometres an hour"
+        way = "" if turned else f"{planned.direction.capitalize()}, "
+        if turned:
+            how = how[0].upper() + how[1:] if not lead else how
         if planned.hr is not None:
-            text = f"{lead}{planned.direction.capitalize()}, {how}, heart rate {planned.hr}."
+            text = f"{lead}{way}{how}, heart rate {planned.hr}."
         else:
-            text = f"{lead}{planned.direction.capitalize()}, {how} at {speed}."
+            text = f"{lead}{way}{how} at {speed}."
         self._offer(text, Priority.INFO, "segment", now)
 
     # --- output ----------------------------------------------------------------------
@@ -223,12 +247,13 @@ class CueScheduler:
         """The cue to say now (and forget), or None: nothing due, or a chatty one must wait."""
         for kind, cue in list(self._waiting.items()):
             if cue.until < now:
-                del self._waiting[kind]
+                self._forget(kind, "too late: its moment passed while others were said")
                 self.dropped += 1
         ready = [
             c
             for c in self._waiting.values()
-            if not c.chatty or now - self._last_chatty >= self.min_gap_s
+            if (not c.chatty or now - self._last_chatty >= self.min_gap_s)
+            and (c.priority is not Priority.INFO or self._fits(c, now))
         ]
         if not ready:
             return None
@@ -240,11 +265,30 @@ class CueScheduler:
         return cue
 
     def next_due(self, now: float) -> float | None:
-        """When :meth:`take` may have something that it has not now (a chatty cue's gap)."""
-        if not any(c.chatty for c in self._waiting.values()):
-            return None
-        due = self._last_chatty + self.min_gap_s
-        return due if due > now else None
+        """When :meth:`take` may have something that it has not now: a chatty cue's gap
+        ends, or a held cue's deadline passes (to drop it, so the announcer is idle)."""
+        times = [c.until + 0.01 for c in self._waiting.values()]
+        if any(c.chatty for c in self._waiting.values()):
+            times.append(self._last_chatty + self.min_gap_s)
+        return min((t for t in times if t > now), default=None)
+
+    def speaking_s(self, text: str) -> float:
+        """About how long the words take to say (a little long rather than short)."""
+        return 0.4 + self.seconds_per_word * len(text.split())
+
+    def _fits(self, cue: Cue, now: float) -> bool:
+        """An information cue may start: it ends before the next turnaround cue is due."""
+        s = self._last
+        if s is None:
+            return True
+        if s.phase in TURN_PHASES:
+            return False
+        turn = s.next_turn_s
+        if turn is None:
+            return True
+        turn_at = self._last_at + turn
+        warn_at = turn_at - self.warn_turn_s if turn > self.warn_turn_s else turn_at
+        return now + self.speaking_s(cue.text) <= warn_at
 
     @property
     def waiting(self) -> list[Cue]:
@@ -267,11 +311,32 @@ class CueScheduler:
         if priority is Priority.SAFETY:
             self._last_safety = now
         life = lifetime if lifetime is not None else LIFETIME.get(kind, INFO_LIFETIME)
-        if kind == "countdown":
-            self._waiting.pop("turnaround", None)  # the dwell started: the slow-down is old news
+        if kind == "countdown":  # the dwell started: the slow-down is old news
+            self._forget("turnaround", "overtaken by the countdown")
         if kind == "turned":
-            self._waiting.pop("countdown", None)
+            self._forget("countdown", "overtaken by the turn")
+        self._forget(kind, "replaced by a newer one of its kind")
         self._waiting[kind] = Cue(text, priority, kind, now, now + life, chatty)
+
+    def _forget(self, kind: str, reason: str) -> None:
+        cue = self._waiting.pop(kind, None)
+        if cue is not None:
+            self.gone.append((cue, reason))
+
+    def stop(self, reason: str, *, keep: Priority | None = None) -> None:
+        """Nothing more will be said (but cues of priority ``keep`` or more urgent):
+        every other waiting cue is gone, with the reason."""
+        for kind, cue in list(self._waiting.items()):
+            if keep is None or cue.priority > keep:
+                self._forget(kind, reason)
+
+
+TURN_PHASES = frozenset({"turning", "dwell"})
+
+
+def _turned(state: StateLike | None) -> bool:
+    """The previous state was part of a turn (so "Now ..." was just said)."""
+    return state is not None and state.phase in TURN_PHASES
 
 
 UNITS = [
@@ -280,11 +345,23 @@ UNITS = [
     (re.compile(r"(\d)\s*s\b"), r"\1 seconds"),
     (re.compile(r"(\d)\s*m\b"), r"\1 metres"),
     (re.compile(r"(\d)\s*%"), r"\1 percent"),
-    (re.compile(r"(\d+)\.0\b"), r"\1"),
+    (re.compile(r"(\d+)\.0+\b"), r"\1"),  # 7.00 -> 7
+    (re.compile(r"(\d+\.\d*?[1-9])0+\b"), r"\1"),  # 6.50 -> 6.5
     (re.compile(r"\s*\([^)]*\)"), ""),
     (re.compile(r"\b1 seconds\b"), "1 second"),
     (re.compile(r"\b1 metres\b"), "1 metre"),
 ]
+
+
+def short(code: str, message: str) -> str:
+    """The spoken form of an alert: its own short wording, or the message in words."""
+    template = SHORT.get(code)
+    if template is None:
+        return words(message)
+    try:
+        return template.format(*(number(float(n)) for n in NUMBER.findall(message)))
+    except IndexError:  # a message without the numbers its wording needs
+        return words(message)
 
 
 def words(text: str) -> str:

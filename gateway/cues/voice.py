@@ -77,7 +77,15 @@ def tone_wav(priority: Priority) -> bytes:
 
 @dataclass
 class Recording:
-    """Numbered WAV files, one per cue, and a line each in ``cues.txt`` (start, text)."""
+    """Numbered WAV files, one per cue, and a line each in ``cues.txt``.
+
+    A line is written when the sound is over (or cut off), so the index never
+    names a WAV that was not made, and a cue that was never heard has a line
+    too, saying why. Columns, tab-separated: number (``-`` when not said),
+    kind, words, when the cue became due, when its sound started and ended
+    (the event loop's clock, seconds; ``-`` when not said), and the WAV file
+    or ``not said: <why>``.
+    """
 
     directory: Path
     count: int = 0
@@ -87,9 +95,40 @@ class Recording:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.count += 1
         slug = "".join(ch if ch.isalnum() else "-" for ch in cue.text.lower())[:40].strip("-")
-        with (self.directory / "cues.txt").open("a", encoding="utf-8") as index:
-            index.write(f"{self.count:04d}\t{cue.kind}\t{cue.text}\n")
         return self.directory / f"{self.count:04d}-{slug}.wav"
+
+    def heard(self, cue: Cue, path: Path, start: float, end: float, note: str = "") -> None:
+        """The cue's sound was made (``note``: it was cut off)."""
+        number = path.name[:4]
+        self._line(number, cue, f"{start:.3f}", f"{end:.3f}", path.name + note)
+
+    def unsaid(self, cue: Cue, reason: str) -> None:
+        """The cue was never heard, and why."""
+        self._line("-", cue, "-", "-", f"not said: {reason}")
+
+    def _line(self, number: str, cue: Cue, start: str, end: str, what: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with (self.directory / "cues.txt").open("a", encoding="utf-8") as index:
+            index.write(f"{number}\t{cue.kind}\t{cue.text}\t{cue.at:.3f}\t{start}\t{end}\t{what}\n")
+
+
+def unsaid(voice: Voice, cue: Cue, reason: str) -> None:
+    """Mark a cue as not said where the voice keeps a record (``--voice-to``)."""
+    record = getattr(voice, "record", None)
+    if isinstance(record, Recording):
+        record.unsaid(cue, reason)
+
+
+async def _recorded(record: Recording, cue: Cue, path: Path, seconds: float) -> None:
+    """Take as long as a speaker would, and index the sound (cut off or not)."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    note = " (cut off)"
+    try:
+        await asyncio.sleep(seconds)
+        note = ""
+    finally:
+        record.heard(cue, path, start, loop.time(), note)
 
 
 async def _run(argv: list[str]) -> str | None:
@@ -150,11 +189,16 @@ class Espeak:
                 self.complaints.note(error)
             return
         path = self.record.next_path(cue)
-        error = await _run([*argv, "-w", str(path), "--", cue.text])
+        try:
+            error = await _run([*argv, "-w", str(path), "--", cue.text])
+        except asyncio.CancelledError:
+            self.record.unsaid(cue, "cut off while it was being made (stopping)")
+            raise
         if error:
             self.complaints.note(error)
+            self.record.unsaid(cue, error)
             return
-        await asyncio.sleep(wav_seconds(path.read_bytes()))  # as long as a speaker would take
+        await _recorded(self.record, cue, path, wav_seconds(path.read_bytes()))
 
 
 @dataclass
@@ -173,8 +217,9 @@ class Tone:
     async def say(self, cue: Cue) -> None:
         data = tone_wav(cue.priority)
         if self.record is not None:
-            self.record.next_path(cue).write_bytes(data)
-            await asyncio.sleep(wav_seconds(data))
+            wav = self.record.next_path(cue)
+            wav.write_bytes(data)
+            await _recorded(self.record, cue, wav, wav_seconds(data))
             return
         path = self._files.get(cue.priority)
         if path is None:

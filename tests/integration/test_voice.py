@@ -54,10 +54,39 @@ def measure(directory: Path) -> list[Sound]:
     return sounds
 
 
+@dataclass(frozen=True)
+class Said:
+    """A line of the recording's index: a cue, when it was due, when its sound played."""
+
+    kind: str
+    text: str
+    due: float
+    start: float | None  # None: not said
+    end: float | None
+    what: str  # the WAV file, or "not said: why"
+
+
+def index(directory: Path) -> list[Said]:
+    out = []
+    for line in (directory / "cues.txt").read_text().splitlines():
+        _, kind, text, due, start, end, what = line.split("\t")
+        said = start != "-"
+        out.append(
+            Said(
+                kind,
+                text,
+                float(due),
+                float(start) if said else None,
+                float(end) if said else None,
+                what,
+            )
+        )
+    return out
+
+
 def spoken(directory: Path) -> list[str]:
-    """The words of each cue, from the recording's index, in the order of the files."""
-    lines = (directory / "cues.txt").read_text().splitlines()
-    return [line.split("\t")[2] for line in lines]
+    """The words of each cue heard, from the recording's index, in the order of the files."""
+    return [s.text for s in index(directory) if s.start is not None]
 
 
 async def test_a_turnaround_is_spoken_in_order_without_overlap(tmp_path: Path) -> None:
@@ -176,3 +205,79 @@ speed_kmh = 5.0
 duration_s = 30
 note = "Cool-down"
 """
+
+
+REAL_TIME_PLAN = """\
+name = "One turn"
+level = 2
+description = "A walk, ten metres backward, a walk."
+
+[[segments]]
+direction = "forward"
+speed_kmh = 4.0
+duration_s = 15
+note = "Warm-up"
+
+[[segments]]
+direction = "backward"
+speed_kmh = 3.0
+distance_m = 10
+note = "Backward 10 metres"
+
+[[segments]]
+direction = "forward"
+speed_kmh = 4.0
+duration_s = 8
+note = "Walk"
+"""
+
+
+@pytest.mark.timeout(240)
+def test_at_real_time_the_countdown_and_the_turn_are_each_heard_in_their_second(
+    tmp_path: Path,
+) -> None:
+    """Defect (issue 23): at --speedup 1 the backward segment's start (about 5.6 s of
+    words) began with the dwell and took the whole countdown: 3 and 2 were dropped, only
+    1 was heard. Recorded through espeak-ng at real time; every WAV measured by sox."""
+    need_espeak_and_sox()
+    plan = tmp_path / "one-turn.toml"
+    plan.write_text(REAL_TIME_PLAN)
+    cues = tmp_path / "cues"
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "gateway.cli", "demo", "--headless", "--speedup", "1"),
+            *("--plan", str(plan), "--voice-to", str(cues), "--port", str(free_port())),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=200,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    lines = index(cues)
+    sounds = {sound.name: sound for sound in measure(cues)}
+    heard = [s for s in lines if s.start is not None]
+    assert len(heard) == len(sounds)
+    for before, after in itertools.pairwise(heard):
+        assert after.start is not None
+        assert before.end is not None
+        assert after.start >= before.end - 0.01, f"{after.text!r} over {before.text!r}"
+    for s in heard:
+        assert s.end is not None
+        assert s.start is not None
+        assert s.end - s.start >= sounds[s.what].seconds * 0.95, f"{s.text!r} cut off"
+    turn = next(i for i, s in enumerate(lines) if s.text == "Slowing to turn backward.")
+    numbers = {s.text: s for s in lines[turn:] if s.kind == "countdown"}
+    now_backward = next(s for s in lines[turn:] if s.text == "Now backward.")
+    for n in ("3", "2", "1"):
+        cue = numbers[n]
+        assert cue.start is not None, f"{n} not said: {cue.what}"
+        assert cue.start - cue.due < 1.0, f"{n} heard {cue.start - cue.due:.2f} s late"
+    assert numbers["2"].due - numbers["3"].due == pytest.approx(1.0, abs=0.3)
+    assert numbers["1"].due - numbers["2"].due == pytest.approx(1.0, abs=0.3)
+    assert now_backward.start is not None, now_backward.what
+    assert now_backward.start - now_backward.due < 1.0
+    content = [s for s in lines if s.kind == "segment" and "10 metres" in s.text]
+    assert [s.start is not None for s in content] == [True], "the segment is still announced"
+    assert content[0].due >= now_backward.due, "its content comes after the turn"
+    assert "Workout complete. Well done!" in spoken(cues)
