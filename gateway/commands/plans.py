@@ -35,7 +35,12 @@ def describe(plan: Plan, limits: SafetyLimits) -> str:
         arrow = "<<" if seg.direction.value == "backward" else ">>"
         what = f"{seg.direction.value:8} {seg.speed_kmh:4.1f} km/h{incline}"
         lines.append(f"{i:3}. {arrow} {what}  {end:>7}  {seg.note}")
-    warnings = plan.warnings(limits.backward_cap_kmh, limits.backward_segment_limit_m)
+    warnings = plan.warnings(
+        limits.backward_cap_kmh,
+        limits.backward_segment_limit_m,
+        age=limits.age,
+        hr_ceiling_bpm=limits.hr_ceiling_bpm,
+    )
     if warnings:
         lines += ["", "Warnings:"] + [f"  - {w}" for w in warnings]
     return "\n".join(lines)

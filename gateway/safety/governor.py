@@ -480,8 +480,10 @@ def _on_hr(s: GovernorState, e: HeartRateSample, now: float, out: _Out) -> Gover
         if s.hr.step_at is None or now - s.hr.step_at >= lim.hr_step_interval_s:
             s = _hr_step_down(s, e.bpm, now, out)
     elif e.bpm < lim.hr_ceiling_bpm - HR_RELEASE_BPM and s.hr.limit_c is not None:
+        why = f"HR {e.bpm} bpm back under the ceiling"
         s = replace(s, hr=replace(s.hr, limit_c=None, step_at=None))
-        s = _command(s, out, now, Rule.HR_CEILING, f"HR {e.bpm} bpm back under the ceiling")
+        out.actions.append(Decision(Rule.HR_CEILING, why, "step-down released"))  # even if unseen
+        s = _command(s, out, now, Rule.HR_CEILING, why)
     return s
 
 

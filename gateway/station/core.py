@@ -518,7 +518,12 @@ class StationCore:
             return  # a finished plan stays finished: load_plan starts another
         self._plan_started = True
         for warning in (
-            self.plan.warnings(self.limits.backward_cap_kmh, self.limits.backward_segment_limit_m)
+            self.plan.warnings(
+                self.limits.backward_cap_kmh,
+                self.limits.backward_segment_limit_m,
+                age=self.limits.age,
+                hr_ceiling_bpm=self.limits.hr_ceiling_bpm,
+            )
             if self.plan
             else []
         ):

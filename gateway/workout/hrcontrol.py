@@ -20,16 +20,26 @@ with a time constant of 25-50 s, about 12 bpm per km/h near walking speeds):
 not sent to a sprint by the first, large error.
 
 Anti-windup by back-calculation: when the output saturates (the cap, the
-governor's heart-rate step-down, the treadmill's range), the integral is set
-so the controller asks for exactly what it can have. It never pushes against
-the governor, and it responds at once when the error turns.
+governor's heart-rate step-down, the treadmill's range, the slew limit), the
+integral is set so the controller asks for exactly what it can have. It
+never pushes against the governor, and it responds at once when the error
+turns.
+
+The controller's output is what the governor *wrote*, not what it asked
+for (SAFETY.md 17): the station hands it the written speed and incline on
+every update, and a step-down of the heart-rate ceiling is a saturation
+like any other. While the step-down holds, the effort may not rise at all
+(no more incline to make up for the speed taken away), and backward the
+speed the governor left becomes the base the incline is added to, so the
+belt is not sped back up the moment the governor lets go: it climbs again
+only at the slew rate, once the incline has run out.
 
 The governor has the last word: every output is a request it may cap.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..safety.limits import hr_max
 
@@ -95,8 +105,9 @@ def split(effort: float, anchor_kmh: float, b: Bounds) -> Effort:
         if effort <= base:
             return Effort(max(b.min_kmh, effort), 0.0)
         incline = min(b.max_incline_pct, (effort - base) / (INCLINE_EFFORT * base))
-        rest = effort - base - INCLINE_EFFORT * base * incline
-        return Effort(min(top, base + max(0.0, rest)), incline)
+        # the incline at its top: the rest is speed, at that incline (so ``total`` is ``effort``)
+        speed = max(base, effort / (1 + INCLINE_EFFORT * incline))
+        return Effort(min(top, speed), incline)
     speed = min(max(effort, b.min_kmh), top)
     if effort <= speed or b.max_incline_pct <= 0:
         return Effort(speed, 0.0)
@@ -116,6 +127,7 @@ class HrController:
     slew_kmh_s: float = 0.1  # effort changes at most this fast (6 km/h a minute)
     _integral: float = 0.0
     _last_at: float | None = None
+    _anchor: float | None = None  # backward's base speed: the start's, or what a step-down left
     output: Effort | None = None
 
     @property
@@ -128,10 +140,34 @@ class HrController:
         """km/h of effort per bpm·s of error."""
         return self.kp / self.tau_s
 
-    def update(self, now: float, bpm: float | None, b: Bounds) -> Effort:
-        """The effort for this moment (``bpm`` None: heart rate lost)."""
+    def update(
+        self,
+        now: float,
+        bpm: float | None,
+        b: Bounds,
+        written: Effort | None = None,
+        *,
+        hold: bool = False,
+    ) -> Effort:
+        """The effort for this moment (``bpm`` None: heart rate lost).
+
+        ``hold``: the governor is stepping the speed down for the heart-rate
+        ceiling: ``written`` (the speed and incline it last wrote) becomes
+        this controller's output, and nothing may rise until it lets go.
+        """
         dt = 0.0 if self._last_at is None else max(0.0, now - self._last_at)
         self._last_at = now
+        if hold and written is not None and written.speed_kmh > 0:
+            # The step-down wrote below what was asked: that is the output now (other
+            # limits show in the bounds; a ramp still climbing is no limit).
+            self.output = written
+            self._anchor = min(self.anchor, written.speed_kmh)
+        if hold and self.output is not None:
+            b = replace(
+                b,
+                max_kmh=min(b.max_kmh, self.output.speed_kmh),
+                max_incline_pct=min(b.max_incline_pct, self.output.incline_pct),
+            )
         if bpm is None:
             top = max(b.min_kmh, b.max_kmh)  # the segment's own speed, flat, within the bounds
             out = Effort(min(max(self.start.speed_kmh, b.min_kmh), top), 0.0)
@@ -140,12 +176,20 @@ class HrController:
             return out
         error = self.target.mid - bpm
         self._integral += self.ki * error * dt
-        wanted = self.start.total + self.kp * error + self._integral
+        pi = self.start.total + self.kp * error + self._integral
+        wanted = pi
         if self.output is not None:
             was = self.output.total
             wanted = min(max(wanted, was - self.slew_kmh_s * dt), was + self.slew_kmh_s * dt)
-        out = split(wanted, self.start.speed_kmh, b)
-        if abs(out.total - wanted) > 1e-9:  # saturated: ask for exactly what can be had
+            if hold:
+                wanted = min(wanted, was)
+        out = split(wanted, self.anchor, b)
+        if abs(out.total - pi) > 1e-9:  # saturated: ask for exactly what can be had
             self._integral = out.total - self.start.total - self.kp * error
         self.output = out
         return out
+
+    @property
+    def anchor(self) -> float:
+        """Backward's base speed (the incline goes on top of it)."""
+        return self.start.speed_kmh if self._anchor is None else self._anchor

@@ -95,6 +95,9 @@ class Segment(BaseModel):
         return self.speed_kmh / 3.6 * self.duration_s
 
 
+NEAR_CEILING_BPM = 8  # a range's top this close to the runner's ceiling: said before the start
+
+
 class Plan(BaseModel):
     """A named list of segments."""
 
@@ -105,11 +108,27 @@ class Plan(BaseModel):
     level: int = Field(1, ge=1, le=10, description="1 = first steps; orders the builtin list")
     segments: tuple[Segment, ...] = Field(min_length=1)
 
-    def warnings(self, backward_cap_kmh: float, backward_limit_m: float) -> list[str]:
+    def warnings(
+        self,
+        backward_cap_kmh: float,
+        backward_limit_m: float,
+        *,
+        age: float = 40,
+        hr_ceiling_bpm: float | None = None,
+    ) -> list[str]:
         """What a careful coach would point out before the runner starts."""
         out: list[str] = []
         previous: Segment | None = None
         for i, seg in enumerate(self.segments):
+            target = seg.hr_target(age)
+            if target is not None and hr_ceiling_bpm is not None:
+                room = hr_ceiling_bpm - target.high_bpm
+                if room < NEAR_CEILING_BPM:
+                    out.append(
+                        f"segments[{i}]: heart rate {target} is within {max(room, 0):.0f} bpm "
+                        f"of your ceiling ({hr_ceiling_bpm:.0f} bpm): the ceiling will slow the "
+                        "belt in it; a range a few beats lower holds better"
+                    )
             if seg.direction is Direction.BACKWARD:
                 if seg.expected_distance_m > backward_limit_m:
                     out.append(

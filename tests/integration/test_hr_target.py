@@ -16,7 +16,7 @@ from gateway.ftms import ControlOp
 from gateway.safety import SafetyLimits
 from gateway.safety.direction import Direction
 from gateway.workout.plan import Plan, Segment
-from simulators.station import StationSpec
+from simulators.station import StationSpec, Written
 from tests.integration.test_station_runtime import speeds, station_running
 
 pytestmark = [pytest.mark.looptime, pytest.mark.slow]  # 15 simulated minutes each
@@ -132,3 +132,74 @@ async def test_heart_rate_lost_in_a_backward_segment_falls_back_and_comes_back()
     back = [bpm for t, bpm in watch.heart if t - t0 >= 640]
     assert back, "the strap never came back"
     assert any(300 + 180 < t <= 700 and (pct or 0) > 0 for t, pct in level), "no control after"
+
+
+NEAR_CEILING = SafetyLimits(age=20, backward_cap_kmh=4.0)  # HRmax 194: ceiling 174.6 bpm
+
+
+async def test_a_range_near_the_ceiling_is_held_without_fighting_the_step_down() -> None:
+    """Defect (issue 23): backward, 160-170 bpm, ceiling 175, cap 4, from 15 % incline: the
+    controller put the speed back to the cap right after the ceiling's step-down cut it, a
+    limit cycle with the heart in range a quarter of the time. The controller must take
+    the governor's step-down as its own saturation: nothing raised (speed or incline)
+    until the governor releases it."""
+    case = Case(Direction.BACKWARD, 160, 170, 4.0, incline=True)
+    plan = Plan(
+        name="near the ceiling",
+        segments=(
+            Segment(
+                direction=Direction.BACKWARD,
+                speed_kmh=4.0,
+                incline_pct=15.0,
+                duration_s=SESSION_S + 60,
+                hr_bpm=(case.low, case.high),
+            ),
+        ),
+    )
+    spec = StationSpec(with_incline=True)
+    tired = {"at_s": 150, "action": "hr_surge", "extra_bpm": 20, "duration_s": 600}
+    async with station_running(plan, tired, limits=NEAR_CEILING, spec=spec) as (
+        _,
+        station,
+        watch,
+        _b,
+    ):
+        await asyncio.sleep(SESSION_S)
+    t0 = watch.heart[0][0]
+    inside = [t for t, bpm in watch.heart if case.low <= bpm <= case.high]
+    assert inside, f"never in range; last {watch.heart[-5:]}"
+    after = [bpm for t, bpm in watch.heart if t >= inside[0]]
+    share = sum(case.low <= bpm <= case.high for bpm in after) / len(after)
+    steps = [(t, inp) for t, rule, inp, _ in watch.details if rule == "hr_ceiling" and ">" in inp]
+    releases = [t for t, rule, inp, _ in watch.details if rule == "hr_ceiling" and "under" in inp]
+    raised = _raised_during_step_downs(station.writes, steps, releases)
+    print(
+        f"\nfigures near the ceiling: in range after {inside[0] - t0:.0f} s, then {share:.0%} "
+        f"of the time, {min(after)}-{max(after)} bpm; {len(steps)} step-downs, "
+        f"{len(releases)} releases; raises against a step-down: {raised}"
+    )  # read with -s: the closing note's figures
+    assert raised == [], "a write raised the effort while the governor's step-down held"
+    assert share >= 0.7, f"in range {share:.0%} of the time after reaching it"
+
+
+def _raised_during_step_downs(
+    writes: list[Written], steps: list[tuple[float, str]], releases: list[float]
+) -> list[tuple[float, str, float]]:
+    """Writes that raised the speed or the incline while a step-down was in force."""
+    raised = []
+    speed = incline = None
+    for w in writes:
+        holding = any(t <= w.at for t, _ in steps) and (
+            max((t for t, _ in steps if t <= w.at), default=-1.0)
+            > max((t for t in releases if t <= w.at), default=-1.0)
+        )
+        if w.request.op is ControlOp.SET_TARGET_SPEED and w.request.target_speed_kmh is not None:
+            if holding and speed is not None and w.request.target_speed_kmh > speed:
+                raised.append((w.at, "speed", w.request.target_speed_kmh))
+            speed = w.request.target_speed_kmh
+        elif w.request.op is ControlOp.SET_TARGET_INCLINATION:
+            pct = w.request.target_incline_pct
+            if holding and incline is not None and pct is not None and pct > incline:
+                raised.append((w.at, "incline", pct))
+            incline = pct
+    return raised

@@ -71,10 +71,13 @@ class Watch:
     decisions: list[tuple[float, str]] = field(default_factory=list)
     alerts: list[tuple[float, str]] = field(default_factory=list)
     heart: list[tuple[float, int]] = field(default_factory=list)
+    details: list[tuple[float, str, str, str]] = field(default_factory=list)  # rule, input, action
 
     def on_message(self, message: HubMessage) -> None:
         if isinstance(message, DecisionMessage):
-            self.decisions.append((message.at, message.decision.rule))
+            d = message.decision
+            self.decisions.append((message.at, d.rule))
+            self.details.append((message.at, d.rule, d.input, d.action))
         elif isinstance(message, AlertMessage):
             self.alerts.append((message.at, message.alert.code))
         elif isinstance(message, HeartRateMessage):

@@ -233,7 +233,7 @@ def test_the_same_words_are_not_repeated_within_seconds() -> None:
         (
             "Target 7.00 km/h, cap 6.50 km/h",
             "Target 7 kilometres an hour, cap 6.5 kilometres an hour",
-        ),  # noqa: E501
+        ),
         ("at 10.05 km/h, 100 m", "at 10.05 kilometres an hour, 100 metres"),
         ("Turn around in 1 s", "Turn around in 1 second"),
         ("10 m left", "10 metres left"),

@@ -20,6 +20,7 @@ from gateway.workout.hrcontrol import (
 from gateway.workout.plan import (
     Plan,
     PlanError,
+    Segment,
     builtin_plans,
     load_plan_file,
     parse_plan,
@@ -103,6 +104,22 @@ def test_risky_plans_warn() -> None:
     assert "segments[1]: backward for 400 m, longer than the 100 m recommended" in warnings
     assert "segments[1]: 9.0 km/h backward will be capped at 6.0 km/h" in warnings
     assert "segments[1]: speed jumps from 5.0 to 9.0 km/h" in warnings
+
+
+def test_a_heart_rate_range_near_the_ceiling_is_warned_about() -> None:
+    """Issue 23: a range reaching within a few beats of the ceiling makes the ceiling's
+    step-down cut in again and again; the runner is told before the start."""
+    segment = Segment(
+        direction=Direction.BACKWARD, speed_kmh=4.0, duration_s=300, hr_bpm=(160, 170)
+    )
+    plan = Plan(name="near", segments=(segment,))
+    near = plan.warnings(4.0, 400, age=20, hr_ceiling_bpm=174.6)
+    assert near == [
+        "segments[0]: heart rate 160-170 bpm is within 5 bpm of your ceiling (175 bpm): the "
+        "ceiling will slow the belt in it; a range a few beats lower holds better"
+    ]
+    assert plan.warnings(4.0, 400, age=20, hr_ceiling_bpm=180.0) == []
+    assert plan.warnings(4.0, 400) == [], "no ceiling given, nothing to say"
 
 
 def test_resolve_by_name_or_file(tmp_path: Path) -> None:
@@ -215,9 +232,11 @@ def test_no_controller_output_exceeds_what_it_is_allowed(
 def test_backward_the_incline_goes_up_before_the_speed() -> None:
     b = Bounds(1.0, 6.0, 10.0, backward=True)
     assert split(3.0 + 0.18 * 3.0 * 4, 3.0, b) == Effort(3.0, 4.0)  # 4 % of incline, same belt
-    more = split(3.0 + 0.18 * 3.0 * 10 + 1.0, 3.0, b)
+    effort = 3.0 + 0.18 * 3.0 * 10 + 1.0
+    more = split(effort, 3.0, b)
     assert more.incline_pct == 10.0
-    assert more.speed_kmh == 4.0  # the incline is full: then the belt, by what is left
+    assert more.speed_kmh > 3.0  # the incline is full: then the belt, by what is left
+    assert more.total == pytest.approx(effort), "what is asked is what the split gives"
     assert split(20.0, 3.0, b).speed_kmh == 6.0  # never above the ceiling it was handed
 
 
@@ -244,3 +263,26 @@ def test_saturated_the_controller_does_not_wind_up() -> None:
 def test_zones_are_percent_of_hr_max() -> None:
     assert HrRange.of_zone(3, age=40) == HrRange(126, 144)  # 70-80 % of 180
     assert HrRange(120, 130).holds(125) and not HrRange(120, 130).holds(131)  # noqa: PT018
+
+
+def test_a_step_down_is_the_controllers_saturation_and_nothing_rises_against_it() -> None:
+    """Defect (issue 23): the governor's heart-rate step-down cut the belt, and the
+    controller made up for it with incline, then put the speed back to the cap as soon
+    as it could: a limit cycle against the ceiling."""
+    c = HrController(HrRange(160, 170), Effort(4.0, 10.0))
+    b = Bounds(1.0, 4.0, 15.0, backward=True)
+    for t in range(0, 60, 2):
+        c.update(float(t), 150.0, b)  # below the range: the effort goes up
+    before = c.output
+    assert before is not None
+    written = Effort(3.5, before.incline_pct)  # the step-down wrote 0.5 km/h less
+    held = Bounds(1.0, 3.5, 15.0, backward=True)
+    for t in range(60, 120, 2):
+        out = c.update(float(t), 150.0, held, written, hold=True)
+        assert out.speed_kmh <= written.speed_kmh + 1e-9
+        assert out.incline_pct <= written.incline_pct + 1e-9, "incline made up for the speed"
+        assert out.total <= written.total + 1e-9
+        written = out
+    released = c.update(122.0, 150.0, b)
+    assert released.speed_kmh < 3.6, "not back to the cap the moment the step-down ends"
+    assert released.total <= written.total + 0.1 * 2 + 1e-9, "only at the slew rate"
