@@ -318,6 +318,8 @@ def _command(
     """Move the commanded target towards the goal: the only Set Target Speed source."""
     if not s.control.held or s.phase is Phase.HALTED or s.stopping:
         return s  # halted: nothing moves the belt until the runner confirms
+    if not s.running and rule in RUNNING_ONLY:
+        return s  # a stopped belt gets a speed only on its way to a start
     goal = _goal_c(s, now)
     if goal <= 0:
         return s  # no target yet (0 is not a speed a treadmill accepts)
@@ -340,6 +342,12 @@ def _command(
         return s
     out.decide(rule, why, SetTargetSpeed(goal / 100), f"set target {_kmh(goal)}")
     return _commanded(s, goal, now)
+
+
+# Rules that adjust a moving belt: with the belt stopped (the plan's end, a pause) they
+# write nothing. The segment, a command and the restart rule may set the target a start
+# then runs at.
+RUNNING_ONLY = frozenset({Rule.HR_CEILING, Rule.HR_LOST, Rule.RAMP, Rule.CONTROL_GRANTED})
 
 
 def _commanded(s: GovernorState, c: int, now: float) -> GovernorState:
@@ -477,6 +485,8 @@ def _on_hr(s: GovernorState, e: HeartRateSample, now: float, out: _Out) -> Gover
         out.alert(Level.DANGER, "hr_pause", f"Heart rate {e.bpm} bpm: paused. Confirm to go on.")
         return replace(s, phase=Phase.HALTED, running=False)
     if e.bpm > lim.hr_ceiling_bpm:
+        if not s.running:
+            return s  # a stopped belt cannot be slowed (nor told it is)
         if s.hr.step_at is None or now - s.hr.step_at >= lim.hr_step_interval_s:
             s = _hr_step_down(s, e.bpm, now, out)
     elif e.bpm < lim.hr_ceiling_bpm - HR_RELEASE_BPM and s.hr.limit_c is not None:

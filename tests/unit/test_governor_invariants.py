@@ -85,6 +85,8 @@ class Governor(RuleBasedStateMachine):
             return None
         if event.bpm <= lim.hr_ceiling_bpm:
             return None
+        if not s.running:
+            return None  # a stopped belt is not stepped down (nothing is written to it)
         if self.hr_step_at is not None and self.now - self.hr_step_at < lim.hr_step_interval_s:
             return None
         if s.running and s.phase is not Phase.HALTED and event.bpm >= lim.hr_pause_bpm:
@@ -236,6 +238,19 @@ class Governor(RuleBasedStateMachine):
             assert action.__class__.__name__ not in ("Start", "SetIncline", "RequestControl")
             if isinstance(action, SetTargetSpeed):
                 assert centi(action.kmh) <= centi(self.limits.turnaround_kmh)
+
+    @invariant()
+    def a_stopped_belt_is_written_no_speed_by_a_rule(self) -> None:
+        """Issue 23: the heart-rate rules, the ramp and control regained write nothing to
+        a stopped belt (only a start, a segment or a command may set the target)."""
+        if self.before.running or not isinstance(
+            self.last_event, HeartRateSample | Tick | ControlGranted
+        ):
+            return
+        assert not [a for a in self.last if isinstance(a, SetTargetSpeed)], (
+            self.last_event,
+            self.before,
+        )
 
     @invariant()
     def hr_step_down_lowers_the_written_target(self) -> None:

@@ -848,3 +848,23 @@ def test_an_id_refused_once_is_never_carried_out_later(how: str, kind: CommandKi
     assert [r.error for r in results(again)] == ["command 'dup' was already handled"]
     assert of(again, ToEngine) == []
     assert [a for a in again if isinstance(a, SetTargetSpeed | Start | SetIncline)] == []
+
+
+def test_nothing_writes_a_speed_to_a_stopped_belt() -> None:
+    """Defect (issue 23): after the plan's stop, the heart-rate ceiling wrote "target
+    0.90 km/h" to the stopped belt. Only a start writes a speed to a stopped belt."""
+    run = backward_at(5.0, SafetyLimits(age=40, hr_expected=True))  # ceiling 162
+    run.feed(HeartRateSample(165), at=run.now + 0.5)  # a step-down in force
+    t = run.now
+    run.feed(Command("end", CommandKind.STOP, source="plan"), at=t + 1)
+    run.feed(TreadmillRecord(0.0), at=t + 2)
+    after: list[Action] = []
+    after += run.feed(HeartRateSample(170), at=t + 12)  # still above: another step?
+    after += run.feed(HeartRateSample(150), at=t + 25)  # back under: release
+    for k in range(1, 40):
+        after += run.feed(Tick(), at=t + 25 + k)  # ramps, and the strap falls silent
+    after += run.feed(ControlLost("the treadmill revoked control (0xFF)"), at=t + 70)
+    after += run.feed(ControlGranted(), at=t + 71)
+    assert of(after, SetTargetSpeed) == []
+    started = run.feed(Command("go", CommandKind.START), at=t + 80)
+    assert of(started, Start)
