@@ -21,7 +21,9 @@ import getpass
 import logging
 import os
 import secrets
+import select
 import shutil
+import signal
 import subprocess
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -141,24 +143,75 @@ async def _listening(
     raise BrokerStartError(f"the private mosquitto exited: {reason}")
 
 
+def _tied_to_us(argv: list[str]) -> list[str]:
+    """The broker dies with the gateway, even a SIGKILLed one: util-linux's ``setpriv``
+    sets the parent-death signal and then runs the broker (no ``preexec_fn``, which is
+    unsafe with threads). Without setpriv, the stale-broker check below still helps."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--", *argv] if setpriv else argv
+
+
+def _ours(pid: int, config: Path) -> bool:
+    """Is ``pid`` a broker started with our own config file (so: our data directory)?"""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return str(config).encode() in argv and any(b"mosquitto" in a for a in argv)
+
+
+def reclaim_stale(folder: Path, config: Path, timeout_s: float = 5.0) -> int | None:
+    """Stop a broker a dead gateway of this data directory left behind; its pid, or None.
+
+    Proven ours by the pid file we wrote when we started it and by its command
+    line naming our config file (a reused pid is someone else's: left alone).
+    """
+    pid_file = folder / "mosquitto.pid"
+    try:
+        pid = int(pid_file.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
+    if not _ours(pid, config):
+        pid_file.unlink(missing_ok=True)
+        return None
+    try:
+        handle = os.pidfd_open(pid)
+    except OSError:
+        return None
+    try:
+        os.kill(pid, signal.SIGTERM)
+        if not select.select([handle], [], [], timeout_s)[0]:  # readable once it exited
+            os.kill(pid, signal.SIGKILL)
+            select.select([handle], [], [], timeout_s)
+    except ProcessLookupError:
+        pass
+    finally:
+        os.close(handle)
+    pid_file.unlink(missing_ok=True)
+    return pid
+
+
 @contextlib.asynccontextmanager
 async def _private_mosquitto(
     bind: str, port: int, data_dir: Path, commands: tuple[str, str]
 ) -> AsyncIterator[EmbeddedBroker]:
-    if not embedded_port_free(bind, port):  # else a connect test would find the other one
-        raise _port_taken(bind, port)
     folder = data_dir / "broker"
+    config = folder / "mosquitto.conf"
+    if not embedded_port_free(bind, port):  # else a connect test would find the other one
+        stale = await asyncio.to_thread(reclaim_stale, folder, config)
+        if stale is None or not embedded_port_free(bind, port):
+            raise _port_taken(bind, port)
+        log.warning("stopped the broker a previous gateway left running (pid %d)", stale)
     folder.mkdir(parents=True, exist_ok=True)
     user, password = await asyncio.to_thread(_make_credentials, folder, commands[1])
     config = _config(folder, bind, port)
     host = "127.0.0.1" if bind in ("0.0.0.0", "") else bind
     process = await asyncio.create_subprocess_exec(
-        commands[0],
-        "-c",
-        str(config),
+        *_tied_to_us([commands[0], "-c", str(config)]),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
+    (folder / "mosquitto.pid").write_text(f"{process.pid}\n", encoding="utf-8")
     try:
         try:
             await _listening(host, port, process, folder / "mosquitto.log")
@@ -177,6 +230,7 @@ async def _private_mosquitto(
             except TimeoutError:
                 process.kill()
                 await process.wait()
+        (folder / "mosquitto.pid").unlink(missing_ok=True)
 
 
 def _port_taken(bind: str, port: int) -> BrokerStartError:
