@@ -13,6 +13,8 @@ import contextlib
 import functools
 import logging
 import signal
+import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +26,7 @@ from .clock import Clock
 from .config import Settings, StationConfig
 from .errors import RetrogateError
 from .ftms import ControlPointRequest
-from .hub import HubMessage, StateMessage
+from .hub import AlertMessage, DecisionMessage, HubMessage, ResultMessage, StateMessage
 from .link import Link, ProvidedLinks, load_provider
 from .station.runtime import StationRuntime
 from .status import print_status
@@ -38,6 +40,11 @@ if TYPE_CHECKING:  # loaded when used: a --sim or --no-mqtt run never imports bl
     from .mqtt.broker import EmbeddedBroker
 
 log = logging.getLogger(__name__)
+
+
+LAST_SEEN_S = 30.0  # a belt recorded moving this recently is slowed before its first record
+SETTLE_S = 3.0  # MQTT waits at most this long for the stations' first records
+EARLY_KEPT = 1_000  # decisions and alerts kept for MQTT from before it started
 
 
 class NotPaired(RetrogateError):
@@ -86,6 +93,8 @@ class Service:
         self.stop_reason = "asked to stop"
         self.bridge: MqttBridge | None = None
         self.broker: EmbeddedBroker | None = None  # the embedded one, when it runs
+        # per station: what its hub said before MQTT started, and the unsubscribe
+        self._early: dict[str, tuple[deque[HubMessage], Callable[[], None]]] = {}
 
     async def _links(self, stack: contextlib.AsyncExitStack, cfg: StationConfig) -> ProvidedLinks:
         if self.options.sim or cfg.treadmill.startswith("sim"):
@@ -134,13 +143,13 @@ class Service:
                 if links.follow_direction is not None:
                     runtime.hub.subscribe(_direction_follower(links.follow_direction))
                 self.stations.append(runtime)
-            await self._outputs(stack)
+            await self._record(stack)
+            self._resume_segments()
             for output in self.options.outputs:
                 await stack.enter_async_context(output(self.stations))
-            self._resume_segments()
             try:
                 with self._signals():
-                    await self._serve()
+                    await self._serve(stack)
             except BaseException as exc:
                 if not isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
                     self.stop_reason = f"error: {exc!r}"
@@ -156,12 +165,18 @@ class Service:
         return self.stations
 
     def _resume_segments(self) -> None:
-        """A session resumed after a crash goes on from its recorded segment (same plan)."""
+        """A session resumed after a crash goes on from its recorded segment (same plan),
+        and a belt it last saw moving, seconds ago, is slowed as soon as control is held."""
         if self.recorder is None:
             return
         for station in self.stations:
             record = self.recorder.records.get(station.id)
-            if record is None or not record.resumed or station.plan is None:
+            if record is None or not record.resumed:
+                continue
+            last = self.recorder.store.last_speed(record.session)
+            if last is not None and time.time() - last[0] <= LAST_SEEN_S and last[1] > 0:
+                station.belt_last_seen(last[1])
+            if station.plan is None:
                 continue
             where = self.recorder.store.last_segment(record.session)
             if where is not None and where[0] == station.plan.name:
@@ -184,11 +199,37 @@ class Service:
             for sig in installed:
                 loop.remove_signal_handler(sig)
 
-    async def _outputs(self, stack: contextlib.AsyncExitStack) -> None:
-        """The session record, then MQTT (which publishes the record's streams)."""
-        mqtt = self.settings.mqtt
-        use_mqtt = self.options.mqtt and mqtt.broker != "none"
-        if not (self.options.record or use_mqtt):
+    def _forget_early(self) -> None:
+        for _, unsubscribe in self._early.values():
+            unsubscribe()
+        self._early.clear()
+
+    async def _settled(self) -> None:
+        """Until every station has its first treadmill record (a belt found moving has
+        been told to slow by then), at most SETTLE_S: the broker and the bridge wait,
+        so they take no CPU from a restart's first write."""
+        if not self._use_mqtt():
+            return
+        changed = asyncio.Event()
+        unsubscribe = [s.hub.subscribe(lambda _: changed.set()) for s in self.stations]
+        try:
+            async with asyncio.timeout(SETTLE_S):
+                while any(s.hub.snapshot.last_sample_at is None for s in self.stations):
+                    changed.clear()
+                    await changed.wait()
+        except TimeoutError:
+            pass  # no treadmill yet: MQTT comes up anyway and shows it
+        finally:
+            for off in unsubscribe:
+                off()
+
+    def _use_mqtt(self) -> bool:
+        return self.options.mqtt and self.settings.mqtt.broker != "none"
+
+    async def _record(self, stack: contextlib.AsyncExitStack) -> None:
+        """The session record (a SQLite file: milliseconds), before the stations run, so
+        that it has their first decision and a resumed session knows its segment."""
+        if not (self.options.record or self._use_mqtt()):
             return
         store = SessionStore.in_dir(self.settings.data_dir)
         stack.callback(store.close)
@@ -198,8 +239,19 @@ class Service:
                 station.id, station.hub, station.plan.name if station.plan else None
             )
         await stack.enter_async_context(self.recorder.running())
-        if not use_mqtt:
+        if self._use_mqtt():  # what happens before MQTT starts is published once it does
+            for station in self.stations:
+                kept: deque[HubMessage] = deque(maxlen=EARLY_KEPT)
+                self._early[station.id] = (kept, station.hub.subscribe(_keep_events(kept)))
+            stack.callback(self._forget_early)
+
+    async def _mqtt(self, stack: contextlib.AsyncExitStack) -> None:
+        """The broker and the bridge, once the stations run: a restart after a crash
+        takes control of a moving belt and slows it before a broker is even started
+        (the outbox sends what was recorded meanwhile)."""
+        if not self._use_mqtt() or self.recorder is None:
             return
+        mqtt = self.settings.mqtt
         from .mqtt.bridge import MqttBridge
         from .mqtt.broker import embedded_broker
         from .mqtt.ports import StationPort
@@ -238,14 +290,24 @@ class Service:
             host=host,
             protocol=protocol,
         )
+        for station_id, (early, _) in self._early.items():
+            self.bridge.replay(station_id, list(early))
+        self._forget_early()  # the bridge listens itself from here on
         await stack.enter_async_context(self.bridge.running())
 
-    async def _serve(self) -> None:
+    async def _serve(self, stack: contextlib.AsyncExitStack) -> None:
+        failed: RetrogateError | None = None
         async with asyncio.TaskGroup() as tg:
             tasks = [
                 tg.create_task(station.run(), name=f"station-{station.id}")
                 for station in self.stations
             ]
+            try:
+                await self._settled()
+                await self._mqtt(stack)
+            except RetrogateError as exc:  # no broker, a station clash: wind down, then say so
+                failed = exc
+                self.stop(f"error: {exc}")
             if self.options.status_line:
                 hubs = [s.hub for s in self.stations]
                 tasks.append(tg.create_task(print_status(hubs, self.clock), name="status"))
@@ -264,6 +326,8 @@ class Service:
                 self.stop_reason = "the --duration is over"
             for task in tasks:  # a cancelled child ends the group without an error
                 task.cancel()
+        if failed is not None:
+            raise failed
 
     def stop(self, reason: str = "asked to stop") -> None:
         """End the run cleanly (as ``--duration`` does): wind down, flush, say offline."""
@@ -279,6 +343,16 @@ def _bind(
     if observer is None:
         return None
     return lambda request: observer(station_id, request)
+
+
+def _keep_events(kept: deque[HubMessage]) -> Callable[[HubMessage], None]:
+    """Keep decisions, alerts and answers (the state is published from the snapshot)."""
+
+    def on_message(message: HubMessage) -> None:
+        if isinstance(message, DecisionMessage | AlertMessage | ResultMessage):
+            kept.append(message)
+
+    return on_message
 
 
 def _direction_follower(follow: Callable[[str], None]) -> Callable[[HubMessage], None]:

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from importlib.metadata import version
 
 import aiomqtt
@@ -24,6 +24,7 @@ from ..clock import Clock
 from ..config import MqttConfig
 from ..contract.topics import Topics
 from ..errors import RetrogateError
+from ..hub import HubMessage
 from .discovery import Discovery
 from .ports import Outbox, StationPort
 from .publisher import Publisher
@@ -93,6 +94,10 @@ class MqttBridge:
         )
         self._stop = asyncio.Event()
         self._unsubscribe = [*self.publisher.listen(), *self.discovery.listen()]
+
+    def replay(self, station: str, messages: Iterable[HubMessage]) -> None:
+        """Decisions, alerts and answers of a station from before the bridge existed."""
+        self.publisher.replay(station, messages)
 
     @property
     def counters(self) -> dict[str, int]:

@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import aiomqtt
@@ -96,6 +96,13 @@ class Publisher:
     def listen(self) -> list[Callable[[], None]]:
         """Subscribe to every station's hub; returns the unsubscribes."""
         return [port.hub.subscribe(self._listener(sid)) for sid, port in self.stations.items()]
+
+    def replay(self, station: str, messages: Iterable[HubMessage]) -> None:
+        """Messages a station's hub sent before this publisher listened (the gateway
+        starts MQTT once its stations have taken control): published as if live."""
+        listener = self._listener(station)
+        for message in messages:
+            listener(message)
 
     def _listener(self, station: str) -> Listener:
         def on_message(message: HubMessage) -> None:

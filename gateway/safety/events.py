@@ -119,6 +119,18 @@ class RefusedCommand:
 
 
 @dataclass(frozen=True, slots=True)
+class BeltLastSeen:
+    """A restart after a crash: the belt's speed in the last record the session kept.
+
+    Treadmill Data may be a second away after the reconnect; a belt that was
+    moving backward seconds ago is slowed as soon as control is granted,
+    without waiting for it (SAFETY.md 12).
+    """
+
+    speed_kmh: float
+
+
+@dataclass(frozen=True, slots=True)
 class ControlGranted:
     """Request Control succeeded."""
 
@@ -186,6 +198,7 @@ Event = (
     | SegmentChange
     | EffortTarget
     | RefusedCommand
+    | BeltLastSeen
     | Command
     | ControlGranted
     | ControlLost

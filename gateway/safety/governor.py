@@ -58,6 +58,7 @@ from .actions import (
 )
 from .direction import Direction
 from .events import (
+    BeltLastSeen,
     Command,
     CommandFailed,
     CommandKind,
@@ -361,6 +362,12 @@ def _commanded(s: GovernorState, c: int, now: float) -> GovernorState:
 def _on_record(s: GovernorState, e: TreadmillRecord, now: float, out: _Out) -> GovernorState:
     c = centi(e.speed_kmh)
     first = not s.belt_seen
+    if first and c == 0 and s.recovering and s.phase is Phase.TURNING:
+        # Thought moving (its last record before the restart); it stopped meanwhile.
+        out.actions.append(
+            Decision(Rule.RESTART, "the belt stands on its first record", "nothing to slow")
+        )
+        s = replace(s, running=False, phase=Phase.RUNNING, recovering=False, turn=Turn())
     s = _data_seen(replace(s, reported_c=c), now, out)
     if first and c > 0 and not s.running and s.phase is Phase.RUNNING and not s.stopping:
         s = _found_moving(s, c, now, out)
@@ -399,7 +406,19 @@ def _data_seen(s: GovernorState, now: float, out: _Out) -> GovernorState:
     return replace(s, data=replace(s.data, last_record_at=now, interval_s=interval, lost=False))
 
 
-def _found_moving(s: GovernorState, c: int, now: float, out: _Out) -> GovernorState:
+def _on_last_seen(s: GovernorState, e: BeltLastSeen, now: float, out: _Out) -> GovernorState:
+    """Moving when the last gateway stopped: slow it the moment control is granted."""
+    c = centi(e.speed_kmh)
+    if s.belt_seen or s.running or s.stopping:
+        return s  # the belt itself has spoken (or we started it): it decides
+    if c <= centi(s.limits.turnaround_kmh + s.limits.tolerance_kmh):
+        return s
+    return _found_moving(s, c, now, out, when="when the gateway stopped")
+
+
+def _found_moving(
+    s: GovernorState, c: int, now: float, out: _Out, when: str = "already"
+) -> GovernorState:
     """The belt runs and nothing of ours started it: a restart mid-run. Turn around first.
 
     Which way the runner faces is unknown, so treat it as a turnaround: the
@@ -410,7 +429,9 @@ def _found_moving(s: GovernorState, c: int, now: float, out: _Out) -> GovernorSt
     out.alert(
         Level.WARNING,
         "restart",
-        f"The belt was already moving at {_kmh(c)}: slowing to {turn:g} km/h before going on.",
+        f"The belt was moving at {_kmh(c)} {when}: slowing to {turn:g} km/h before going on."
+        if when != "already"
+        else f"The belt was already moving at {_kmh(c)}: slowing to {turn:g} km/h before going on.",
     )
     s = replace(
         s,
@@ -984,6 +1005,8 @@ def step(state: GovernorState, event: Event, now: float) -> tuple[GovernorState,
             dataclasses.replace(a, source=event.source) if isinstance(a, CommandResult) else a
             for a in out.actions
         ]
+    elif isinstance(event, BeltLastSeen):
+        state = _on_last_seen(state, event, now, out)
     elif isinstance(event, RefusedCommand):
         state = _on_refused(state, event, out)
     elif isinstance(event, SegmentChange):

@@ -29,7 +29,7 @@ from ..ftms import uuids as U
 from ..hub import Hub, Snapshot
 from ..link import Link, LinkError
 from ..safety import SafetyLimits
-from ..safety.events import Command, RefusedCommand, Shutdown, Tick
+from ..safety.events import BeltLastSeen, Command, RefusedCommand, Shutdown, Tick
 from ..safety.governor import GovernorState
 from ..workout.engine import WorkoutEngine
 from ..workout.plan import Plan, PlanError, plan_by_name
@@ -126,6 +126,11 @@ class StationRuntime:
         self.core.resume_segment = index
 
     # --- public ---------------------------------------------------------------------------
+
+    def belt_last_seen(self, speed_kmh: float) -> None:
+        """A restart: the belt's last recorded speed (before ``run``: the first thing the
+        governor hears, so a belt that was moving is slowed once control is granted)."""
+        self.inbox.put_nowait(BeltLastSeen(speed_kmh))
 
     def submit(self, command: Command | RefusedCommand) -> None:
         """Hand a command (MQTT, dashboard, CLI) to the station: never blocks.

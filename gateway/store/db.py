@@ -182,6 +182,18 @@ class SessionStore:
             return None
         return str(row[0]), int(row[1])
 
+    def last_speed(self, session: int) -> tuple[float, float] | None:
+        """When the session's last telemetry was taken (wall clock) and the belt's speed then:
+        after a crash, how fast the belt was going when the gateway stopped."""
+        row = self._db.execute(
+            "SELECT ts, json_extract(payload, '$.speed_kmh') FROM samples "
+            "WHERE session=? AND stream='telemetry' ORDER BY seq DESC LIMIT 1",
+            (session,),
+        ).fetchone()
+        if row is None or row[1] is None:
+            return None
+        return float(row[0]), float(row[1])
+
     def sessions(self) -> list[SessionInfo]:
         """Every session, newest first, with its sample counts."""
         rows = self._db.execute(

@@ -2,7 +2,8 @@
 
     uv run python -m tests.bench.safety_figures crash     [--runs 10] [--restart-s 2]
     uv run python -m tests.bench.safety_figures silence   [--runs 10] [--rate 1]
-    uv run python -m tests.bench.safety_figures process   [--runs 5] [--restart-s 2]
+    uv run python -m tests.bench.safety_figures process   [--runs 5] [--restart-s 0.5]
+                                                          [--broker embedded|none]
 
 ``crash``: a gateway runs a plan until the belt is backward at the 6 km/h
 cap, then dies at a random moment with no wind-down (what SIGKILL leaves);
@@ -21,7 +22,10 @@ Both run the real runtime against the in-process simulator on a clock
 ``process``: the crash for real, in wall-clock seconds: ``retrogate run``
 processes over BlueZoo (needs dbus-daemon), SIGKILL during the backward
 stretch, RestartSec, a new process (its imports, BlueZ connect, service
-discovery included), until the simulated belt is at 2.2 km/h or below.
+discovery included; the embedded mosquitto too, by default), until the
+simulated belt is at 2.2 km/h or below. Printed by stage: the restart delay,
+start-up to the Request Control write at the treadmill, from there to the
+turnaround speed's write, and the belt's own deceleration.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import random
 import signal
 import statistics
 import tempfile
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.clock import LoopClock
@@ -115,32 +119,69 @@ async def one_silence(speedup: float, rate: float, rng: random.Random) -> tuple[
     return alerted[0] - last_record[0], paused - alerted[0]
 
 
-async def one_process_crash(zoos: tuple[str, str], restart_s: float, folder: Path) -> float:
+@dataclass(frozen=True)
+class CrashTimes:
+    """One SIGKILL-to-safe-belt, in wall-clock seconds from the kill, split by stage."""
+
+    spawned: float  # the new gateway process started (the restart delay)
+    control: float  # its Request Control reached the treadmill (imports, connect, discovery)
+    target: float  # its turnaround speed reached the treadmill
+    safe: float  # the belt at or below 2.2 km/h (the treadmill's own deceleration from there)
+    seen: float  # when the simulator's next record showed it (physics run at its 1 Hz records)
+
+    def stages(self) -> dict[str, float]:
+        return {
+            "restart delay": self.spawned,
+            "start-up to Request Control": self.control - self.spawned,
+            "Request Control to the turnaround speed": self.target - self.control,
+            "the belt slowing (6 -> 2.2 km/h)": self.safe - self.target,
+            "total": self.safe,
+            "total, as the next record shows it": self.seen,
+        }
+
+
+async def one_process_crash(
+    zoos: tuple[str, str], restart_s: float, folder: Path, broker: str, rng: random.Random
+) -> CrashTimes:
     from tests.e2e.test_gateway_signals import start_gateway, until, write_config
     from tests.support.bluezoo import peripheral_running
+    from tests.support.mosquitto import free_port
 
-    config, plan = write_config(folder)
+    mqtt = f'broker = "{broker}"' + (f"\nport = {free_port()}" if broker == "embedded" else "")
+    config, plan = write_config(folder, mqtt)
     station = SimulatedStation(spec=StationSpec(with_hr=False))
     clock = LoopClock(1.0)
     os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = zoos[0]
     async with peripheral_running(station, clock) as sim:
         first = await start_gateway(config, plan, zoos[0], speedup=1.0)
         await until(sim, lambda: station.treadmill.belt_kmh >= 5.99, "backward", seconds=120)
+        await asyncio.sleep(rng.uniform(0.0, 2.0))  # a crash at any moment of a record's cycle
         first.kill()
-        died = time.monotonic()
+        died = clock.now()
         await first.wait()
+        speed = station.treadmill.belt_kmh  # nothing slows it until the next gateway writes
+    killed = len(station.writes)
     os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = zoos[1]
     async with peripheral_running(station, clock) as sim:
-        await asyncio.sleep(max(0.0, restart_s - (time.monotonic() - died)))
+        await asyncio.sleep(max(0.0, restart_s - (clock.now() - died)))
+        spawned = clock.now()
         second = await start_gateway(config, plan, zoos[1], speedup=1.0)
         await until(sim, lambda: station.treadmill.belt_kmh <= 2.2, "slowed", seconds=60)
-        safe = time.monotonic()
+        safe = clock.now()
         second.send_signal(signal.SIGTERM)
         await second.communicate()
-    return safe - died
+    after = station.writes[killed:]
+    control = next(w.at for w in after if w.request.op is ControlOp.REQUEST_CONTROL)
+    target = next(w.at for w in after if w.request.op is ControlOp.SET_TARGET_SPEED)
+    slowing = max(0.0, speed - 2.2) / station.treadmill.spec.decel_kmh_s
+    return CrashTimes(
+        spawned - died, control - died, target - died, target + slowing - died, safe - died
+    )
 
 
-def process_crashes(runs: int, restart_s: float) -> list[float]:
+def process_crashes(
+    runs: int, restart_s: float, broker: str, rng: random.Random
+) -> list[CrashTimes]:
     from simulators.bluezoo_env import start_bluezoo
 
     times = []
@@ -152,7 +193,8 @@ def process_crashes(runs: int, restart_s: float) -> list[float]:
                 start_bluezoo(folder / "zoo2.log") as two,
             ):
                 zoos = (one.bus_address, two.bus_address)
-                times.append(asyncio.run(one_process_crash(zoos, restart_s, folder)))
+                crash = one_process_crash(zoos, restart_s, folder, broker, rng)
+                times.append(asyncio.run(crash))
     return times
 
 
@@ -170,12 +212,19 @@ def main() -> None:
     parser.add_argument("--speedup", type=float, default=10.0)
     parser.add_argument("--restart-s", type=float, default=2.0)
     parser.add_argument("--rate", type=float, default=1.0)
+    parser.add_argument(
+        "--broker", choices=["none", "embedded"], default="embedded", help="process: MQTT or not"
+    )
     args = parser.parse_args()
     rng = random.Random(11)
     if args.what == "process":
-        times = process_crashes(args.runs, args.restart_s)
-        print(f"SIGKILL -> belt <= 2.2 km/h, real processes, RestartSec {args.restart_s:g} s: ")
-        print(f"  {spread(times)}")
+        crashes = process_crashes(args.runs, args.restart_s, args.broker, rng)
+        print(
+            f"SIGKILL -> belt <= 2.2 km/h, real processes, RestartSec {args.restart_s:g} s, "
+            f"broker {args.broker}:"
+        )
+        for stage in crashes[0].stages():
+            print(f"  {stage:40} {spread([c.stages()[stage] for c in crashes])}")
     elif args.what == "crash":
         times = [
             asyncio.run(one_crash(args.speedup, args.restart_s, rng)) for _ in range(args.runs)

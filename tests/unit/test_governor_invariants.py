@@ -14,6 +14,7 @@ from gateway.safety import Action, Event, SafetyLimits, initial_state, step
 from gateway.safety.actions import CommandResult, Decision, Pause, SetTargetSpeed, ToEngine
 from gateway.safety.direction import Direction
 from gateway.safety.events import (
+    BeltLastSeen,
     Command,
     CommandFailed,
     CommandKind,
@@ -133,6 +134,10 @@ class Governor(RuleBasedStateMachine):
     @rule(speed=speeds)
     def record(self, speed: float) -> None:
         self.feed(TreadmillRecord(speed))
+
+    @rule(kmh=speeds)
+    def last_seen(self, kmh: float) -> None:
+        self.feed(BeltLastSeen(kmh))  # a restart's last recorded speed (any time: robust)
 
     @rule(kmh=speeds)
     def console_target(self, kmh: float) -> None:

@@ -22,6 +22,7 @@ from gateway.safety.actions import (
 )
 from gateway.safety.direction import Direction
 from gateway.safety.events import (
+    BeltLastSeen,
     Command,
     CommandFailed,
     CommandKind,
@@ -868,3 +869,41 @@ def test_nothing_writes_a_speed_to_a_stopped_belt() -> None:
     assert of(after, SetTargetSpeed) == []
     started = run.feed(Command("go", CommandKind.START), at=t + 80)
     assert of(started, Start)
+
+
+def test_a_belt_recorded_moving_before_a_crash_is_slowed_when_control_is_granted() -> None:
+    """Issue 23: crash to a safe belt took 8 s, part of it waiting for the first Treadmill
+    Data record after the reconnect. The session's last record says the belt was moving:
+    the turnaround speed goes out with control, before any record."""
+    run = Run(initial_state(SafetyLimits(hr_expected=False)))
+    run.feed(SpeedRangeReported(0.5, 16.0))
+    assert of(run.feed(BeltLastSeen(6.0), at=0.0), SetTargetSpeed) == []  # no control yet
+    granted = run.feed(ControlGranted(), at=0.1)
+    assert of(granted, SetTargetSpeed) == [SetTargetSpeed(2.0)]
+    moving = run.feed(TreadmillRecord(5.8), at=0.6)
+    assert of(moving, SetTargetSpeed) == []  # already told; no second restart
+    assert alerts(run.log[1][2]) == ["restart"]
+    for k in range(1, 5):
+        run.feed(TreadmillRecord(max(2.0, 5.8 - k)), at=0.6 + k)
+    assert run.state.phase.value == "dwell"
+
+
+def test_a_belt_recorded_moving_that_has_stopped_since_is_left_standing() -> None:
+    run = Run(initial_state(SafetyLimits(hr_expected=False)))
+    run.feed(SpeedRangeReported(0.5, 16.0))
+    run.feed(BeltLastSeen(6.0), at=0.0)
+    run.feed(ControlGranted(), at=0.1)
+    standing = run.feed(TreadmillRecord(0.0), at=0.6)
+    assert rules(standing) == ["restart"]
+    assert not run.state.running
+    assert run.state.phase is Phase.RUNNING
+    later: list[Action] = []
+    for t in range(1, 10):
+        later += run.feed(Tick(), at=float(t))
+    assert of(later, SetTargetSpeed) == []
+
+
+def test_a_belt_seen_before_its_last_record_arrives_is_judged_on_what_it_says() -> None:
+    run = started()
+    assert run.feed(BeltLastSeen(6.0), at=1.0) == []
+    assert run.feed(BeltLastSeen(1.5), at=1.0) == []
