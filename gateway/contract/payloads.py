@@ -6,9 +6,17 @@ from them (``retrogate mqtt-schema`` writes it into docs/).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
 
 from ..ftms import HeartRate, TreadmillData, to_jsonable
 from ..hub import Snapshot
@@ -17,6 +25,17 @@ from ..workout.engine import Progress
 from ..workout.plan import Plan, Segment
 
 VERSION: Literal[1] = 1
+
+
+def _exactly_an_integer(value: object) -> object:
+    """``true`` and ``1.0`` equal 1 to Python, and a lax Literal[1] took them; the
+    schema says integer 1."""
+    if type(value) is not int:
+        raise ValueError("must be the integer 1")
+    return value
+
+
+Version = Annotated[Literal[1], BeforeValidator(_exactly_an_integer)]
 
 CommandName = Literal[
     "start",
@@ -36,7 +55,7 @@ CommandName = Literal[
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    v: Literal[1] = VERSION
+    v: Version = VERSION
 
 
 class TelemetryPayload(_Payload):
@@ -285,7 +304,7 @@ class CommandPayload(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    v: Literal[1] | None = Field(None, description="the contract version; 1 if given")
+    v: Version | None = Field(None, description="the contract version; 1 if given")
     id: str = Field(min_length=1, max_length=64)
     cmd: CommandName
     # Strict: a JSON ``true`` must not become 1.0 km/h, nor "5" a speed.

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from pathlib import Path
 
+import jsonschema
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from gateway.contract.payloads import (
     SCHEMAS,
@@ -142,3 +146,60 @@ def test_the_schema_in_docs_is_the_one_the_code_generates() -> None:
     assert docs.read_text() == schema_document(), "run: uv run retrogate mqtt-schema -o " + str(
         docs.relative_to(docs.parents[1])
     )
+
+
+@pytest.mark.parametrize("version", [True, 1.0, "1", 2])
+def test_the_version_is_the_integer_1_and_nothing_that_equals_it(version: object) -> None:
+    """Defect (issue 23): ``"v": true`` was taken as ``"v": 1`` (a lax Literal[1]); the
+    published schema says integer 1, and mistyped fields are refused everywhere else."""
+    raw = json.dumps({"v": version, "id": "x", "cmd": "start"}).encode()
+    refusal = parse_command(raw, retained=False, wall_now=0.0, session_now=0.0)
+    assert isinstance(refusal, CommandResultPayload)
+    assert (refusal.error or "").startswith("v:")
+    with pytest.raises(ValidationError):
+        CommandResultPayload.model_validate({"v": version, "id": "x", "ok": True})
+
+
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "docs" / "mqtt-schema.json"
+
+
+def _doc_examples() -> list[tuple[str, object]]:
+    """Every JSON example in the docs: ```json blocks, and the ``-m '…'`` of the shell ones."""
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    found: list[tuple[str, object]] = []
+    decoder = json.JSONDecoder()
+    for page in sorted(docs.glob("*.md")):
+        text = page.read_text()
+        for block in re.findall(r"```json\n(.*?)```", text, re.S):
+            at = 0
+            while (at := _skip_space(block, at)) < len(block):
+                obj, at = decoder.raw_decode(block, at)
+                found.append((f"{page.name}: {json.dumps(obj)[:60]}", obj))
+        for message in re.findall(r"-m '(\{.*?\})'", text):
+            found.append((f"{page.name}: -m {message[:60]}", json.loads(message)))
+    return found
+
+
+def _skip_space(text: str, at: int) -> int:
+    while at < len(text) and text[at].isspace():
+        at += 1
+    return at
+
+
+def test_every_example_in_the_docs_meets_the_published_schema() -> None:
+    """Read by an independent validator (jsonschema), against docs/mqtt-schema.json."""
+    published = json.loads(SCHEMA_FILE.read_text())["payloads"]
+    validators = {
+        name: jsonschema.Draft202012Validator(schema) for name, schema in published.items()
+    }
+    examples = _doc_examples()
+    assert len(examples) >= 7
+    for where, example in examples:
+        fits = [name for name, v in validators.items() if v.is_valid(example)]
+        assert fits, f"{where} meets no payload schema"
+        if isinstance(example, dict) and "v" in example:
+            lax = {**example, "v": True}
+            assert not [n for n in fits if validators[n].is_valid(lax)], where
+            for name in fits:
+                with pytest.raises(ValidationError):
+                    SCHEMAS[name].model_validate(lax)
