@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from importlib.metadata import entry_points
@@ -35,9 +37,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the process exit status."""
-    args = build_parser().parse_args(argv)
-    status: int = args.run(args)
+    """Entry point of the console script; returns the process exit status.
+
+    A reader that goes away (``retrogate sessions | head``) ends every command the
+    way it ends a shell tool: quietly, with 128 + SIGPIPE, not a traceback.
+    """
+    try:
+        args = build_parser().parse_args(argv)
+        status: int = args.run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the exit's own flush must not fail again
+        return 128 + signal.SIGPIPE
     return status
 
 
