@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.clock import LoopClock
 from gateway.commands.common import setup_logging, voice_of
@@ -35,6 +35,9 @@ from gateway.service import RunOptions, Service
 from gateway.workout.plan import PlanError, resolve_plan
 
 from .model import Fleet
+
+if TYPE_CHECKING:
+    from textual.app import App
 
 BLE_MAX_SPEEDUP = 15.0  # BlueZoo's notification throughput (docs/simulator.md)
 
@@ -202,6 +205,9 @@ async def _demo(args: argparse.Namespace, ble: Any | None) -> int:
         from .app import Dashboard
 
         app = Dashboard(address, station="sim")
+        # The gateway stopping for any reason (SIGHUP from a closed terminal, SIGTERM, an
+        # error) ends the dashboard too: nobody may be left watching a dead terminal.
+        task.add_done_callback(lambda _: _end_dashboard(app, service.stop_reason))
         await app.run_async()
         service.stop()
         await task
@@ -211,6 +217,21 @@ async def _demo(args: argparse.Namespace, ble: Any | None) -> int:
     text, ok = summary(service, monitor, args.speedup, started)
     print(text)
     return 0 if ok else 1
+
+
+def _end_dashboard(app: App[Any], reason: str) -> None:
+    """The gateway has stopped (and wound the belt down): the dashboard goes too.
+
+    After SIGHUP the terminal is gone. Textual's goodbye (restoring the screen)
+    then blocks for ever on its writer thread, its input thread spinning on the
+    dead tty (seen at 70-120 % of a core): with the gateway's work done (belt
+    wound down, broker stopped, session closed) there is nothing left to tidy,
+    so the process ends at once, as a shell tool ends on a hangup.
+    """
+    if reason == "SIGHUP":
+        logging.shutdown()
+        os._exit(128 + signal.SIGHUP)
+    app.exit()
 
 
 async def _catch_up(service: Service, monitor: Monitor, within: float = 10.0) -> None:
