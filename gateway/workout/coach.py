@@ -48,7 +48,7 @@ class SessionFacts:
     started: float  # unix time
     backward_stretches: int
     backward_m: float  # the longest backward stretch
-    backward_kmh: float  # the average belt speed over the backward stretches
+    backward_kmh: float  # the speed the backward stretches held (median belt speed facing back)
     finished: bool  # the plan ran to its end
     interventions: int  # safety interventions (not the routine ramps and segments)
     hr_ceiling: int  # heart-rate ceiling step-downs and pauses
