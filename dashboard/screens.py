@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from gateway.contract.payloads import CommandName, CommandResultPayload
 
@@ -21,6 +21,7 @@ from .widgets import (
     Charts,
     Connections,
     DirectionBanner,
+    KeysFooter,
     Tile,
     Timeline,
     pace_line,
@@ -81,7 +82,7 @@ class OverviewScreen(LiveScreen):
         yield Connections(id="connections")
         yield DataTable(id="stations", cursor_type="row")
         yield Static("Waiting for a gateway to publish…", id="empty")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -166,7 +167,7 @@ class StationScreen(StationLive):
                 yield Alerts(id="alerts")
         yield Static("", id="result")
         yield Connections(id="connections")
-        yield Footer()
+        yield KeysFooter()
 
     def draw(self) -> None:
         """Tiles, banner, charts, plan, alerts, the last answer and the connections."""

@@ -10,11 +10,27 @@ import time
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Sparkline, Static
+from textual.screen import Screen
+from textual.widgets import Footer, Sparkline, Static
 
 from gateway.safety.limits import hr_zone
 
 from .model import StationView, clock, pace
+
+
+class KeysFooter(Footer):
+    """Textual's footer, kept up to date while the app has no focus.
+
+    Textual's Footer ignores binding changes while the app is blurred, and a
+    browser tab (``dashboard --web``) or a terminal nobody has clicked is
+    blurred from the start: a station screen opened then showed an empty last
+    row, without the EMERGENCY STOP key (seen in headless Chromium).
+    """
+
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        super().bindings_changed(screen)
+        if not self.app.app_focus and self.is_attached and screen is self.screen:
+            self.call_after_refresh(self.recompose)
 
 
 class Quiet(Static):

@@ -40,9 +40,20 @@ pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
 # Runs before the page's own scripts: keep every websocket frame the page receives.
 HOOK = """
 window.__terminal = "";
+window.__sizes = [];  // [cols, rows]: what the page told the app, in order
 const Native = window.WebSocket;
 window.WebSocket = function (...args) {
   const ws = new Native(...args);
+  const asked = new URL(args[0], location.href).searchParams;
+  if (asked.has("width")) window.__sizes.push([+asked.get("width"), +asked.get("height")]);
+  const send = ws.send.bind(ws);
+  ws.send = (data) => {
+    try {
+      const [kind, body] = JSON.parse(data);
+      if (kind === "resize") window.__sizes.push([body.width, body.height]);
+    } catch (e) {}
+    return send(data);
+  };
   const decoder = new TextDecoder();
   ws.addEventListener("message", (e) => {
     if (typeof e.data !== "string") {  // binary: the terminal's bytes; text: JSON meta
@@ -209,3 +220,80 @@ async def test_the_web_dashboard_shows_the_live_speed_in_chromium(
     assert png.startswith(b"\x89PNG")
     shot_to = Path(os.environ.get("RETROGATE_WEB_SCREENSHOT") or tmp_path / "web.png")
     await asyncio.to_thread(shot_to.write_bytes, png)  # docs/images/dashboard-web.png
+
+
+PAGES = [(1280, 720), (1280, 800), (1024, 768), (800, 600), (412, 915)]  # a phone, upright
+
+
+async def test_the_emergency_stop_key_is_on_the_last_row_of_every_page_size(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    """Defect (issue 23): in headless Chromium at 1280x720 the web dashboard's last row,
+    the footer with the EMERGENCY STOP key, was blank. Read as the page's terminal holds
+    it: every byte the page received, replayed by pyte at the size the page told the app."""
+    browser = chromium()
+    web_port = free_port()
+    settings = settings_for(broker.port, tmp_path / "data")
+    async with (
+        running_gateway(settings, RunOptions(sim=True), speedup=10),
+        process(
+            *(sys.executable, "-m", "gateway.cli", "dashboard", "--web", "--port", str(web_port)),
+            *("--broker", f"mqtt://127.0.0.1:{broker.port}", "--station", "sim"),
+        ),
+        process(
+            browser,
+            *("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"),
+            *(f"--user-data-dir={tmp_path / 'chromium'}", "--remote-debugging-port=0"),
+            "about:blank",
+        ) as chrome,
+        aiohttp.ClientSession() as http,
+    ):
+        endpoint = (await line_with(chrome, r"DevTools listening on (ws://\S+)")).group(1)
+        await port_open(web_port)
+        footers: dict[tuple[int, int], str] = {}
+        async with http.ws_connect(endpoint, max_msg_size=0) as ws:
+            tools = DevTools(ws)
+            for width, height in PAGES:
+                tools.session = None  # the browser's own calls
+                target = await tools.call("Target.createTarget", url="about:blank")
+                attached = await tools.call(
+                    "Target.attachToTarget", targetId=target["targetId"], flatten=True
+                )
+                tools.session = attached["sessionId"]
+                await tools.call(
+                    "Emulation.setDeviceMetricsOverride",
+                    width=width,
+                    height=height,
+                    deviceScaleFactor=1,
+                    mobile=False,
+                )
+                await tools.call("Page.enable")
+                await tools.call("Page.addScriptToEvaluateOnNewDocument", source=HOOK)
+                await tools.call("Page.navigate", url=f"http://127.0.0.1:{web_port}/")
+                async with asyncio.timeout(60):
+                    footers[(width, height)] = await _last_row_when_drawn(tools)
+                tools.session = None
+                await tools.call("Target.closeTarget", targetId=target["targetId"])
+    for size, footer in footers.items():
+        assert footer.startswith("space EMERGENCY STOP"), f"{size}: last row {footer!r}"
+
+
+async def _last_row_when_drawn(tools: DevTools) -> str:
+    """The last row of the page's terminal once the station screen has drawn (its
+    direction banner shows) and two reads a moment apart agree."""
+    previous = None
+    while True:
+        await asyncio.sleep(0.25)  # polling the page, not a guess
+        sizes = await tools.evaluate("window.__sizes || []")
+        received = await tools.evaluate("window.__terminal || ''")
+        if not sizes:
+            continue
+        cols, rows = sizes[-1]
+        screen = pyte.Screen(cols, rows)
+        pyte.Stream(screen).feed(received)
+        if not any("FORWARD" in line or "BACKWARD" in line for line in screen.display):
+            continue  # the station screen (its direction banner) is not drawn yet
+        last = screen.display[-1].strip()
+        if last == previous:
+            return last
+        previous = last
