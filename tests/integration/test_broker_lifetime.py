@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from gateway.mqtt.broker import mosquitto_commands, wait_listening
+from tests.support.gateway import run_env
 from tests.support.mosquitto import free_port, require_mosquitto, running_mosquitto
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
@@ -24,13 +25,7 @@ pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
 
 def _gateway(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
     """``retrogate run --sim`` with the embedded broker; its stderr in ``data_dir``.log."""
-    env = {
-        **os.environ,
-        "RETROGATE_GATEWAY_ID": "gw",
-        "RETROGATE_DATA_DIR": str(data_dir),
-        "RETROGATE_MQTT__BROKER": "embedded",
-        "RETROGATE_MQTT__PORT": str(port),
-    }
+    env = run_env(port, data_dir, broker="embedded")
     command = [sys.executable, "-m", "gateway.cli", "run", "--sim", "--no-status"]
     log = data_dir.parent / f"stderr-{len(LOGS)}.log"
     with log.open("wb") as err:

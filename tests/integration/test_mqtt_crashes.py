@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pytest
 from gateway.hub import Hub
 from gateway.service import RunOptions
 from gateway.store.db import SessionStore, Stream
-from tests.support.gateway import running_gateway, settings_for
+from tests.support.gateway import run_env, running_gateway, settings_for
 from tests.support.mosquitto import running_mosquitto
 from tests.support.observer import Observer, gaps, observing
 
@@ -62,13 +61,7 @@ async def test_a_broker_killed_mid_session_loses_no_sample(tmp_path: Path) -> No
 
 
 def _gateway(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "RETROGATE_GATEWAY_ID": "gw",
-        "RETROGATE_DATA_DIR": str(data_dir),
-        "RETROGATE_MQTT__BROKER": "127.0.0.1",
-        "RETROGATE_MQTT__PORT": str(port),
-    }
+    env = run_env(port, data_dir)
     command = [sys.executable, "-m", "gateway.cli", "run", "--sim", "--speedup", "20"]
     return subprocess.Popen([*command, "--no-status"], env=env, stderr=subprocess.PIPE)
 

@@ -146,23 +146,37 @@ def test_without_espeak_the_runner_hears_tones(tmp_path: Path) -> None:
     assert all(s.rms > 0.05 for s in sounds)
 
 
-def test_the_demo_speaks_warm_up_countdown_and_turnarounds(tmp_path: Path) -> None:
-    """The issue's acceptance: ``retrogate demo --voice --speedup 5``, recorded to WAVs."""
-    need_espeak_and_sox()
-    plan = tmp_path / "short.toml"
-    plan.write_text(SHORT_PLAN)
-    cues = tmp_path / "cues"
+def demo_speaking(plan_text: str, *, speedup: float, folder: Path) -> Path:
+    """``retrogate demo --headless`` on this plan, every cue recorded: the folder of WAVs."""
+    plan = folder / "plan.toml"
+    plan.write_text(plan_text)
+    cues = folder / "cues"
     result = subprocess.run(
         [
-            *(sys.executable, "-m", "gateway.cli", "demo", "--headless", "--speedup", "5"),
+            *(
+                sys.executable,
+                "-m",
+                "gateway.cli",
+                "demo",
+                "--headless",
+                "--speedup",
+                f"{speedup:g}",
+            ),
             *("--plan", str(plan), "--voice-to", str(cues), "--port", str(free_port())),
         ],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=200,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    return cues
+
+
+def test_the_demo_speaks_warm_up_countdown_and_turnarounds(tmp_path: Path) -> None:
+    """The issue's acceptance: ``retrogate demo --voice --speedup 5``, recorded to WAVs."""
+    need_espeak_and_sox()
+    cues = demo_speaking(SHORT_PLAN, speedup=5, folder=tmp_path)
     words = spoken(cues)
     expected = [
         "Warm-up. Forward, 40 seconds at 5 kilometres an hour.",
@@ -240,20 +254,7 @@ def test_at_real_time_the_countdown_and_the_turn_are_each_heard_in_their_second(
     words) began with the dwell and took the whole countdown: 3 and 2 were dropped, only
     1 was heard. Recorded through espeak-ng at real time; every WAV measured by sox."""
     need_espeak_and_sox()
-    plan = tmp_path / "one-turn.toml"
-    plan.write_text(REAL_TIME_PLAN)
-    cues = tmp_path / "cues"
-    result = subprocess.run(
-        [
-            *(sys.executable, "-m", "gateway.cli", "demo", "--headless", "--speedup", "1"),
-            *("--plan", str(plan), "--voice-to", str(cues), "--port", str(free_port())),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=200,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    cues = demo_speaking(REAL_TIME_PLAN, speedup=1, folder=tmp_path)
     lines = index(cues)
     sounds = {sound.name: sound for sound in measure(cues)}
     heard = [s for s in lines if s.start is not None]

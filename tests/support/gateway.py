@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -43,3 +44,15 @@ async def running_gateway(
     finally:
         service.stop()
         await task
+
+
+def run_env(port: int, data_dir: Path, broker: str = "127.0.0.1") -> dict[str, str]:
+    """The environment of a ``retrogate run`` process: gateway ``gw``, this data dir, and
+    this broker (``127.0.0.1``: an outside one on ``port``; ``embedded``: its own there)."""
+    return {
+        **os.environ,
+        "RETROGATE_GATEWAY_ID": "gw",
+        "RETROGATE_DATA_DIR": str(data_dir),
+        "RETROGATE_MQTT__BROKER": broker,
+        "RETROGATE_MQTT__PORT": str(port),
+    }
