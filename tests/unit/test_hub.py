@@ -31,3 +31,17 @@ def test_a_failing_listener_does_not_stop_the_others() -> None:
     hub.subscribe(seen.append)
     hub.update(speed_kmh=1.0)
     assert len(seen) == 1
+
+
+def test_snapshot_changes_name_every_snapshot_field_but_the_station() -> None:
+    """The two lists are kept by hand (issue 24): a field added to one must be in both."""
+    import dataclasses
+    import typing
+
+    from gateway.hub import Snapshot, SnapshotChanges
+
+    fields = {f.name: f.type for f in dataclasses.fields(Snapshot)}
+    changes = typing.get_type_hints(SnapshotChanges)
+    assert set(changes) == set(fields) - {"station"}
+    hints = typing.get_type_hints(Snapshot)
+    assert {name: hints[name] for name in changes} == changes
