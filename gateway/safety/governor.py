@@ -250,6 +250,21 @@ def ceiling_c(s: GovernorState, now: float) -> int:
     return max(limit, 0)
 
 
+def hr_fresh(s: GovernorState, now: float) -> bool:
+    """A usable heart rate: a sample within the HR timeout, and not declared lost.
+
+    The one rule for whoever acts on the heart rate (the heart-rate target, the
+    energy estimate); the governor's own HR-lost rule is what sets ``lost``.
+    """
+    hr = s.hr
+    return (
+        not hr.lost
+        and hr.bpm is not None
+        and hr.at is not None
+        and now - hr.at <= s.limits.hr_timeout_s
+    )
+
+
 def overspeed_limit_c(s: GovernorState) -> int | None:
     """The speed above which the belt endangers the runner, or None when facing forward.
 

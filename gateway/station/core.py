@@ -75,6 +75,7 @@ from ..safety.events import (
     Tick,
     TreadmillRecord,
 )
+from ..safety.governor import hr_fresh
 from ..workout.energy import EnergyMeter
 from ..workout.engine import Progress, WorkoutEngine
 from ..workout.hrcontrol import Effort
@@ -615,13 +616,7 @@ class StationCore:
         self._result(CommandResult(command.id, True, applied=f"holding heart rate {target}"))
 
     def _hr_fresh(self) -> bool:
-        hr = self.state.hr
-        return (
-            not hr.lost
-            and hr.bpm is not None
-            and hr.at is not None
-            and self._now - hr.at <= self.limits.hr_timeout_s
-        )
+        return hr_fresh(self.state, self._now)
 
     def _hold_heart_rate(self) -> None:
         """A heart-rate segment: the controller's request, through the governor."""
