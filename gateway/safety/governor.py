@@ -428,11 +428,11 @@ def _on_last_seen(s: GovernorState, e: BeltLastSeen, now: float, out: _Out) -> G
         return s  # the belt itself has spoken (or we started it): it decides
     if c <= centi(s.limits.turnaround_kmh + s.limits.tolerance_kmh):
         return s
-    return _found_moving(s, c, now, out, when="when the gateway stopped")
+    return _found_moving(s, c, now, out, recorded=True)
 
 
 def _found_moving(
-    s: GovernorState, c: int, now: float, out: _Out, when: str = "already"
+    s: GovernorState, c: int, now: float, out: _Out, *, recorded: bool = False
 ) -> GovernorState:
     """The belt runs and nothing of ours started it: a restart mid-run. Turn around first.
 
@@ -444,9 +444,12 @@ def _found_moving(
     out.alert(
         Level.WARNING,
         "restart",
-        f"The belt was moving at {_kmh(c)} {when}: slowing to {turn:g} km/h before going on."
-        if when != "already"
-        else f"The belt was already moving at {_kmh(c)}: slowing to {turn:g} km/h before going on.",
+        (
+            f"The belt was moving at {_kmh(c)} when the gateway stopped"
+            if recorded  # the session's last record, not the belt itself yet
+            else f"The belt was already moving at {_kmh(c)}"
+        )
+        + f": slowing to {turn:g} km/h before going on.",
     )
     s = replace(
         s,
@@ -834,54 +837,46 @@ def _number(value: float | str | None) -> float | None:
 def _admit(s: GovernorState, c: Command, now: float, out: _Out) -> tuple[GovernorState, bool]:
     """The one door every command passes, whatever it asks: the state, and whether it passed.
 
-    A replayed id is refused first; any other id is remembered before any
-    other check, so an id refused here (shutting down, retained, expired,
-    too many) is never carried out later either: one id, one answer
-    (SAFETY.md 15). Speed commands and the workout's alike.
+    The id is spent before any other check, so an id refused here (shutting
+    down, retained, expired, too many) is never carried out later either: one
+    id, one answer (SAFETY.md 15). Speed commands and the workout's alike.
     """
-    if c.id in s.commands.seen_ids:
-        _refuse(s, c, out, Rule.STALE_COMMAND, f"command {c.id!r} was already handled")
+    s, replayed = _spend(s, c.id)
+    if replayed is not None:
+        _refuse(s, c, out, Rule.STALE_COMMAND, replayed)
         return s, False
-    s = _remember(s, c.id)
-    error = _admission_error(s, c, now)
+    ttl = c.ttl_s if c.ttl_s is not None else s.limits.command_ttl_s
+    recent = tuple(t for t in s.commands.times if now - t < RATE_WINDOW_S)
+    error: tuple[Rule, str] | None = None
+    if s.stopping:
+        error = Rule.WIND_DOWN, "the gateway is shutting down"
+    elif c.retained:
+        error = Rule.STALE_COMMAND, "retained commands are ignored"
+    elif c.issued_at is not None and now - c.issued_at > ttl:
+        error = Rule.STALE_COMMAND, f"expired {now - c.issued_at - ttl:.1f} s ago"
+    elif c.source != "plan" and len(recent) >= RATE_MAX:
+        error = Rule.RATE_LIMITED, f"more than {RATE_MAX} commands in {RATE_WINDOW_S:g} s"
     if error is not None:
-        rule, why = error
-        _refuse(s, c, out, rule, why)
+        _refuse(s, c, out, *error)
         return s, False
     if c.source != "plan":
-        recent = tuple(t for t in s.commands.times if now - t < RATE_WINDOW_S)
         s = replace(s, commands=replace(s.commands, times=(*recent, now)))
     return s, True
 
 
-def _remember(s: GovernorState, command_id: str) -> GovernorState:
+def _spend(s: GovernorState, command_id: str) -> tuple[GovernorState, str | None]:
+    """Remember an id (the last SEEN_IDS); the refusal if it was already handled."""
+    if command_id in s.commands.seen_ids:
+        return s, f"command {command_id!r} was already handled"
     seen = (*s.commands.seen_ids[-(SEEN_IDS - 1) :], command_id)
-    return replace(s, commands=replace(s.commands, seen_ids=seen))
-
-
-def _admission_error(s: GovernorState, c: Command, now: float) -> tuple[Rule, str] | None:
-    """Why the door stays shut for this command (not counting a replayed id), or None."""
-    if s.stopping:
-        return Rule.WIND_DOWN, "the gateway is shutting down"
-    if c.retained:
-        return Rule.STALE_COMMAND, "retained commands are ignored"
-    ttl = c.ttl_s if c.ttl_s is not None else s.limits.command_ttl_s
-    if c.issued_at is not None and now - c.issued_at > ttl:
-        return Rule.STALE_COMMAND, f"expired {now - c.issued_at - ttl:.1f} s ago"
-    if c.source != "plan":
-        recent = [t for t in s.commands.times if now - t < RATE_WINDOW_S]
-        if len(recent) >= RATE_MAX:
-            return Rule.RATE_LIMITED, f"more than {RATE_MAX} commands in {RATE_WINDOW_S:g} s"
-    return None
+    return replace(s, commands=replace(s.commands, seen_ids=seen)), None
 
 
 def _on_refused(s: GovernorState, e: RefusedCommand, out: _Out) -> GovernorState:
     """A command the contract refused: its id is spent like any other's."""
-    error, rule = e.error, Rule.STALE_COMMAND if e.stale else Rule.BAD_COMMAND
-    if e.id in s.commands.seen_ids:
-        error, rule = f"command {e.id!r} was already handled", Rule.STALE_COMMAND
-    else:
-        s = _remember(s, e.id)
+    s, replayed = _spend(s, e.id)
+    error = replayed or e.error
+    rule = Rule.STALE_COMMAND if replayed or e.stale else Rule.BAD_COMMAND
     out.actions.append(CommandResult(e.id, False, error=error, source=e.source))
     out.actions.append(Decision(rule, f"command from {e.source}", f"refused: {error}"))
     return s

@@ -615,13 +615,10 @@ class StationCore:
         self._hr_target.free(s.segment, target, Effort(speed, s.incline_pct or 0.0))
         self._result(CommandResult(command.id, True, applied=f"holding heart rate {target}"))
 
-    def _hr_fresh(self) -> bool:
-        return hr_fresh(self.state, self._now)
-
     def _hold_heart_rate(self) -> None:
         """A heart-rate segment: the controller's request, through the governor."""
         told = self._hr_target.out_of_reach
-        request = self._hr_target.tick(self.state, self._now, self._hr_fresh())
+        request = self._hr_target.tick(self.state, self._now, hr_fresh(self.state, self._now))
         if request is not None:
             self._step(request)
         if self._hr_target.out_of_reach is not None and told is None:
@@ -631,7 +628,7 @@ class StationCore:
         target = self._hr_target.target
         if target is None:
             return {"hr_target_bpm": None, "hr_in_range": None}
-        bpm = self.state.hr.bpm if self._hr_fresh() else None
+        bpm = self.state.hr.bpm if hr_fresh(self.state, self._now) else None
         return {
             "hr_target_bpm": (target.low_bpm, target.high_bpm),
             "hr_in_range": target.holds(bpm),

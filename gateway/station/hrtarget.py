@@ -83,10 +83,11 @@ class HrTarget:
             backward=s.direction is Direction.BACKWARD,
         )
         bpm = s.hr.bpm if hr_fresh else None
-        written = Effort(
-            (s.commanded_c or 0) / 100, s.incline_pct or 0.0 if bounds.max_incline_pct else 0.0
-        )
-        effort = c.update(now, bpm, bounds, written, hold=s.hr.limit_c is not None)
+        held = None
+        if s.hr.limit_c is not None:  # the ceiling's step-down: what it wrote is the output
+            pct = (s.incline_pct or 0.0) if bounds.max_incline_pct else 0.0
+            held = Effort((s.commanded_c or 0) / 100, pct)
+        effort = c.update(now, bpm, bounds, held)
         self._check_reach(c.target, effort, bpm, bounds, now)
         want = Effort(round(effort.speed_kmh, 1), round(effort.incline_pct * 2) / 2)
         sent = self._sent

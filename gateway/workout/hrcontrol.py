@@ -141,32 +141,23 @@ class HrController:
         return self.kp / self.tau_s
 
     def update(
-        self,
-        now: float,
-        bpm: float | None,
-        b: Bounds,
-        written: Effort | None = None,
-        *,
-        hold: bool = False,
+        self, now: float, bpm: float | None, b: Bounds, held: Effort | None = None
     ) -> Effort:
         """The effort for this moment (``bpm`` None: heart rate lost).
 
-        ``hold``: the governor is stepping the speed down for the heart-rate
-        ceiling: ``written`` (the speed and incline it last wrote) becomes
-        this controller's output, and nothing may rise until it lets go.
+        ``held``: the governor is stepping the speed down for the heart-rate
+        ceiling, and this is the speed and incline it last wrote. That is this
+        controller's output now, and nothing may rise until the governor lets go.
         """
         dt = 0.0 if self._last_at is None else max(0.0, now - self._last_at)
         self._last_at = now
-        if hold and written is not None and written.speed_kmh > 0:
-            # The step-down wrote below what was asked: that is the output now (other
-            # limits show in the bounds; a ramp still climbing is no limit).
-            self.output = written
-            self._anchor = min(self.anchor, written.speed_kmh)
-        if hold and self.output is not None:
+        if held is not None and held.speed_kmh > 0:
+            self.output = held
+            self._anchor = min(self.anchor, held.speed_kmh)
             b = replace(
                 b,
-                max_kmh=min(b.max_kmh, self.output.speed_kmh),
-                max_incline_pct=min(b.max_incline_pct, self.output.incline_pct),
+                max_kmh=min(b.max_kmh, held.speed_kmh),
+                max_incline_pct=min(b.max_incline_pct, held.incline_pct),
             )
         if bpm is None:
             top = max(b.min_kmh, b.max_kmh)  # the segment's own speed, flat, within the bounds
@@ -181,7 +172,7 @@ class HrController:
         if self.output is not None:
             was = self.output.total
             wanted = min(max(wanted, was - self.slew_kmh_s * dt), was + self.slew_kmh_s * dt)
-            if hold:
+            if held is not None:
                 wanted = min(wanted, was)
         out = split(wanted, self.anchor, b)
         if abs(out.total - pi) > 1e-9:  # saturated: ask for exactly what can be had

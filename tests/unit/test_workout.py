@@ -276,9 +276,9 @@ def test_a_step_down_is_the_controllers_saturation_and_nothing_rises_against_it(
     before = c.output
     assert before is not None
     written = Effort(3.5, before.incline_pct)  # the step-down wrote 0.5 km/h less
-    held = Bounds(1.0, 3.5, 15.0, backward=True)
+    stepped = Bounds(1.0, 3.5, 15.0, backward=True)
     for t in range(60, 120, 2):
-        out = c.update(float(t), 150.0, held, written, hold=True)
+        out = c.update(float(t), 150.0, stepped, written)
         assert out.speed_kmh <= written.speed_kmh + 1e-9
         assert out.incline_pct <= written.incline_pct + 1e-9, "incline made up for the speed"
         assert out.total <= written.total + 1e-9
