@@ -144,7 +144,7 @@ class Service:
                     runtime.hub.subscribe(_direction_follower(links.follow_direction))
                 self.stations.append(runtime)
             await self._record(stack)
-            self._resume_segments()
+            self._resume_sessions()
             for output in self.options.outputs:
                 await stack.enter_async_context(output(self.stations))
             try:
@@ -164,7 +164,7 @@ class Service:
                 await asyncio.gather(*(s.close() for s in self.stations), return_exceptions=True)
         return self.stations
 
-    def _resume_segments(self) -> None:
+    def _resume_sessions(self) -> None:
         """A session resumed after a crash goes on from its recorded segment (same plan),
         and a belt it last saw moving, seconds ago, is slowed as soon as control is held."""
         if self.recorder is None:
