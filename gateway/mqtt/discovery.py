@@ -16,6 +16,7 @@ import aiomqtt
 
 from ..contract.topics import Topics
 from ..hub import Hub, HubMessage, Listener, StateMessage
+from ..safety.governor import Phase
 
 DEFAULT_MAX_KMH = 20.0  # until the treadmill says its range
 ORIGIN = {"name": "retrogate"}  # no url: the project has no public home yet
@@ -122,7 +123,7 @@ def device_config(
             "Phase",
             "{{ value_json.phase }}",
             device_class="enum",
-            options=["running", "turning", "dwell", "halted"],
+            options=[p.value for p in Phase],  # HA refuses a value not listed here
         ),
         "next_turnaround": sensor(
             "next_turnaround",

@@ -1,9 +1,21 @@
 """The governor: ``step(state, event, now) -> (state, actions)``.
 
-Every Set Target Speed it emits goes through :func:`_command`, which clamps to
-:func:`ceiling_c` (the backward cap, the turnaround speed, the HR fallback and
-the machine's range); nothing else creates one. Speeds are integers of
-0.01 km/h inside, so "6.2 > 6.0 + 0.2" is decided exactly.
+Every Set Target Speed it emits is made in :func:`_write`: the guard (who may
+write in this phase, see ``WRITERS``), the clamp to :func:`ceiling_c` (the
+backward cap, the turnaround speed, the HR fallback and the machine's range),
+the snap to the machine's grid and the bookkeeping the echo filter reads.
+Nothing else creates one. Speeds are integers of 0.01 km/h inside, so
+"6.2 > 6.0 + 0.2" is decided exactly.
+
+The phases and what moves between them are one table, ``PHASES`` (h11's
+state table is the model): the table is the documentation, every phase change
+goes through :func:`_enter`, and tests/unit/test_governor_invariants.py checks
+every change it sees against the table. ``running`` (the belt runs) and
+``over_cap_since`` (a timer) are not phases: either can be true in several.
+
+Events are dispatched by one table, ``HANDLERS`` (commands by kind inside it);
+an event with no handler is a programming error, raised, never taken for a
+safety event.
 
 The rules (``Rule`` in actions.py), each a handler below and a row in
 tests/unit/test_governor_rules.py (``ROWS``: a test fails if a rule has none):
@@ -36,8 +48,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from enum import StrEnum
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from ..ftms.units import centi
 from .actions import (
@@ -93,10 +106,64 @@ RECENT_COMMANDS = 4  # echoes (status 0x05) of our own targets can arrive after 
 class Phase(StrEnum):
     """Where the governor is in a run."""
 
-    RUNNING = "running"
+    RUNNING = "running"  # following the plan and the commands (the belt may stand)
     TURNING = "turning"  # slowing down to the turnaround speed
     DWELL = "dwell"  # holding the turnaround speed, counting down
     HALTED = "halted"  # escalated: paused until the runner confirms
+    STOPPED = "stopped"  # the wind-down ran: nothing moves the belt any more
+
+
+class Trigger(StrEnum):
+    """What moves the governor from one phase to another: the table's columns."""
+
+    TURN = "turn"  # a direction change while the belt moves
+    FOUND_MOVING = "found_moving"  # the restart rule: moving, and not started by us
+    SLOWED = "slowed"  # down to the turnaround speed: the dwell starts
+    TURNED = "turned"  # the dwell's countdown ran out
+    CALLED_OFF = "called_off"  # the turn is moot: the same way again, or the belt stood
+    STOOD = "stood"  # thought moving (the last record), standing on the first
+    HALT = "halt"  # escalation, the HR pause: paused until the runner confirms
+    CONFIRM = "confirm"  # the runner confirmed a halt
+    SHUTDOWN = "shutdown"  # the gateway stops: the wind-down
+
+
+_P, _T = Phase, Trigger
+PHASES: dict[Phase, dict[Trigger, Phase]] = {
+    _P.RUNNING: {
+        _T.TURN: _P.TURNING,
+        _T.FOUND_MOVING: _P.TURNING,
+        _T.HALT: _P.HALTED,
+        _T.SHUTDOWN: _P.STOPPED,
+    },
+    _P.TURNING: {
+        _T.TURN: _P.TURNING,  # turned again while slowing: towards the newest direction
+        _T.SLOWED: _P.DWELL,
+        _T.CALLED_OFF: _P.RUNNING,
+        _T.STOOD: _P.RUNNING,
+        _T.HALT: _P.HALTED,
+        _T.SHUTDOWN: _P.STOPPED,
+    },
+    _P.DWELL: {
+        _T.TURN: _P.TURNING,
+        _T.TURNED: _P.RUNNING,
+        _T.CALLED_OFF: _P.RUNNING,
+        _T.HALT: _P.HALTED,
+        _T.SHUTDOWN: _P.STOPPED,
+    },
+    # Halted, a direction change is noted, not turned: nothing moves the belt until
+    # the runner confirms (the console may restart it; that is the runner's hand).
+    _P.HALTED: {_T.CONFIRM: _P.RUNNING, _T.SHUTDOWN: _P.STOPPED},
+    _P.STOPPED: {},
+}
+# Who may write a speed in each phase. Halted, only the wind-down (slow a belt the
+# console restarted, then pause); stopped, nobody.
+WRITERS: dict[Phase, frozenset[Rule] | None] = {
+    _P.RUNNING: None,  # None: every rule
+    _P.TURNING: None,
+    _P.DWELL: None,
+    _P.HALTED: frozenset({Rule.WIND_DOWN}),
+    _P.STOPPED: frozenset(),
+}
 
 
 class Turn(NamedTuple):
@@ -104,6 +171,7 @@ class Turn(NamedTuple):
 
     pending_direction: Direction | None = None  # asked for while moving: after the turn
     pending_target_c: int = 0  # the speed to ramp to once turned
+    recovering: bool = False  # found moving after a restart: turning around into the plan
     since: float | None = None  # slowing since (a belt that never slows is halted)
     dwell_until: float | None = None
     dwell_announced: int | None = None  # the last "turn around in N s" said
@@ -172,13 +240,16 @@ class GovernorState(NamedTuple):
     segment: int | None = None
     incline_supported: bool = True
     incline_noted: bool = False
-    recovering: bool = False  # found moving after a restart: turning around into the plan
-    stopping: bool = False  # the wind-down ran: nothing moves the belt any more
     turn: Turn = Turn()
     hr: HrState = HrState()
     control: Control = Control()
     data: DataWatch = DataWatch()
     commands: CommandLog = CommandLog()
+
+    @property
+    def stopping(self) -> bool:
+        """The wind-down ran: nothing moves the belt any more."""
+        return self.phase is Phase.STOPPED
 
     @property
     def belt_seen(self) -> bool:
@@ -286,8 +357,8 @@ def _snap(s: GovernorState, c: int) -> int:
     return s.min_c + (c - s.min_c) // s.step_c * s.step_c
 
 
-def _ours(s: GovernorState, c: int) -> bool:
-    """A reported target is the echo of one of our recent commands."""
+def own_echo(s: GovernorState, c: int) -> bool:
+    """A reported target is the echo of one of our recent writes (not the console)."""
     return any(abs(c - mine) < max(s.step_c, 1) for mine in s.commands.recent)
 
 
@@ -328,14 +399,58 @@ def _kmh(c: int) -> str:
     return f"{c / 100:.2f} km/h"
 
 
+def _enter(s: GovernorState, trigger: Trigger, **changes: object) -> GovernorState:
+    """The one way to change phase: the table says where ``trigger`` leads from here."""
+    to = PHASES[s.phase].get(trigger)
+    if to is None:
+        raise ValueError(f"no {trigger.value!r} from {s.phase.value!r} in PHASES")
+    return replace(s, phase=to, **changes)
+
+
+def _can(s: GovernorState, trigger: Trigger) -> bool:
+    return trigger in PHASES[s.phase]
+
+
+def _may_write(s: GovernorState, rule: Rule) -> bool:
+    """Whether ``rule`` may set the belt's target now (the guard, in one place)."""
+    if not s.control.held:
+        return False  # not ours to write; control_lost asks again
+    writers = WRITERS[s.phase]
+    if writers is not None and rule not in writers:
+        return False  # halted or stopped: nothing moves the belt
+    return s.running or rule not in RUNNING_ONLY  # a stopped belt: only on the way to a start
+
+
+def _write(
+    s: GovernorState, out: _Out, now: float, rule: Rule, why: str, c: int, *, again: bool = False
+) -> GovernorState:
+    """The only Set Target Speed: guard, clamp to the ceiling, snap, and remember it.
+
+    Remembered in ``commands.recent`` so its status echo is known as ours
+    (:func:`own_echo`). ``again``: write even if it is what the belt was told
+    (a correction: the machine ignored or overrode the last one).
+    """
+    if not _may_write(s, rule):
+        return s
+    c = _snap(s, min(c, ceiling_c(s, now)))  # the invariant, whatever came before
+    if c <= 0 or (c == s.commanded_c and not again):
+        return s  # 0 is not a speed a treadmill accepts
+    out.decide(rule, why, SetTargetSpeed(c / 100), f"set target {_kmh(c)}")
+    recent = (*s.commands.recent[-(RECENT_COMMANDS - 1) :], c)
+    return replace(s, commanded_c=c, commanded_at=now, commands=replace(s.commands, recent=recent))
+
+
+def _told(s: GovernorState, c: int, now: float) -> GovernorState:
+    """Someone else (the console) told the belt ``c``: not a write of ours."""
+    return replace(s, commanded_c=c, commanded_at=now)
+
+
 def _command(
     s: GovernorState, out: _Out, now: float, rule: Rule, why: str, *, ramp: bool = True
 ) -> GovernorState:
-    """Move the commanded target towards the goal: the only Set Target Speed source."""
-    if not s.control.held or s.phase is Phase.HALTED or s.stopping:
-        return s  # halted: nothing moves the belt until the runner confirms
-    if not s.running and rule in RUNNING_ONLY:
-        return s  # a stopped belt gets a speed only on its way to a start
+    """Move the commanded target towards the goal, ramped; written by :func:`_write`."""
+    if not _may_write(s, rule):
+        return s
     goal = _goal_c(s, now)
     if goal <= 0:
         return s  # no target yet (0 is not a speed a treadmill accepts)
@@ -353,11 +468,7 @@ def _command(
             return s
         goal = min(goal, current + centi(accel * RAMP_INTERVAL_S))
         goal = max(goal, s.min_c)
-    goal = _snap(s, min(goal, ceiling_c(s, now)))  # the invariant, whatever came before
-    if goal == s.commanded_c:
-        return s
-    out.decide(rule, why, SetTargetSpeed(goal / 100), f"set target {_kmh(goal)}")
-    return _commanded(s, goal, now)
+    return _write(s, out, now, rule, why, goal)
 
 
 # Rules that adjust a moving belt: with the belt stopped (the plan's end, a pause) they
@@ -366,43 +477,32 @@ def _command(
 RUNNING_ONLY = frozenset({Rule.HR_CEILING, Rule.HR_LOST, Rule.RAMP, Rule.CONTROL_GRANTED})
 
 
-def _commanded(s: GovernorState, c: int, now: float) -> GovernorState:
-    recent = (*s.commands.recent[-(RECENT_COMMANDS - 1) :], c)
-    return replace(s, commanded_c=c, commanded_at=now, commands=replace(s.commands, recent=recent))
-
-
 # --- handlers ------------------------------------------------------------------------
 
 
 def _on_record(s: GovernorState, e: TreadmillRecord, now: float, out: _Out) -> GovernorState:
     c = centi(e.speed_kmh)
     first = not s.belt_seen
-    if first and c == 0 and s.recovering and s.phase is Phase.TURNING:
+    if first and c == 0 and s.turn.recovering and s.phase is Phase.TURNING:
         # Thought moving (its last record before the restart); it stopped meanwhile.
         out.actions.append(
             Decision(Rule.RESTART, "the belt stands on its first record", "nothing to slow")
         )
-        s = replace(s, running=False, phase=Phase.RUNNING, recovering=False, turn=Turn())
+        s = _enter(s, Trigger.STOOD, running=False, turn=Turn())
     s = _data_seen(replace(s, reported_c=c), now, out)
-    if first and c > 0 and not s.running and s.phase is Phase.RUNNING and not s.stopping:
+    if first and c > 0 and not s.running and s.phase is Phase.RUNNING:
         s = _found_moving(s, c, now, out)
     danger = overspeed_limit_c(s)
     if danger is not None and c > danger + centi(s.limits.tolerance_kmh):
         limit = _snap(s, ceiling_c(s, now))
         since = s.over_cap_since if s.over_cap_since is not None else now
         s = replace(s, over_cap_since=since)
-        if s.phase is not Phase.HALTED and now - since >= s.limits.escalation_s:
+        if _can(s, Trigger.HALT) and now - since >= s.limits.escalation_s:
             return _escalate(s, out, f"belt {_kmh(c)} above {_kmh(danger)} for {now - since:.1f} s")
-        if s.control.held and s.phase is not Phase.HALTED and not s.stopping:
+        if _may_write(s, Rule.CORRECT_OVERSPEED):
             why = f"belt {_kmh(c)} > limit {_kmh(limit)} + tolerance"
-            out.decide(
-                Rule.CORRECT_OVERSPEED,
-                why,
-                SetTargetSpeed(limit / 100),
-                f"set target {_kmh(limit)}",
-            )
+            s = _write(s, out, now, Rule.CORRECT_OVERSPEED, why, limit, again=True)
             out.alert(Level.WARNING, "overspeed", f"Belt at {_kmh(c)}, slowing to {_kmh(limit)}")
-            s = _commanded(s, limit, now)
         return s
     if s.over_cap_since is not None:
         s = replace(s, over_cap_since=None)
@@ -424,8 +524,8 @@ def _data_seen(s: GovernorState, now: float, out: _Out) -> GovernorState:
 def _on_last_seen(s: GovernorState, e: BeltLastSeen, now: float, out: _Out) -> GovernorState:
     """Moving when the last gateway stopped: slow it the moment control is granted."""
     c = centi(e.speed_kmh)
-    if s.belt_seen or s.running or s.stopping:
-        return s  # the belt itself has spoken (or we started it): it decides
+    if s.belt_seen or s.running or s.phase is not Phase.RUNNING:
+        return s  # the belt itself has spoken (or we started it, or we stop): it decides
     if c <= centi(s.limits.turnaround_kmh + s.limits.tolerance_kmh):
         return s
     return _found_moving(s, c, now, out, recorded=True)
@@ -451,13 +551,12 @@ def _found_moving(
         )
         + f": slowing to {turn:g} km/h before going on.",
     )
-    s = replace(
+    s = _enter(
         s,
+        Trigger.FOUND_MOVING,
         running=True,
         running_since=now,
-        phase=Phase.TURNING,
-        recovering=True,
-        turn=replace(s.turn, pending_direction=None, pending_target_c=0, since=now),
+        turn=Turn(since=now, recovering=True),
     )
     s = _command(s, out, now, Rule.RESTART, f"belt moving at {_kmh(c)} on start", ramp=False)
     if c <= centi(s.limits.turnaround_kmh + s.limits.tolerance_kmh):
@@ -470,7 +569,7 @@ def _escalate(s: GovernorState, out: _Out, why: str) -> GovernorState:
     out.alert(
         Level.DANGER, "escalated", f"Belt did not slow down ({why}); paused. Confirm to go on."
     )
-    return replace(s, phase=Phase.HALTED, running=False)
+    return _enter(s, Trigger.HALT, running=False)
 
 
 def _on_target(s: GovernorState, e: TargetReported, now: float, out: _Out) -> GovernorState:
@@ -478,28 +577,22 @@ def _on_target(s: GovernorState, e: TargetReported, now: float, out: _Out) -> Go
     s = replace(s, target_c=c)
     limit = _snap(s, ceiling_c(s, now))
     if c > limit:  # the cap backward; the HR step-down, HR lost, the turnaround in any direction
-        if s.control.held and s.phase is not Phase.HALTED and not s.stopping:
+        if _may_write(s, Rule.CORRECT_TARGET):
             why = f"machine target {_kmh(c)} > limit {_kmh(limit)}"
-            out.decide(
-                Rule.CORRECT_TARGET, why, SetTargetSpeed(limit / 100), f"set target {_kmh(limit)}"
-            )
+            s = _write(s, out, now, Rule.CORRECT_TARGET, why, limit, again=True)
             if s.cap_active:
                 text = f"Target {_kmh(c)} refused, cap {_kmh(limit)}"
                 out.alert(Level.WARNING, "target_over_cap", text)
             else:
                 text = f"Target {_kmh(c)} refused: heart rate limit {_kmh(limit)}"
                 out.alert(Level.WARNING, "target_over_limit", text)
-            s = replace(s, commanded_c=limit, commanded_at=now)
         return s
-    if not _ours(s, c):
-        if not s.cap_active:
-            # Forward: somebody chose another speed on the console; follow them.
-            s = _commanded(replace(s, requested_c=c), c, now)
-        else:
-            # Backward, under the limit: not corrected, but it is what the belt is told
-            # now (the HR step-down comes down from it, and a write of ours is not stale).
-            s = replace(s, commanded_c=c, commanded_at=now)
-    return s
+    if own_echo(s, c):
+        return s
+    # Forward: somebody chose another speed on the console; follow them. Backward,
+    # under the limit: not corrected, but it is what the belt is told now (the HR
+    # step-down comes down from it, and a write of ours is not stale).
+    return _told(s if s.cap_active else replace(s, requested_c=c), c, now)
 
 
 def _on_stopped(s: GovernorState, e: MachineStopped, now: float, out: _Out) -> GovernorState:
@@ -518,11 +611,11 @@ def _on_hr(s: GovernorState, e: HeartRateSample, now: float, out: _Out) -> Gover
     if s.hr.lost:
         out.alert(Level.INFO, "hr_back", "Heart rate is back.")
         s = replace(s, hr=replace(s.hr, lost=False))
-    if e.bpm >= lim.hr_pause_bpm and s.running and s.phase is not Phase.HALTED:
+    if e.bpm >= lim.hr_pause_bpm and s.running and _can(s, Trigger.HALT):
         why = f"HR {e.bpm} bpm >= {lim.hr_pause_bpm:.0f} bpm ({lim.hr_pause_pct:.0f} % HRmax)"
         out.decide(Rule.HR_PAUSE, why, Pause(), "pause the belt; halt until the runner confirms")
         out.alert(Level.DANGER, "hr_pause", f"Heart rate {e.bpm} bpm: paused. Confirm to go on.")
-        return replace(s, phase=Phase.HALTED, running=False)
+        return _enter(s, Trigger.HALT, running=False)
     if e.bpm > lim.hr_ceiling_bpm:
         if not s.running:
             return s  # a stopped belt cannot be slowed (nor told it is)
@@ -593,22 +686,22 @@ def _note_no_incline(s: GovernorState, out: _Out) -> GovernorState:
 def _change_direction(
     s: GovernorState, direction: Direction, target: int, now: float, out: _Out, why: str
 ) -> GovernorState:
-    if s.recovering and s.phase in (Phase.TURNING, Phase.DWELL):
+    if s.turn.recovering and s.phase in (Phase.TURNING, Phase.DWELL):
         # Restarted mid-run: this is where the turnaround leads, once it is done.
         return replace(
             s, turn=replace(s.turn, pending_direction=direction, pending_target_c=target)
         )
     moving = (s.reported_c or 0) > 0 or (s.commanded_c or 0) > 0
-    if direction is s.direction or not s.running or not moving:
+    if direction is s.direction or not s.running or not moving or not _can(s, Trigger.TURN):
         s = replace(
             s, direction=direction, requested_c=target, turn=replace(s.turn, pending_direction=None)
         )
-        if s.phase in (Phase.TURNING, Phase.DWELL):
-            s = replace(s, phase=Phase.RUNNING, turn=replace(s.turn, dwell_until=None))
+        if _can(s, Trigger.CALLED_OFF):
+            s = _enter(s, Trigger.CALLED_OFF, turn=replace(s.turn, dwell_until=None))
         return _command(s, out, now, Rule.CAP if s.cap_active else Rule.SEGMENT, why)
-    s = replace(
+    s = _enter(
         s,
-        phase=Phase.TURNING,
+        Trigger.TURN,
         turn=replace(s.turn, pending_direction=direction, pending_target_c=target, since=now),
     )
     out.alert(
@@ -627,36 +720,33 @@ def _change_direction(
 def _begin_dwell(s: GovernorState, now: float, out: _Out) -> GovernorState:
     seconds = math.ceil(s.limits.dwell_s)
     out.alert(Level.INFO, "countdown", f"Turn around in {seconds} s")
-    return replace(
+    return _enter(
         s,
-        phase=Phase.DWELL,
+        Trigger.SLOWED,
         turn=replace(s.turn, dwell_until=now + s.limits.dwell_s, dwell_announced=seconds),
     )
 
 
-def _on_tick(s: GovernorState, now: float, out: _Out) -> GovernorState:
+def _on_tick(s: GovernorState, e: Tick, now: float, out: _Out) -> GovernorState:
     lim = s.limits
     if s.phase is Phase.DWELL and s.turn.dwell_until is not None:
         left = math.ceil(s.turn.dwell_until - now)
         if left <= 0:
             direction = s.turn.pending_direction or s.direction
             out.alert(Level.INFO, "turned", f"Now {direction.value}.")
-            s = replace(
+            s = _enter(
                 s,
-                phase=Phase.RUNNING,
+                Trigger.TURNED,
                 direction=direction,
                 requested_c=s.turn.pending_target_c,
-                recovering=False,
-                turn=replace(
-                    s.turn, pending_direction=None, dwell_until=None, dwell_announced=None
-                ),
+                turn=Turn(),
             )
         elif left != s.turn.dwell_announced:
             out.alert(Level.INFO, "countdown", f"Turn around in {left} s")
             s = replace(s, turn=replace(s.turn, dwell_announced=left))
     if (
         s.over_cap_since is not None
-        and s.phase is not Phase.HALTED
+        and _can(s, Trigger.HALT)
         and now - s.over_cap_since >= lim.escalation_s
     ):
         return _escalate(s, out, f"belt above the cap for {now - s.over_cap_since:.1f} s")
@@ -686,14 +776,14 @@ def _on_tick(s: GovernorState, now: float, out: _Out) -> GovernorState:
         s = replace(
             s, control=replace(s.control, retry_at=now + s.control.backoff_s, backoff_s=backoff)
         )
-    if s.running and s.phase is not Phase.HALTED:
+    if s.running:
         s = _command(s, out, now, Rule.RAMP, "towards the target")
     return s
 
 
 def _check_silence(s: GovernorState, now: float, out: _Out) -> GovernorState:
     """No Treadmill Data while the belt should move: the cap is not verified any more."""
-    if s.data.lost or not s.running or s.phase is Phase.HALTED or s.stopping:
+    if s.data.lost or not s.running or s.phase in (Phase.HALTED, Phase.STOPPED):
         return s
     last = s.data.last_record_at if s.data.last_record_at is not None else s.running_since
     window = data_window_s(s)
@@ -734,16 +824,24 @@ def _check_hr_timeout(s: GovernorState, now: float, out: _Out) -> GovernorState:
     return _command(s, out, now, Rule.HR_LOST, f"no HR since {now - last:.0f} s", ramp=False)
 
 
-def _on_control(s: GovernorState, e: Event, now: float, out: _Out) -> GovernorState:
-    if isinstance(e, ControlGranted):
-        s = replace(
-            s, commanded_c=None, control=replace(s.control, held=True, retry_at=None, backoff_s=1.0)
-        )
-        # Re-assert the cap before anything else.
-        return _command(s, out, now, Rule.CONTROL_GRANTED, "control (re)granted", ramp=False)
-    if isinstance(e, CommandFailed) and not _loses_control(e):
+def _on_granted(s: GovernorState, e: ControlGranted, now: float, out: _Out) -> GovernorState:
+    s = replace(
+        s, commanded_c=None, control=replace(s.control, held=True, retry_at=None, backoff_s=1.0)
+    )
+    # Re-assert the cap before anything else.
+    return _command(s, out, now, Rule.CONTROL_GRANTED, "control (re)granted", ramp=False)
+
+
+def _on_failed(s: GovernorState, e: CommandFailed, now: float, out: _Out) -> GovernorState:
+    if not _loses_control(e):
         return _refused(s, e, out)
-    reason = e.reason if isinstance(e, ControlLost | CommandFailed) else "unknown"
+    return _on_lost(s, e, now, out)
+
+
+def _on_lost(
+    s: GovernorState, e: ControlLost | CommandFailed, now: float, out: _Out
+) -> GovernorState:
+    reason = e.reason
     what = f"{e.what}: " if isinstance(e, CommandFailed) else ""
     out.alert(
         Level.DANGER,
@@ -786,15 +884,12 @@ def _on_shutdown(s: GovernorState, e: Shutdown, now: float, out: _Out) -> Govern
     if s.stopping:
         return s
     moving = s.running or (s.reported_c or 0) > 0
-    stopped = replace(
-        s,
-        stopping=True,
-        running=False,
-        phase=Phase.HALTED,
-        control=replace(s.control, retry_at=None),
-    )
+
+    def stopped(s: GovernorState) -> GovernorState:
+        return _enter(s, Trigger.SHUTDOWN, running=False, control=replace(s.control, retry_at=None))
+
     if not moving:
-        return stopped
+        return stopped(s)
     if not s.control.held:
         out.alert(
             Level.DANGER,
@@ -802,17 +897,13 @@ def _on_shutdown(s: GovernorState, e: Shutdown, now: float, out: _Out) -> Govern
             f"Stopping ({e.reason}) without control of the treadmill: the belt is NOT slowed. "
             "Use the console or the safety key.",
         )
-        return stopped
-    if s.cap_active:
-        turn = _snap(s, min(centi(s.limits.turnaround_kmh), ceiling_c(s, now)))
-        if turn > 0:
-            out.decide(
-                Rule.WIND_DOWN, e.reason, SetTargetSpeed(turn / 100), f"set target {_kmh(turn)}"
-            )
-            stopped = _commanded(stopped, turn, now)
+        return stopped(s)
+    if s.cap_active:  # the last write, made before the phase forbids any
+        turnaround = centi(s.limits.turnaround_kmh)
+        s = _write(s, out, now, Rule.WIND_DOWN, e.reason, turnaround, again=True)
     out.decide(Rule.WIND_DOWN, e.reason, Pause(), "pause the belt")
     out.alert(Level.WARNING, "wind_down", f"The gateway is stopping ({e.reason}): belt paused.")
-    return stopped
+    return stopped(s)
 
 
 # --- commands ------------------------------------------------------------------------
@@ -872,7 +963,7 @@ def _spend(s: GovernorState, command_id: str) -> tuple[GovernorState, str | None
     return replace(s, commands=replace(s.commands, seen_ids=seen)), None
 
 
-def _on_refused(s: GovernorState, e: RefusedCommand, out: _Out) -> GovernorState:
+def _on_refused(s: GovernorState, e: RefusedCommand, now: float, out: _Out) -> GovernorState:
     """A command the contract refused: its id is spent like any other's."""
     s, replayed = _spend(s, e.id)
     error = replayed or e.error
@@ -882,17 +973,11 @@ def _on_refused(s: GovernorState, e: RefusedCommand, out: _Out) -> GovernorState
     return s
 
 
-def _on_command(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState:
-    s, admitted = _admit(s, c, now, out)
-    if not admitted:
-        return s
-    if c.kind in ENGINE_COMMANDS:
-        out.actions.append(ToEngine(c))
-        out.actions.append(
-            Decision(Rule.COMMAND, f"{c.kind.value} from {c.source}", "to the engine")
-        )
-        return s
-    return _COMMANDS[c.kind](s, c, now, out)
+def _to_engine(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState:
+    """The workout's commands: admitted here, carried out by the engine."""
+    out.actions.append(ToEngine(c))
+    out.actions.append(Decision(Rule.COMMAND, f"{c.kind.value} from {c.source}", "to the engine"))
+    return s
 
 
 def _cmd_speed(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState:
@@ -978,15 +1063,44 @@ def _cmd_confirm(s: GovernorState, c: Command, now: float, out: _Out) -> Governo
         return s
     out.actions.append(Decision(Rule.ESCALATE, f"confirm from {c.source}", "halt lifted"))
     out.actions.append(CommandResult(c.id, True, applied="halt lifted; press start to go on"))
-    return replace(
-        s, phase=Phase.RUNNING, over_cap_since=None, hr=replace(s.hr, limit_c=None, step_at=None)
+    return _enter(
+        s, Trigger.CONFIRM, over_cap_since=None, hr=replace(s.hr, limit_c=None, step_at=None)
     )
 
 
 ENGINE_COMMANDS = frozenset(
     {CommandKind.NEXT_SEGMENT, CommandKind.LOAD_PLAN, CommandKind.SET_HR_TARGET}
 )
-_COMMANDS = {
+
+
+def _features(s: GovernorState, e: MachineFeatures, now: float, out: _Out) -> GovernorState:
+    return replace(s, incline_supported=e.incline)
+
+
+def _speed_range(s: GovernorState, e: SpeedRangeReported, now: float, out: _Out) -> GovernorState:
+    return replace(
+        s, min_c=centi(e.min_kmh), max_c=centi(e.max_kmh), step_c=max(1, centi(e.step_kmh))
+    )
+
+
+Handler = Callable[[GovernorState, Any, float, _Out], GovernorState]
+# The one dispatch: an event by its type, a command (once admitted) by its kind.
+HANDLERS: dict[type | CommandKind, Handler] = {
+    TreadmillRecord: _on_record,
+    TargetReported: _on_target,
+    HeartRateSample: _on_hr,
+    Tick: _on_tick,
+    BeltLastSeen: _on_last_seen,
+    RefusedCommand: _on_refused,
+    SegmentChange: _on_segment,
+    EffortTarget: _on_effort,
+    MachineStopped: _on_stopped,
+    Shutdown: _on_shutdown,
+    MachineFeatures: _features,
+    SpeedRangeReported: _speed_range,
+    ControlGranted: _on_granted,
+    ControlLost: _on_lost,
+    CommandFailed: _on_failed,
     CommandKind.SET_SPEED: _cmd_speed,
     CommandKind.SET_INCLINE: _cmd_incline,
     CommandKind.START: _cmd_run,
@@ -995,47 +1109,30 @@ _COMMANDS = {
     CommandKind.SET_DIRECTION: _cmd_direction,
     CommandKind.SET_CAP: _cmd_cap,
     CommandKind.CONFIRM: _cmd_confirm,
+    **dict.fromkeys(ENGINE_COMMANDS, _to_engine),
 }
 
 
 def step(state: GovernorState, event: Event, now: float) -> tuple[GovernorState, list[Action]]:
-    """Feed one event; the new state and what to do about it."""
+    """Feed one event; the new state and what to do about it.
+
+    A command passes the admission first (``_admit``: the one door), then its
+    kind's handler. An event with no handler raises: it is a bug to be found in
+    tests, not something to be taken for a lost treadmill.
+    """
     out = _Out()
-    if isinstance(event, TreadmillRecord):
-        state = _on_record(state, event, now, out)
-    elif isinstance(event, TargetReported):
-        state = _on_target(state, event, now, out)
-    elif isinstance(event, HeartRateSample):
-        state = _on_hr(state, event, now, out)
-    elif isinstance(event, Tick):
-        state = _on_tick(state, now, out)
-    elif isinstance(event, Command):
-        state = _on_command(state, event, now, out)
+    key: type | CommandKind = event.kind if isinstance(event, Command) else type(event)
+    handler = HANDLERS.get(key)
+    if handler is None:
+        raise TypeError(f"the governor has no handler for {event!r}")
+    if isinstance(event, Command):
+        state, admitted = _admit(state, event, now, out)
+        if admitted:
+            state = handler(state, event, now, out)
         out.actions = [
             dataclasses.replace(a, source=event.source) if isinstance(a, CommandResult) else a
             for a in out.actions
         ]
-    elif isinstance(event, BeltLastSeen):
-        state = _on_last_seen(state, event, now, out)
-    elif isinstance(event, RefusedCommand):
-        state = _on_refused(state, event, out)
-    elif isinstance(event, SegmentChange):
-        state = _on_segment(state, event, now, out)
-    elif isinstance(event, EffortTarget):
-        state = _on_effort(state, event, now, out)
-    elif isinstance(event, MachineStopped):
-        state = _on_stopped(state, event, now, out)
-    elif isinstance(event, Shutdown):
-        state = _on_shutdown(state, event, now, out)
-    elif isinstance(event, MachineFeatures):
-        state = replace(state, incline_supported=event.incline)
-    elif isinstance(event, SpeedRangeReported):
-        state = replace(
-            state,
-            min_c=centi(event.min_kmh),
-            max_c=centi(event.max_kmh),
-            step_c=max(1, centi(event.step_kmh)),
-        )
     else:
-        state = _on_control(state, event, now, out)
+        state = handler(state, event, now, out)
     return state, out.actions

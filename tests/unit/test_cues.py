@@ -254,7 +254,7 @@ ALERTS = st.tuples(
 STATES = st.builds(
     St,
     direction=st.sampled_from(["forward", "backward"]),
-    phase=st.sampled_from(["running", "turning", "dwell", "halted"]),
+    phase=st.sampled_from(["running", "turning", "dwell", "halted", "stopped"]),
     running=st.booleans(),
     cap_limiting=st.booleans(),
     next_turn_s=st.none() | st.floats(0, 30),

@@ -33,7 +33,7 @@ from gateway.safety.events import (
     Tick,
     TreadmillRecord,
 )
-from gateway.safety.governor import Phase, overspeed_limit_c
+from gateway.safety.governor import PHASES, Phase, overspeed_limit_c, own_echo
 
 speeds = st.integers(0, 1600).map(lambda c: c / 100)
 values = st.one_of(
@@ -232,6 +232,24 @@ class Governor(RuleBasedStateMachine):
                 assert c <= max(self.hr_cap, s.min_c), (action, self.hr_cap, s)
 
     @invariant()
+    def every_phase_change_is_a_row_of_the_table(self) -> None:
+        """Issue 24: the phases move only as ``PHASES`` says (one event may make two
+        moves: found moving at the turnaround speed turns and starts the dwell)."""
+        a, b = self.before.phase, self.state.phase
+        one = set(PHASES[a].values())
+        two = {c for p in one for c in PHASES[p].values()}
+        assert a is b or b in one | two, (a, b, self.last_event)
+
+    @invariant()
+    def every_target_written_is_known_as_ours(self) -> None:
+        """Issue 24: whatever rule wrote a target (a ramp, the cap, a correction, the
+        wind-down), its echo (status 0x05) is recognised as ours, never taken for the
+        console."""
+        for action in self.last:
+            if isinstance(action, SetTargetSpeed):
+                assert own_echo(self.state, centi(action.kmh)), (self.last_event, action)
+
+    @invariant()
     def after_the_wind_down_nothing_speeds_the_belt(self) -> None:
         """11: the wind-down slows and pauses; after it, no start and nothing faster."""
         if not self.before.stopping:
@@ -272,7 +290,7 @@ class Governor(RuleBasedStateMachine):
         event, s = self.last_event, self.before
         if not isinstance(event, TreadmillRecord) or not s.cap_active or not s.control.held:
             return
-        if s.phase is Phase.HALTED:
+        if s.phase in (Phase.HALTED, Phase.STOPPED):
             return
         limit = overspeed_limit_c(s)
         if limit is None:
@@ -289,7 +307,7 @@ class Governor(RuleBasedStateMachine):
             s.over_cap_since is not None and self.now - s.over_cap_since >= self.limits.escalation_s
         )
         if over and isinstance(self.last_event, Tick | TreadmillRecord):
-            assert s.phase is Phase.HALTED
+            assert s.phase in (Phase.HALTED, Phase.STOPPED)
 
     @invariant()
     def every_command_gets_one_answer(self) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from gateway.ftms.units import centi
 from gateway.safety import SafetyLimits, initial_state
 from gateway.safety.actions import (
     Action,
@@ -40,7 +41,7 @@ from gateway.safety.events import (
     Tick,
     TreadmillRecord,
 )
-from gateway.safety.governor import Phase
+from gateway.safety.governor import Phase, own_echo
 
 from .governor_helpers import Run, alerts, of, results, rules, started
 
@@ -790,7 +791,7 @@ def test_after_the_wind_down_a_console_target_is_not_answered_with_a_write() -> 
     run.feed(Tick(), at=6.3)
     actions = run.feed(TargetReported(6.01), at=6.4)
     assert of(actions, SetTargetSpeed) == []
-    assert run.state.phase is Phase.HALTED  # a late segment does not lift the halt
+    assert run.state.phase is Phase.STOPPED  # a late segment does not lift the wind-down
 
 
 def test_the_hr_step_down_starts_from_a_console_target_newer_than_our_write() -> None:
@@ -907,3 +908,76 @@ def test_a_belt_seen_before_its_last_record_arrives_is_judged_on_what_it_says() 
     run = started()
     assert run.feed(BeltLastSeen(6.0), at=1.0) == []
     assert run.feed(BeltLastSeen(1.5), at=1.0) == []
+
+
+def _overspeed() -> tuple[Run, list[Action]]:
+    run = backward_at(6.0)
+    return run, run.feed(TreadmillRecord(7.5), at=run.now + 0.5)
+
+
+def _target_over_cap() -> tuple[Run, list[Action]]:
+    run = backward_at(6.0)
+    return run, run.feed(TargetReported(8.0), at=run.now + 0.5)
+
+
+def _target_over_the_machine() -> tuple[Run, list[Action]]:
+    run = forward_on_the_console(8.0)
+    return run, run.feed(TargetReported(17.0), at=2.0)  # a console past its own range
+
+
+def _hr_step_down() -> tuple[Run, list[Action]]:
+    run = forward_on_the_console(8.0)
+    return run, run.feed(HeartRateSample(165), at=2.0)
+
+
+def _hr_lost() -> tuple[Run, list[Action]]:
+    run = backward_at(6.0, SafetyLimits(backward_cap_kmh=6.0, age=40, hr_expected=True))
+    return run, run.feed(Tick(), at=run.now + 60)
+
+
+def _wind_down() -> tuple[Run, list[Action]]:
+    run = backward_at(6.0)
+    return run, run.feed(Shutdown("SIGTERM"), at=run.now + 0.1)
+
+
+def _turnaround() -> tuple[Run, list[Action]]:
+    run = backward_at(6.0)
+    return run, run.feed(SegmentChange(1, FWD, 8.0), at=run.now + 0.1)
+
+
+def _control_regranted() -> tuple[Run, list[Action]]:
+    run = backward_at(6.0)
+    run.feed(ControlLost("0xFF"), at=run.now + 0.1)
+    return run, run.feed(ControlGranted(), at=run.now + 0.2)
+
+
+@pytest.mark.parametrize(
+    "correction",
+    [
+        _overspeed,
+        _target_over_cap,
+        _target_over_the_machine,
+        _hr_step_down,
+        _hr_lost,
+        _wind_down,
+        _turnaround,
+        _control_regranted,
+    ],
+)
+def test_the_echo_of_every_kind_of_write_is_ours(
+    correction: Callable[[], tuple[Run, list[Action]]],
+) -> None:
+    """Issue 24: a target the governor wrote, whichever rule wrote it, comes back as a
+    status echo that is ours (the target correction used to skip the echo filter, so
+    forward its echo was taken for the runner's console and replaced the request)."""
+    run, actions = correction()
+    written = of(actions, SetTargetSpeed)
+    assert written, actions
+    for w in written:
+        assert isinstance(w, SetTargetSpeed)
+        assert own_echo(run.state, centi(w.kmh)), (w, run.state.commands.recent)
+    requested = run.state.requested_c
+    last = written[-1]
+    assert isinstance(last, SetTargetSpeed)
+    run.feed(TargetReported(last.kmh), at=run.now + 0.05)
+    assert run.state.requested_c == requested

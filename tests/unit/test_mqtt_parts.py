@@ -222,7 +222,7 @@ def test_discovery_has_entities_for_the_turnaround_and_the_last_alert() -> None:
         ("last_alert", "last_alert"),
     ):
         assert field in cmps[key]["value_template"], key
-    assert cmps["phase"]["options"] == ["running", "turning", "dwell", "halted"]
+    assert cmps["phase"]["options"] == ["running", "turning", "dwell", "halted", "stopped"]
 
 
 def test_the_target_speed_numbers_max_is_the_treadmills_own() -> None:
