@@ -321,6 +321,63 @@ def ceiling_c(s: GovernorState, now: float) -> int:
     return max(limit, 0)
 
 
+class View(NamedTuple):
+    """What the governor shows the rest of a station: read here, never its fields.
+
+    The station core and the workout session act on this (when a plan may
+    start, what a heart-rate segment may ask, what the snapshot shows), so the
+    governor's own bookkeeping can change without them.
+    """
+
+    phase: Phase
+    direction: Direction
+    running: bool  # the belt runs (started, not paused)
+    control_held: bool
+    belt_seen: bool  # a record since start: whether the belt moves is known
+    segment: int | None
+    requested_kmh: float  # what the plan or a command asked, before any limit
+    reported_kmh: float | None  # the belt's last record
+    commanded_kmh: float | None  # what the belt was last told
+    incline_pct: float | None
+    incline_supported: bool
+    min_kmh: float  # the machine's range
+    ceiling_kmh: float  # the fastest target the governor would write now
+    cap_kmh: float
+    cap_active: bool
+    cap_limiting: bool
+    hr_bpm: int | None  # fresh only (see hr_fresh)
+    hr_step_down: bool  # the ceiling's step-down holds the belt
+
+    @property
+    def stopping(self) -> bool:
+        """The wind-down ran: nothing starts any more."""
+        return self.phase is Phase.STOPPED
+
+
+def view(s: GovernorState, now: float) -> View:
+    """The station's read of the governor at ``now``."""
+    return View(
+        phase=s.phase,
+        direction=s.direction,
+        running=s.running,
+        control_held=s.control.held,
+        belt_seen=s.belt_seen,
+        segment=s.segment,
+        requested_kmh=s.requested_c / 100,
+        reported_kmh=None if s.reported_c is None else s.reported_c / 100,
+        commanded_kmh=None if s.commanded_c is None else s.commanded_c / 100,
+        incline_pct=s.incline_pct,
+        incline_supported=s.incline_supported,
+        min_kmh=s.min_c / 100,
+        ceiling_kmh=ceiling_c(s, now) / 100,
+        cap_kmh=s.cap_c / 100,
+        cap_active=s.cap_active,
+        cap_limiting=s.cap_limiting,
+        hr_bpm=s.hr.bpm if hr_fresh(s, now) else None,
+        hr_step_down=s.hr.limit_c is not None,
+    )
+
+
 def hr_fresh(s: GovernorState, now: float) -> bool:
     """A usable heart rate: a sample within the HR timeout, and not declared lost.
 

@@ -11,8 +11,8 @@ row in ``tests/unit/test_station_core.py``, like the governor's.
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -57,7 +57,6 @@ from ..safety.actions import (
     Stop,
     ToEngine,
 )
-from ..safety.direction import Direction
 from ..safety.events import (
     Command,
     CommandFailed,
@@ -75,15 +74,11 @@ from ..safety.events import (
     Tick,
     TreadmillRecord,
 )
-from ..safety.governor import hr_fresh
+from ..safety.governor import GovernorState, View, view
 from ..workout.energy import EnergyMeter
-from ..workout.engine import Progress, WorkoutEngine
-from ..workout.hrcontrol import Effort
+from ..workout.engine import WorkoutEngine
 from ..workout.plan import Plan
-from .hrtarget import HrTarget, parse_target
-
-FREE_START_KMH = 3.0  # set_hr_target on a standing belt starts from a walk
-MAX_HR_INCLINE_PCT = 15.0  # a heart-rate segment never asks for more (walking uphill)
+from ..workout.session import Note, Out, WorkoutSession
 
 # --- inputs ------------------------------------------------------------------------------
 
@@ -234,7 +229,14 @@ def write(action: ControlAction) -> Write:
 
 
 class StationCore:
-    """A treadmill (and optional strap) under the governor: decisions only."""
+    """A treadmill (and optional strap) under the governor: decisions only.
+
+    Inputs become governor events in a local queue, handled one at a time to
+    the end: what one event causes (the plan's start, a segment, the plan's
+    stop, a heart-rate effort) is queued behind it, never handled inside it.
+    The workout's lifecycle is the :class:`WorkoutSession`'s; the core reads the
+    governor only through its :class:`View`.
+    """
 
     def __init__(
         self,
@@ -247,22 +249,42 @@ class StationCore:
     ) -> None:
         self.id = station_id
         self.limits = limits
-        self.state = initial_state(limits)
-        self.plan = plan
-        self.engine = WorkoutEngine(plan) if plan else None
+        self.state: GovernorState = initial_state(limits)
+        self.session = WorkoutSession(limits, plan)
         self.energy = EnergyMeter(weight_kg, limits.age, sex)
         self.counters: Counter[str] = Counter()
-        self.resume_segment: int | None = None  # a restarted session goes on from here
         self._joiner = TreadmillDataJoiner()
         self._seq_treadmill = 0
         self._seq_hr = 0
-        self._plan_started = False
         self._hr_source: HrSource | None = None
         self._hr_announced = False
-        self._distance_m = 0.0
         self._out: list[Effect] = []
         self._now = 0.0
-        self._hr_target = HrTarget(limits.age)
+        self._queue: deque[Event] = deque()
+        self._draining = False
+
+    @property
+    def plan(self) -> Plan | None:
+        """The loaded plan, if any."""
+        return self.session.plan
+
+    @property
+    def engine(self) -> WorkoutEngine | None:
+        """The plan's engine, if a plan is loaded."""
+        return self.session.engine
+
+    @property
+    def resume_segment(self) -> int | None:
+        """A restarted session goes on from this segment."""
+        return self.session.resume_segment
+
+    @resume_segment.setter
+    def resume_segment(self, index: int | None) -> None:
+        self.session.resume_segment = index
+
+    def view(self) -> View:
+        """The governor as the rest of the station sees it, now."""
+        return view(self.state, self._now)
 
     def feed(self, item: Input, now: float) -> list[Effect]:
         """Take one input; what the shell must do about it, in order."""
@@ -309,8 +331,8 @@ class StationCore:
         incline = ""
         if ready.incline_range is not None:
             inclines = decode_incline_range(ready.incline_range)
-            if incline_ok:  # a heart-rate segment may raise it, up to a walker's 15 %
-                self._hr_target.max_incline_pct = min(MAX_HR_INCLINE_PCT, inclines.max_pct)
+            if incline_ok:
+                self.session.allow_incline(inclines.max_pct)
             incline = f", incline {inclines.min_pct:g}-{inclines.max_pct:g} %"
         self._log(
             logging.INFO,
@@ -390,30 +412,24 @@ class StationCore:
         if record.warnings:
             self.counters["frame_warnings"] += 1
         self._seq_treadmill += 1
-        s = self.state
-        seen = (s.direction, s.cap_active, s.cap_c / 100)  # the governor's view on arrival
+        v = self.view()
+        seen = (v.direction, v.cap_active, v.cap_kmh)  # the governor's view on arrival
         published = len(self._out)
         if record.speed_kmh is not None:
             self._step(TreadmillRecord(record.speed_kmh))
         if self._hr_source == "treadmill data" and record.heart_rate_bpm:
             self._out.append(Update({"heart_rate_bpm": record.heart_rate_bpm, "hr_contact": True}))
             self._step(HeartRateSample(record.heart_rate_bpm, True))
-        s = self.state
+        v = self.view()
         speed = record.speed_kmh or 0.0
-        kcal = self.energy.update(now, speed, record.incline_pct or 0.0, s.direction, s.hr.bpm)
+        kcal = self.energy.update(now, speed, record.incline_pct or 0.0, v.direction, v.hr_bpm)
         sample = TelemetrySample(
             self._seq_treadmill, now, record, *seen, round(kcal, 2), self.energy.method
         )
         self._out.insert(published, Publish(sample))  # first: listeners see the record, then why
-        if record.distance_m is not None:
-            self._distance_m = float(record.distance_m)
-        if self.engine is not None and self._plan_started:
-            change = self.engine.on_record(now, record.distance_m, moving=speed > 0)
-            if change is not None:
-                self._step(change)
-            elif self.engine.finished:
-                self._finish_plan()
-        progress = self.engine.progress() if self.engine is not None else None
+        self._take(self.session.on_record(now, record.distance_m, moving=speed > 0))
+        progress = self.session.progress()
+        next_turn_s, backward_left_m = self.session.turnaround_ahead(progress)
         self._out.append(
             Update(
                 {
@@ -426,65 +442,24 @@ class StationCore:
                     "energy_method": self.energy.method,
                     "last_sample_at": now,
                     "segment": progress,
-                    **self._turnaround_ahead(progress),
+                    "next_turn_s": next_turn_s,
+                    "backward_left_m": backward_left_m,
                 }
             )
         )
 
-    def _turnaround_ahead(self, progress: Progress | None) -> SnapshotChanges:
-        """When the plan next turns the runner around, and what is left backward."""
-        if progress is None or self.plan is None or progress.finished:
-            return {"next_turn_s": None, "backward_left_m": None}
-        after = self.plan.segments[progress.index + 1 :]
-        turns = bool(after) and after[0].direction is not progress.direction
-        backward = progress.direction is Direction.BACKWARD
-        return {
-            "next_turn_s": round(progress.left_s, 1)
-            if turns and progress.left_s is not None
-            else None,
-            "backward_left_m": round(progress.left_m, 1)
-            if backward and progress.left_m is not None
-            else None,
-        }
-
     # --- the workout ---------------------------------------------------------------------
-
-    def _finish_plan(self) -> None:
-        if not self._plan_started:
-            return
-        self._plan_started = False
-        self._announce(Alert(Level.INFO, "plan_done", "Workout complete. Well done!"))
-        self._step(Command(f"plan-stop-{self._now:.3f}", CommandKind.STOP, source="plan"))
-
-    def _on_engine_command(self, command: Command) -> None:
-        if command.kind is CommandKind.SET_HR_TARGET:
-            self._on_hr_target(command)
-            return
-        if command.kind is not CommandKind.NEXT_SEGMENT:
-            self._out.append(LoadPlan(command))  # the shell reads it off the event loop
-            return
-        if self.engine is None or not self._plan_started:
-            self._result(CommandResult(command.id, False, error="no workout plan is running"))
-            return
-        change = self.engine.skip()
-        if change is None:
-            self._result(CommandResult(command.id, True, applied="that was the last segment"))
-            self._finish_plan()
-            return
-        self._step(change)
-        self._result(CommandResult(command.id, True, applied=f"segment {change.index + 1}"))
 
     def _on_plan_loaded(self, loaded: PlanLoaded) -> None:
         command, plan = loaded.command, loaded.plan
         if plan is None:
             self._result(CommandResult(command.id, False, error=loaded.error))
             return
-        self.plan, self.engine = plan, WorkoutEngine(plan)
-        self._plan_started = False
-        self.resume_segment = None
         self._out.append(Update({"plan": plan.name, "workout": plan}))
-        self._start_plan()
-        self._result(CommandResult(command.id, True, applied=f"plan {plan.name!r}"))
+        v = self.view()
+        if v.control_held and v.belt_seen:
+            self._announce_hr_source()
+        self._take(self.session.load(command, plan, v, self._now))
 
     def _announce_hr_source(self) -> None:
         """SAFETY.md 14: a missing protection is said out loud, once per session."""
@@ -510,39 +485,42 @@ class StationCore:
         elif source == "treadmill":
             self._log(logging.INFO, "heart rate from the treadmill itself")
 
-    def _start_plan(self) -> None:
-        s = self.state
-        if not (s.control.held and s.belt_seen):
+    def _start_plan(self, v: View) -> None:
+        if not (v.control_held and v.belt_seen):
             return  # a plan starts once we hold control and know whether the belt moves
         self._announce_hr_source()
-        if self.engine is None or self._plan_started or self.engine.finished or s.stopping:
-            return  # a finished plan stays finished: load_plan starts another
-        self._plan_started = True
-        for warning in (
-            self.plan.warnings(
-                self.limits.backward_cap_kmh,
-                self.limits.backward_segment_limit_m,
-                age=self.limits.age,
-                hr_ceiling_bpm=self.limits.hr_ceiling_bpm,
-            )
-            if self.plan
-            else []
-        ):
-            self._announce(Alert(Level.WARNING, "plan_warning", warning))
-        start_at = self.resume_segment or 0
-        if start_at:
-            self._log(logging.INFO, f"resuming the plan at segment {start_at + 1}")
-        self._step(self.engine.start(self._now, self._distance_m, start_at))
-        self._step(Command(f"plan-start-{self._now:.3f}", CommandKind.START, source="plan"))
+        self._take(self.session.begin(v, self._now))
+
+    def _take(self, outs: Iterable[Out]) -> None:
+        """What the session answered: events queue for the governor, the rest goes out."""
+        for item in outs:
+            if isinstance(item, Alert):
+                self._announce(item)
+            elif isinstance(item, CommandResult):
+                self._result(item)
+            elif isinstance(item, Note):
+                self._log(item.level, item.text)
+            else:
+                self._step(item)
 
     # --- the governor --------------------------------------------------------------------
 
     def _step(self, event: Event) -> None:
+        """Queue an event; unless one is being handled, handle the queue to the end."""
+        self._queue.append(event)
+        if self._draining:
+            return  # handled after the current one, not inside it
+        self._draining = True
+        try:
+            while self._queue:
+                self._handle(self._queue.popleft())
+        finally:
+            self._draining = False
+
+    def _handle(self, event: Event) -> None:
         now = self._now
         if isinstance(event, SegmentChange):
-            segments = self.plan.segments if self.plan is not None else ()
-            seg = segments[event.index] if 0 <= event.index < len(segments) else None
-            self._hr_target.segment(event.index, seg)
+            self.session.segment_began(event)
         self.state, actions = step(self.state, event, now)
         for_engine: list[Command] = []
         for action in actions:
@@ -558,80 +536,47 @@ class StationCore:
                 self._out.append(Drop())
             else:
                 self._out.append(write(action))
-        waiting = not self._hr_announced or (
-            self.engine is not None and not self._plan_started and not self.engine.finished
-        )
+        v = self.view()
+        waiting = not self._hr_announced or self.session.waiting
         if waiting and isinstance(event, ControlGranted | TreadmillRecord):
-            self._start_plan()  # once control is held and the belt state known
+            self._start_plan(v)  # once control is held and the belt state known
         for command in for_engine:
-            self._on_engine_command(command)
+            if command.kind is CommandKind.LOAD_PLAN:
+                self._out.append(LoadPlan(command))  # the shell reads it off the event loop
+            else:
+                self._take(self.session.command(command, v, now))
         if isinstance(event, Tick):
-            self._hold_heart_rate()
+            self._take(self.session.tick(v, now))
         elif (
             isinstance(event, Command)
             and event.kind is CommandKind.SET_SPEED
-            and self._hr_target.free_mode
             and any(isinstance(a, CommandResult) and a.ok for a in actions)
-        ):  # a speed set by hand ends free mode's heart-rate control, or it would undo it
-            self._hr_target.off()
-            self._announce(
-                Alert(Level.INFO, "hr_target_off", "Heart-rate target off: speed set by hand.")
-            )
-        s = self.state
+        ):
+            self._take(self.session.speed_set_by_hand())
         self._out.append(
             Update(
                 {
-                    "capped": s.cap_active,
-                    "cap_limiting": s.cap_limiting,
-                    "cap_held": s.cap_held,
-                    "cap_kmh": s.cap_c / 100,
-                    "direction": s.direction,
-                    "phase": s.phase,
-                    "running": s.running,
+                    "capped": v.cap_active,
+                    "cap_limiting": v.cap_limiting,
+                    "cap_held": v.control_held,
+                    "cap_kmh": v.cap_kmh,
+                    "direction": v.direction,
+                    "phase": v.phase,
+                    "running": v.running,
                     "plan": self.plan.name if self.plan else None,
                     "workout": self.plan,
-                    **self._hr_target_state(),
+                    **self._hr_target_state(v),
                 }
             )
         )
 
-    def _on_hr_target(self, command: Command) -> None:
-        """``set_hr_target`` in free mode: a plan's segments hold their own targets."""
-        if self.engine is not None and self._plan_started:
-            error = "a plan is running: its segments set the heart-rate target"
-            self._result(CommandResult(command.id, False, error=error))
-            return
-        try:
-            target = parse_target(command.value, self.limits.age)
-        except ValueError as exc:
-            self._result(CommandResult(command.id, False, error=str(exc)))
-            return
-        if target is None:
-            self._hr_target.off()
-            self._result(CommandResult(command.id, True, applied="heart-rate target off"))
-            return
-        s = self.state
-        speed = (s.requested_c or s.reported_c or 0) / 100 or FREE_START_KMH
-        self._hr_target.free(s.segment, target, Effort(speed, s.incline_pct or 0.0))
-        self._result(CommandResult(command.id, True, applied=f"holding heart rate {target}"))
-
-    def _hold_heart_rate(self) -> None:
-        """A heart-rate segment: the controller's request, through the governor."""
-        told = self._hr_target.out_of_reach
-        request = self._hr_target.tick(self.state, self._now, hr_fresh(self.state, self._now))
-        if request is not None:
-            self._step(request)
-        if self._hr_target.out_of_reach is not None and told is None:
-            self._announce(Alert(Level.INFO, "hr_out_of_reach", self._hr_target.out_of_reach))
-
-    def _hr_target_state(self) -> SnapshotChanges:
-        target = self._hr_target.target
+    def _hr_target_state(self, v: View) -> SnapshotChanges:
+        target = self.session.hr.target
         if target is None:
             return {"hr_target_bpm": None, "hr_in_range": None}
-        bpm = self.state.hr.bpm if hr_fresh(self.state, self._now) else None
         return {
             "hr_target_bpm": (target.low_bpm, target.high_bpm),
-            "hr_in_range": target.holds(bpm),
+            "hr_in_range": target.holds(v.hr_bpm),
         }
 
     def _announce(self, alert: Alert) -> None:

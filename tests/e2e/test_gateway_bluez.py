@@ -171,4 +171,7 @@ async def test_a_treadmill_that_ignores_commands_is_stopped(
     assert escalated
     assert escalated[0] - first_over[0] <= 3.0 + 1.0  # window + one record (simulated seconds)
     assert ControlPointRequest(ControlOp.STOP_OR_PAUSE, stop_pause=StopPause.PAUSE) in writes
-    assert service.stations[0].state.phase.value == "halted"  # no restart until confirmed
+    # No restart until confirmed: after the halt, only the wind-down at the end.
+    after = {rule for t, rule in decisions if t > escalated[0]}
+    assert after <= {"wind_down"}, after
+    assert service.stations[0].view().phase.value == "stopped"

@@ -8,6 +8,7 @@ bytes of the FTMS specification, never against the core's own tables.
 
 from __future__ import annotations
 
+import inspect
 import logging
 
 import pytest
@@ -503,3 +504,38 @@ def test_a_heart_rate_target_out_of_reach_under_the_cap_is_said_once() -> None:
     speeds = [int.from_bytes(w[1:3], "little") for w in written if w[0] == 0x02]
     assert max(speeds) == 600, "the controller reaches for the cap, and no further"
     assert said == ["hr_out_of_reach"]
+
+
+def test_feed_handles_each_event_to_the_end_before_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 24: what an event causes (the plan's segment and start after the record that
+    let it start; the plan's stop after the skip past its end) is queued behind it, not
+    handled inside it: no core handler runs while another one is still under way."""
+    import gateway.station.core as core_module
+
+    deepest, order = 0, []
+    real_step = step
+
+    def watched(state: object, event: object, now: float) -> object:
+        nonlocal deepest
+        order.append(type(event).__name__)
+        # core frames that are handling an event of their own when the governor is asked
+        handling = [
+            f
+            for f in inspect.stack()
+            if f.filename == core_module.__file__ and f.function in ("_step", "_handle")
+        ]
+        deepest = max(deepest, len([f for f in handling if f.function == "_handle"] or handling))
+        return real_step(state, event, now)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(core_module, "step", watched)
+    core = StationCore("tm1", SafetyLimits(backward_cap_kmh=6.0), plan=PLAN)
+    connected(core)
+    core.feed(Command("n1", CommandKind.NEXT_SEGMENT), 1.0)
+    core.feed(Command("n2", CommandKind.NEXT_SEGMENT), 2.0)  # past the last: the plan ends
+    assert deepest == 1
+    # the record first, then what it caused: the plan's segment, then its start
+    at = order.index("TreadmillRecord")
+    assert order[at : at + 3] == ["TreadmillRecord", "SegmentChange", "Command"]
+    assert order[-2:] == ["Command", "Command"]  # next_segment, then the plan's own stop

@@ -1,7 +1,7 @@
-"""A heart-rate segment inside the station core: when to ask the controller, what to send.
+"""A heart-rate segment in a workout session: when to ask the controller, what to send.
 
-The controller (``workout/hrcontrol.py``) decides an effort; this part reads
-the governor's state for what may be asked right now (its ceiling: the cap
+The controller (``hrcontrol.py``) decides an effort; this part reads the
+governor's view for what may be asked right now (its ceiling: the cap
 backward, the heart-rate step-down, the turnaround, the machine's range),
 asks every ``interval_s``, and turns a real change into an
 :class:`EffortTarget` event for the governor. Small changes are not written:
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from ..safety.direction import Direction
 from ..safety.events import EffortTarget
-from ..safety.governor import GovernorState, Phase, ceiling_c
-from ..workout.hrcontrol import Bounds, Effort, HrController, HrRange
-from ..workout.plan import Segment
+from ..safety.governor import Phase, View
+from .hrcontrol import Bounds, Effort, HrController, HrRange
+from .plan import Segment
 
 MIN_SPEED_KMH = 1.0  # slower is standing about, not exercise
 SPEED_STEP_KMH = 0.2  # a smaller change is not written
@@ -68,25 +68,25 @@ class HrTarget:
             HrController(target, start) if target is not None and start is not None else None
         )
 
-    def tick(self, s: GovernorState, now: float, hr_fresh: bool) -> EffortTarget | None:
-        """The request to send now, if any (``hr_fresh``: a usable sample within the timeout)."""
+    def tick(self, v: View, now: float) -> EffortTarget | None:
+        """The request to send now, if any."""
         c = self.controller
-        if c is None or s.segment != self.index or not s.running or s.phase is not Phase.RUNNING:
+        if c is None or v.segment != self.index or not v.running or v.phase is not Phase.RUNNING:
             return None
         if self._asked_at is not None and now - self._asked_at < self.interval_s:
             return None
         self._asked_at = now
         bounds = Bounds(
-            min_kmh=max(MIN_SPEED_KMH, s.min_c / 100),
-            max_kmh=max(MIN_SPEED_KMH, ceiling_c(s, now) / 100),
-            max_incline_pct=self.max_incline_pct if s.incline_supported else 0.0,
-            backward=s.direction is Direction.BACKWARD,
+            min_kmh=max(MIN_SPEED_KMH, v.min_kmh),
+            max_kmh=max(MIN_SPEED_KMH, v.ceiling_kmh),
+            max_incline_pct=self.max_incline_pct if v.incline_supported else 0.0,
+            backward=v.direction is Direction.BACKWARD,
         )
-        bpm = s.hr.bpm if hr_fresh else None
+        bpm = v.hr_bpm
         held = None
-        if s.hr.limit_c is not None:  # the ceiling's step-down: what it wrote is the output
-            pct = (s.incline_pct or 0.0) if bounds.max_incline_pct else 0.0
-            held = Effort((s.commanded_c or 0) / 100, pct)
+        if v.hr_step_down:  # the ceiling's step-down: what it wrote is the output
+            pct = (v.incline_pct or 0.0) if bounds.max_incline_pct else 0.0
+            held = Effort(v.commanded_kmh or 0.0, pct)
         effort = c.update(now, bpm, bounds, held)
         self._check_reach(c.target, effort, bpm, bounds, now)
         want = Effort(round(effort.speed_kmh, 1), round(effort.incline_pct * 2) / 2)
