@@ -30,7 +30,7 @@ from ..hub import Hub, Snapshot
 from ..link import Link, LinkError
 from ..safety import SafetyLimits
 from ..safety.events import BeltLastSeen, Command, RefusedCommand, Shutdown, Tick
-from ..safety.governor import GovernorState
+from ..safety.governor import View
 from ..workout.engine import WorkoutEngine
 from ..workout.plan import Plan, PlanError, plan_by_name
 from .control import ControlError, ControlPointClient, ControlTimeout
@@ -96,10 +96,9 @@ class StationRuntime:
         """The runner's safety limits."""
         return self.core.limits
 
-    @property
-    def state(self) -> GovernorState:
-        """The governor's state now."""
-        return self.core.state
+    def view(self) -> View:
+        """The governor as the outside sees it (its state stays its own)."""
+        return self.core.view()
 
     @property
     def plan(self) -> Plan | None:

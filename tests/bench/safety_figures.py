@@ -81,7 +81,7 @@ async def one_crash(speedup: float, restart_s: float, rng: random.Random) -> flo
     station = SimulatedStation(spec=StationSpec())
     async with running(station, clock) as runner:
         async with gateway(runner, clock) as first:
-            await until(clock, lambda: first.state.direction is Direction.BACKWARD)
+            await until(clock, lambda: first.view().direction is Direction.BACKWARD)
             await until(clock, lambda: station.treadmill.belt_kmh >= 5.99)
             await clock.sleep(rng.uniform(0.0, 10.0))
         died = clock.now()
@@ -108,7 +108,7 @@ async def one_silence(speedup: float, rate: float, rng: random.Random) -> tuple[
     async with running(station, clock) as runner, gateway(runner, clock) as runtime:
         runtime.hub.subscribe(on)
         await until(clock, lambda: bool(alerted))
-        last_record.append(runtime.state.data.last_record_at or 0.0)
+        last_record.append(runtime.hub.snapshot.last_sample_at or 0.0)
         paused = await until(
             clock,
             lambda: any(

@@ -195,7 +195,7 @@ async def test_a_treadmill_that_ignores_commands_is_paused_within_the_window() -
     first_over = next(t for t, rule in watch.decisions if rule == "correct_overspeed")
     assert pauses
     assert pauses[0] - first_over <= 3.0 + 1.0  # the escalation window plus one record
-    assert runtime.state.phase.value == "halted"
+    assert runtime.view().phase.value == "halted"
     assert station.treadmill.state.value == "paused"
     assert not ops(station.writes, ControlOp.START_OR_RESUME, pauses[0])  # held until confirmed
 

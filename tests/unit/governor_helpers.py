@@ -31,6 +31,11 @@ class Run:
         self.log.append((self.now, event, actions))
         return actions
 
+    def told(self) -> float:
+        """The last target written (0 before any): what the belt was told."""
+        written = self.speeds()
+        return written[-1][1] if written else 0.0
+
     def speeds(self, since: float = float("-inf")) -> list[tuple[float, float]]:
         return [
             (t, a.kmh)

@@ -41,7 +41,7 @@ from gateway.safety.events import (
     Tick,
     TreadmillRecord,
 )
-from gateway.safety.governor import Phase, own_echo
+from gateway.safety.governor import Phase, own_echo, view
 
 from .governor_helpers import Run, alerts, of, results, rules, started
 
@@ -59,10 +59,10 @@ def backward_at(speed: float, limits: SafetyLimits | None = None) -> Run:
     run.feed(SegmentChange(0, BWD, speed))
     run.feed(cmd(CommandKind.START))
     t = 0.0
-    while run.state.commanded_c != round(min(speed, 6.0) * 100):
+    while run.told() != min(speed, 6.0):
         t += 1.0
         run.feed(Tick(), at=t)
-    run.feed(TreadmillRecord(run.state.commanded_c / 100))
+    run.feed(TreadmillRecord(run.told()))
     return run
 
 
@@ -637,7 +637,7 @@ def _row_turnaround() -> list[Action]:
     run.feed(cmd(CommandKind.START))
     for t in range(1, 10):
         run.feed(Tick(), at=float(t))
-    run.feed(TreadmillRecord((run.state.commanded_c or 0) / 100))
+    run.feed(TreadmillRecord(run.told()))
     return run.feed(SegmentChange(1, BWD, 5.0), at=10.0)
 
 
@@ -802,7 +802,7 @@ def test_the_hr_step_down_starts_from_a_console_target_newer_than_our_write() ->
     run.feed(cmd(CommandKind.START))
     for t in range(1, 12):
         run.feed(Tick(), at=float(t))
-    assert run.state.commanded_c == 400
+    assert run.told() == 4.0
     run.feed(TargetReported(5.0), at=12.0)  # the console: 5.0, under the cap
     actions = run.feed(HeartRateSample(165), at=12.5)
     # the limit is one step under 5.0 (4.5); the plan asked 4.0, which is under it
@@ -976,8 +976,8 @@ def test_the_echo_of_every_kind_of_write_is_ours(
     for w in written:
         assert isinstance(w, SetTargetSpeed)
         assert own_echo(run.state, centi(w.kmh)), (w, run.state.commands.recent)
-    requested = run.state.requested_c
+    requested = view(run.state, run.now).requested_kmh
     last = written[-1]
     assert isinstance(last, SetTargetSpeed)
     run.feed(TargetReported(last.kmh), at=run.now + 0.05)
-    assert run.state.requested_c == requested
+    assert view(run.state, run.now).requested_kmh == requested

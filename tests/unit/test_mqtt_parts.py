@@ -172,6 +172,12 @@ class Recording:
         self.sent.append((asyncio.get_running_loop().time(), topic, payload))
 
 
+async def connection(publisher: Publisher, client: aiomqtt.Client) -> None:
+    """The publisher's senders for one connection, as the bridge starts them."""
+    async with asyncio.TaskGroup() as tg:
+        publisher.workers(client, tg)
+
+
 @pytest.mark.looptime
 async def test_a_direction_change_is_published_at_once_a_speed_change_at_most_once_a_second(
     tmp_path: Path,
@@ -180,8 +186,12 @@ async def test_a_direction_change_is_published_at_once_a_speed_change_at_most_on
     store = SessionStore.in_dir(tmp_path)
     publisher = Publisher(MqttConfig(), T, {"tm1": door.port}, Store(store), LoopClock(), v5=True)
     publisher.listen()
+    outbox = publisher.outbox
+    assert isinstance(outbox, Store)
+    none: dict[Stream, int] = {"telemetry": 0, "heart_rate": 0}
+    outbox.records["tm1"] = StationRecord("tm1", 1, resumed=False, base=none, stored=dict(none))
     client = Recording()
-    task = asyncio.create_task(publisher._state(cast(aiomqtt.Client, client), "tm1"))
+    task = asyncio.create_task(connection(publisher, cast(aiomqtt.Client, client)))
     hub, loop = door.port.hub, asyncio.get_running_loop()
     await asyncio.sleep(0.1)
     t0 = loop.time()
@@ -190,6 +200,7 @@ async def test_a_direction_change_is_published_at_once_a_speed_change_at_most_on
     t1 = loop.time()
     hub.update(direction=Direction.BACKWARD)  # the runner must see this now
     await asyncio.sleep(2)
+    assert not task.done(), task
     task.cancel()
     store.close()
     states = [(at, json.loads(body)) for at, topic, body in client.sent if topic == T.state("tm1")]
