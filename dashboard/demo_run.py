@@ -23,15 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gateway.clock import LoopClock
 from gateway.commands.common import setup_logging, voice_of
 from gateway.config import MqttConfig, Settings, StationConfig
 from gateway.contract.topics import StationTopic, route
-from gateway.cues.station import cues_output
 from gateway.mqtt.broker import BrokerStartError
 from gateway.mqtt.consumer import BrokerAddress, Consumer
 from gateway.mqtt.probe import embedded_port_free
-from gateway.service import RunOptions, Service
+from gateway.service import RunOptions, Service, build_service
 from gateway.workout.plan import PlanError, resolve_plan
 
 from .model import Fleet
@@ -109,9 +107,9 @@ def summary(service: Service, monitor: Monitor, speedup: float, started: float) 
     """The closing report, and whether the demo showed what it should."""
     lines = [f"retrogate demo — speedup {speedup:g}, {time.monotonic() - started:.0f} s wall"]
     ok = True
-    for station in service.stations:
-        snap = station.hub.snapshot
-        stored = service.recorder.records[station.id].stored if service.recorder else {}
+    report = service.report()
+    for station in report:
+        snap = station.snapshot
         missing = monitor.missing()
         received = len(monitor.telemetry)
         lines.append(
@@ -120,12 +118,12 @@ def summary(service: Service, monitor: Monitor, speedup: float, started: float) 
         )
         lines.append(
             f"  through the broker: {received} treadmill records "
-            f"(of {stored.get('telemetry', 0)} recorded, {len(missing)} missing), "
+            f"(of {station.recorded} recorded, {len(missing)} missing), "
             f"{monitor.heart_rates} heart-rate samples, {monitor.states} states, "
             f"{monitor.safety_events} safety events"
         )
         cap = snap.cap_kmh
-        tolerance = station.limits.tolerance_kmh
+        tolerance = station.tolerance_kmh
         held = monitor.fastest_backward_kmh <= cap + tolerance
         lines.append(
             f"  backward stretches seen: {monitor.backward_stretches}; fastest belt while backward "
@@ -133,11 +131,11 @@ def summary(service: Service, monitor: Monitor, speedup: float, started: float) 
             + ("HELD" if held else "NOT HELD")
         )
         ok = ok and held and received > 0 and not missing
-    if service.recorder is not None:
-        for record in service.recorder.records.values():
+    for station in report:
+        if station.session is not None:
             lines.append(
-                f"  recorded as session {record.session}: "
-                f"`retrogate export {record.session} --format fit`"
+                f"  recorded as session {station.session}: "
+                f"`retrogate export {station.session} --format fit`"
             )
     return "\n".join(lines), ok
 
@@ -163,12 +161,11 @@ async def _demo(args: argparse.Namespace, ble: Any | None) -> int:
         sim=ble is None,
         status_line=args.headless and sys.stderr.isatty(),
         control_timeout_s=30.0 if ble is not None else 2.0,
+        speedup=args.speedup,
+        voice=voice_of(settings, args),
     )
-    clock = LoopClock(args.speedup)
-    voice = voice_of(settings, args)
-    if voice is not None:
-        options.outputs.append(cues_output(voice))
-    service = Service(settings, options, clock)
+    service = build_service(settings, options)
+    clock = service.clock
     monitor = Monitor()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, service.stop)
@@ -180,12 +177,7 @@ async def _demo(args: argparse.Namespace, ble: Any | None) -> int:
     if task.done():
         ready.cancel()
         task.result()
-    broker = service.broker
-    address = (
-        BrokerAddress(broker.host, broker.port, broker.username, broker.password)
-        if broker is not None
-        else BrokerAddress("127.0.0.1", port)
-    )
+    address = service.broker_address() or BrokerAddress("127.0.0.1", port)
     consumer = Consumer(address, "retrogate", monitor.feed, monitor.connection)
     watching = asyncio.create_task(consumer.run())
     if args.headless:
@@ -236,9 +228,7 @@ def _end_dashboard(app: App[Any], reason: str) -> None:
 
 async def _catch_up(service: Service, monitor: Monitor, within: float = 10.0) -> None:
     """Before stopping: let the consumer receive what the gateway has recorded so far."""
-    if service.recorder is None:
-        return
-    target = sum(r.stored["telemetry"] for r in service.recorder.records.values())
+    target = sum(station.recorded for station in service.report())
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(within):
             while len(monitor.telemetry) < target:

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from importlib import import_module
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from .clock import Clock
 from .errors import RetrogateError
@@ -73,37 +74,76 @@ class Link(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class LinkSpec:
+    """What a provider needs to know about one station's devices."""
+
+    station_id: str
+    treadmill: str  # an address ("AA:BB:…") or a provider's scheme ("sim", "sim:2")
+    hrm: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkContext:
+    """What every provider is given: the clock, the adapter, a simulator's scenario."""
+
+    clock: Clock
+    adapter: str = "hci0"
+    scenario: Path | None = None
+
+
 @dataclass
 class ProvidedLinks:
-    """Links for one station from a provider, and an optional state follower.
+    """Links for one station from a provider.
 
-    ``follow_direction`` lets a simulated runner turn when the gateway says so.
+    ``listener``, when given, is subscribed to the station's hub: it hears
+    what the runner hears (a simulated runner turns when told to).
     """
 
     treadmill: Link
     hrm: Link | None
-    follow_direction: Callable[[str], None] | None = None
+    listener: Callable[[Any], None] | None = None
 
 
 class LinkProvider(Protocol):
-    """Makes links for stations that have no real device (the simulator)."""
+    """Makes the links of one station: Bluetooth (bleak), the simulator, or a plug-in."""
 
-    def links(
-        self, station_id: str, clock: Clock, scenario: Path | None
-    ) -> AbstractAsyncContextManager[ProvidedLinks]:
-        """Links for ``station_id``, valid inside the context."""
+    def links(self, spec: LinkSpec, ctx: LinkContext) -> AbstractAsyncContextManager[ProvidedLinks]:
+        """Links for the station, valid inside the context."""
         ...
 
 
 PROVIDER_GROUP = "retrogate.link_providers"
+BUILTIN = {"ble": "gateway.ble.provider:BleProvider"}  # plug-ins come by entry point
+
+
+def provider_name(address: str, forced: str | None = None) -> str:
+    """Which provider serves a station: ``forced`` (``run --sim``), else the simulator for
+    an address that names it ("sim", "sim2"), else Bluetooth. One place, as bleak picks
+    its backend."""
+    if forced is not None:
+        return forced
+    return "sim" if address.lower().startswith("sim") else "ble"
 
 
 def load_provider(name: str) -> LinkProvider:
-    """A link provider plugged in through the ``retrogate.link_providers`` entry points."""
+    """The provider called ``name``: built in, or plugged in by entry point."""
+    target = BUILTIN.get(name)
+    if target is not None:
+        module, _, attr = target.partition(":")
+        provider: LinkProvider = getattr(import_module(module), attr)()
+        return provider
     for entry in entry_points(group=PROVIDER_GROUP):
         if entry.name == name:
-            provider: LinkProvider = entry.load()()
-            return provider
+            plugged: LinkProvider = entry.load()()
+            return plugged
     raise LinkError(
         f"no link provider {name!r} is installed (is retrogate installed with uv sync?)"
     )
+
+
+def open_links(
+    spec: LinkSpec, ctx: LinkContext, forced: str | None = None
+) -> AbstractAsyncContextManager[ProvidedLinks]:
+    """The station's links, from the provider its address (or ``forced``) names."""
+    return load_provider(provider_name(spec.treadmill, forced)).links(spec, ctx)

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from .clock import Clock
-from .config import Settings, StationConfig
+from .clock import Clock, LoopClock
+from .config import Settings, StationConfig, VoiceConfig
 from .errors import RetrogateError
 from .ftms import ControlPointRequest
-from .hub import AlertMessage, DecisionMessage, HubMessage, ResultMessage, StateMessage
-from .link import Link, ProvidedLinks, load_provider
+from .hub import AlertMessage, DecisionMessage, HubMessage, ResultMessage, Snapshot
+from .link import LinkContext, LinkSpec, open_links
 from .station.runtime import StationRuntime
 from .status import print_status
 from .store.db import SessionStore
@@ -38,6 +38,7 @@ from .workout.plan import Plan
 if TYPE_CHECKING:  # loaded when used: a --sim or --no-mqtt run never imports bleak or aiomqtt
     from .mqtt.bridge import MqttBridge
     from .mqtt.broker import EmbeddedBroker
+    from .mqtt.consumer import BrokerAddress
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,29 @@ class RunOptions:
     outputs: list[Output] = field(default_factory=list)
     record: bool = True  # the session store (always on when MQTT is)
     mqtt: bool = True  # as configured in [mqtt]; False runs without any broker
+    speedup: float = 1.0  # the session clock runs this many times faster (the demo, tests)
+    voice: VoiceConfig | None = None  # spoken cues on this machine
+
+
+@dataclass(frozen=True, slots=True)
+class StationReport:
+    """One station at the end of a run (or now): what callers may know of it."""
+
+    id: str
+    snapshot: Snapshot
+    tolerance_kmh: float
+    decode_errors: int
+    session: int | None  # the session record, when recording
+    recorded: int  # treadmill records stored in it
+
+
+def build_service(settings: Settings, options: RunOptions) -> Service:
+    """The gateway as ``retrogate run`` and the demo run it: one place to assemble it."""
+    if options.voice is not None:
+        from .cues.station import cues_output
+
+        options.outputs.append(cues_output(options.voice))
+    return Service(settings, options, LoopClock(options.speedup))
 
 
 def _stations(settings: Settings, options: RunOptions) -> list[StationConfig]:
@@ -96,24 +120,35 @@ class Service:
         # per station: what its hub said before MQTT started, and the unsubscribe
         self._early: dict[str, tuple[deque[HubMessage], Callable[[], None]]] = {}
 
-    async def _links(self, stack: contextlib.AsyncExitStack, cfg: StationConfig) -> ProvidedLinks:
-        if self.options.sim or cfg.treadmill.startswith("sim"):
-            provider = load_provider("sim")
-            return await stack.enter_async_context(
-                provider.links(cfg.id, self.clock, self.options.scenario)
+    def report(self) -> list[StationReport]:
+        """Every station as it stands: its snapshot and what was recorded of it."""
+        out = []
+        for st in self.stations:
+            record = self.recorder.records.get(st.id) if self.recorder is not None else None
+            out.append(
+                StationReport(
+                    st.id,
+                    st.hub.snapshot,
+                    st.limits.tolerance_kmh,
+                    st.counters["decode_errors"],
+                    record.session if record is not None else None,
+                    record.stored.get("telemetry", 0) if record is not None else 0,
+                )
             )
-        from .ble import BleakLink
+        return out
 
-        adapter = self.settings.adapter
-        treadmill: Link = BleakLink(cfg.treadmill, adapter)
-        hrm: Link | None = None
-        if cfg.hrm is not None:
-            hrm = (
-                treadmill
-                if cfg.hrm.upper() == cfg.treadmill.upper()
-                else BleakLink(cfg.hrm, adapter)
-            )
-        return ProvidedLinks(treadmill, hrm)
+    def broker_address(self) -> BrokerAddress | None:
+        """Where a client reaches this gateway's MQTT (None: no MQTT yet, or none at all)."""
+        from .mqtt.consumer import BrokerAddress
+
+        if self.broker is not None:
+            b = self.broker
+            return BrokerAddress(b.host, b.port, b.username, b.password)
+        mqtt = self.settings.mqtt
+        if self.bridge is None or mqtt.broker in ("embedded", "none"):
+            return None
+        password = mqtt.password.get_secret_value() if mqtt.password is not None else None
+        return BrokerAddress(mqtt.broker, mqtt.port, mqtt.username, password)
 
     async def run(self) -> list[StationRuntime]:
         """Serve; returns the station runtimes (for summaries) when done."""
@@ -121,15 +156,19 @@ class Service:
         if not configs:
             raise NotPaired("no treadmill is paired: run `retrogate pair` first (or try --sim)")
         async with contextlib.AsyncExitStack() as stack:
+            ctx = LinkContext(self.clock, self.settings.adapter, self.options.scenario)
+            forced = "sim" if self.options.sim else None
             for cfg in configs:
-                links = await self._links(stack, cfg)
+                spec = LinkSpec(cfg.id, cfg.treadmill, cfg.hrm)
+                links = await stack.enter_async_context(open_links(spec, ctx, forced))
+                # The heart-rate rules expect what the provider could link (a strap, the
+                # treadmill's own service, a simulated strap).
+                limits = self.settings.limits_for(cfg).model_copy(
+                    update={"hr_expected": links.hrm is not None}
+                )
                 runtime = StationRuntime(
                     cfg.id,
-                    self.settings.limits_for(cfg)
-                    if not self.options.sim
-                    else self.settings.limits_for(cfg).model_copy(
-                        update={"hr_expected": links.hrm is not None}
-                    ),
+                    limits,
                     self.clock,
                     links.treadmill,
                     links.hrm,
@@ -140,8 +179,8 @@ class Service:
                     on_write=_bind(self.options.on_write, cfg.id),
                     plans_dir=self.settings.plans_dir,
                 )
-                if links.follow_direction is not None:
-                    runtime.hub.subscribe(_direction_follower(links.follow_direction))
+                if links.listener is not None:
+                    runtime.hub.subscribe(links.listener)
                 self.stations.append(runtime)
             await self._record(stack)
             self._resume_sessions()
@@ -351,16 +390,5 @@ def _keep_events(kept: deque[HubMessage]) -> Callable[[HubMessage], None]:
     def on_message(message: HubMessage) -> None:
         if isinstance(message, DecisionMessage | AlertMessage | ResultMessage):
             kept.append(message)
-
-    return on_message
-
-
-def _direction_follower(follow: Callable[[str], None]) -> Callable[[HubMessage], None]:
-    last: list[str] = []
-
-    def on_message(message: HubMessage) -> None:
-        if isinstance(message, StateMessage) and message.snapshot.direction not in last[-1:]:
-            last[:] = [message.snapshot.direction]
-            follow(message.snapshot.direction)
 
     return on_message

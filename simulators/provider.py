@@ -7,11 +7,10 @@ gateway asks for "sim" links without importing this package.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
 
-from gateway.clock import Clock
-from gateway.link import ProvidedLinks
+from gateway.hub import StateMessage
+from gateway.link import LinkContext, LinkSpec, ProvidedLinks
 from gateway.safety.direction import Direction
 
 from .inprocess import InProcessLink, running
@@ -23,16 +22,29 @@ class SimProvider:
     """One simulated treadmill with a strap per station, in process."""
 
     @contextlib.asynccontextmanager
-    async def links(
-        self, station_id: str, clock: Clock, scenario: Path | None
-    ) -> AsyncIterator[ProvidedLinks]:
-        loaded = load_scenario(scenario) if scenario else Scenario()
-        spec = StationSpec(treadmill_rate_hz=loaded.treadmill_rate_hz, hr_rate_hz=loaded.hr_rate_hz)
-        station = SimulatedStation(loaded, spec)
+    async def links(self, spec: LinkSpec, ctx: LinkContext) -> AsyncIterator[ProvidedLinks]:
+        loaded = load_scenario(ctx.scenario) if ctx.scenario else Scenario()
+        rates = StationSpec(
+            treadmill_rate_hz=loaded.treadmill_rate_hz, hr_rate_hz=loaded.hr_rate_hz
+        )
+        station = SimulatedStation(loaded, rates)
+        sid = spec.station_id
+        async with running(station, ctx.clock, address=f"SIM:{sid}") as runner:
+            link = InProcessLink(runner, client=f"gateway-{sid}")
+            yield ProvidedLinks(link, link, _runner_turns(station))
 
-        def follow(direction: str) -> None:
+
+def _runner_turns(station: SimulatedStation) -> Callable[[object], None]:
+    """The simulated runner faces the way the gateway's state says (as a runner follows
+    the cues): it turns once per change of direction."""
+    last: list[str] = []
+
+    def on_message(message: object) -> None:
+        if not isinstance(message, StateMessage):
+            return
+        direction = message.snapshot.direction
+        if direction not in last[-1:]:
+            last[:] = [direction]
             station.direction = Direction(direction)
 
-        async with running(station, clock, address=f"SIM:{station_id}") as runner:
-            link = InProcessLink(runner, client=f"gateway-{station_id}")
-            yield ProvidedLinks(link, link, follow)
+    return on_message

@@ -8,18 +8,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..station.runtime import StationRuntime
+    from ..service import StationReport
 
 
-def summary(stations: list[StationRuntime]) -> str:
+def summary(stations: list[StationReport]) -> str:
     """What happened, per station, for the end of a run."""
     lines = []
     for st in stations:
-        s = st.hub.snapshot
+        s = st.snapshot
         lines.append(
             f"{st.id}: {s.distance_m or 0} m in {s.elapsed_s or 0} s, {s.energy_kcal:.0f} kcal "
             f"({s.energy_method}); backward cap {s.cap_kmh:.2f} km/h; "
-            f"decode errors {st.counters['decode_errors']}"
+            f"decode errors {st.decode_errors}"
         )
     return "\n".join(lines)
 
@@ -29,9 +29,8 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
 
     from ..ble.diagnose import paired_devices
-    from ..clock import LoopClock
     from ..errors import RetrogateError
-    from ..service import RunOptions, Service
+    from ..service import RunOptions, build_service
     from ..workout.plan import PlanError, resolve_plan
     from .common import bluetooth_ready, settings_or_exit, setup_logging, voice_of
 
@@ -56,22 +55,18 @@ def run(args: argparse.Namespace) -> int:
         duration_s=args.duration,
         status_line=not args.no_status,
         mqtt=not args.no_mqtt,
+        speedup=args.speedup,
+        voice=voice_of(settings, args),
     )
-    clock = LoopClock(args.speedup)
-    voice = voice_of(settings, args)
-    if voice is not None:
-        from ..cues.station import cues_output
-
-        options.outputs.append(cues_output(voice))
-    service = Service(settings, options, clock)
+    service = build_service(settings, options)
     try:
-        stations = asyncio.run(service.run())
+        asyncio.run(service.run())
     except KeyboardInterrupt:
-        stations = service.stations
+        pass
     except RetrogateError as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 2
-    print("\n" + summary(stations))
+    print("\n" + summary(service.report()))
     return 0
 
 
