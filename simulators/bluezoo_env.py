@@ -19,9 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from dbus_fast import Message, MessageType
-from dbus_fast.aio import MessageBus
-
+from gateway.bluez import BlueZError, managed_objects
 from gateway.errors import RetrogateError
 
 SIM_ADAPTER, CLIENT_ADAPTER = "hci0", "hci1"
@@ -53,25 +51,12 @@ async def adapters_powered(bus_address: str) -> bool:
     gateway's BLE package (and so never reaches bleak).
     """
     try:
-        bus = await MessageBus(bus_address=bus_address).connect()
-    except (OSError, ValueError):
-        return False
-    try:
-        reply = await bus.call(
-            Message(
-                destination="org.bluez",
-                path="/",
-                interface="org.freedesktop.DBus.ObjectManager",
-                member="GetManagedObjects",
-            )
-        )
-    finally:
-        bus.disconnect()
-    if reply is None or reply.message_type is not MessageType.METHOD_RETURN:
+        objects = await managed_objects(bus_address)
+    except (OSError, ValueError, BlueZError):
         return False
     powered = [
-        ifaces["org.bluez.Adapter1"]["Powered"].value
-        for ifaces in reply.body[0].values()
+        ifaces["org.bluez.Adapter1"]["Powered"]
+        for ifaces in objects.values()
         if "org.bluez.Adapter1" in ifaces
     ]
     return powered.count(True) == 2

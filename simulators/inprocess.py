@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from gateway.clock import Clock
 from gateway.ftms import uuids as U
 from gateway.link import DataCallback, DisconnectCallback, LinkError
+from gateway.tasks import background
 
 from .station import Drop, Note, Notify, Outgoing, SimulatedStation
 
@@ -120,14 +121,9 @@ async def running(
 ) -> AsyncIterator[SimRunner]:
     """A started :class:`SimRunner` for the duration of the block."""
     runner = SimRunner(station, clock, address)
-    task = asyncio.create_task(runner.run(), name=f"sim-{address}")
-    await runner.started.wait()
-    try:
+    async with background(runner.run(), f"sim-{address}"):
+        await runner.started.wait()
         yield runner
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 class InProcessLink:

@@ -11,9 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from dbus_fast import BusType, Message, MessageType
-from dbus_fast.aio import MessageBus
-
+from .. import bluez
 from ..config import StationConfig
 
 
@@ -48,7 +46,7 @@ async def managed_objects(
 ) -> tuple[dict[str, Any] | None, Check | None]:
     """BlueZ's object tree as plain values, or the check that says why not."""
     try:
-        bus = await MessageBus(bus_address=bus_address, bus_type=BusType.SYSTEM).connect()
+        return await bluez.managed_objects(bus_address), None
     except PermissionError as exc:
         return None, Check(
             "D-Bus", False, f"no permission on the system bus ({exc})", "run as a user in the "
@@ -61,43 +59,27 @@ async def managed_objects(
             f"the system bus is not reachable ({exc})",
             "sudo apt-get install dbus && sudo systemctl start dbus",
         )
-    try:
-        reply = await bus.call(
-            Message(
-                destination="org.bluez",
-                path="/",
-                interface="org.freedesktop.DBus.ObjectManager",
-                member="GetManagedObjects",
-            )
+    except bluez.BlueZError as exc:
+        return None, _bluez_problem(exc.name)
+
+
+def _bluez_problem(error: str) -> Check:
+    """What an error answer from BlueZ means, and what to do about it."""
+    if not error:
+        return Check("BlueZ", False, "no answer from org.bluez", "sudo systemctl restart bluetooth")
+    if "AccessDenied" in error:
+        return Check(
+            "BlueZ", False, "D-Bus denies access to BlueZ", "add your user to the 'bluetooth' "
+            "group: sudo usermod -aG bluetooth $USER, then log out and in"
+        )  # fmt: skip
+    if "ServiceUnknown" in error or "NameHasNoOwner" in error:
+        return Check(
+            "BlueZ",
+            False,
+            "BlueZ (bluetoothd) is not running",
+            "sudo apt-get install bluez && sudo systemctl enable --now bluetooth",
         )
-    finally:
-        bus.disconnect()
-    if reply is None:
-        return None, Check(
-            "BlueZ", False, "no answer from org.bluez", "sudo systemctl restart bluetooth"
-        )
-    if reply.message_type is MessageType.ERROR:
-        error = reply.error_name or ""
-        if "AccessDenied" in error:
-            return None, Check(
-                "BlueZ", False, "D-Bus denies access to BlueZ", "add your user to the 'bluetooth' "
-                "group: sudo usermod -aG bluetooth $USER, then log out and in"
-            )  # fmt: skip
-        if "ServiceUnknown" in error or "NameHasNoOwner" in error:
-            return None, Check(
-                "BlueZ",
-                False,
-                "BlueZ (bluetoothd) is not running",
-                "sudo apt-get install bluez && sudo systemctl enable --now bluetooth",
-            )
-        return None, Check(
-            "BlueZ", False, f"BlueZ answered {error}", "sudo systemctl restart bluetooth"
-        )
-    objects = {
-        path: {iface: {k: v.value for k, v in props.items()} for iface, props in ifaces.items()}
-        for path, ifaces in reply.body[0].items()
-    }
-    return objects, None
+    return Check("BlueZ", False, f"BlueZ answered {error}", "sudo systemctl restart bluetooth")
 
 
 async def bluetooth_checks(

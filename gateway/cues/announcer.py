@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..clock import Clock
+from ..tasks import background
 from .scheduler import Cue, CueScheduler, PlannedSegment, Priority, StateLike
 from .voice import Voice, unsaid
 
@@ -104,14 +105,13 @@ class Announcer:
     async def running(self) -> AsyncIterator[Announcer]:
         """Speak while inside; the current cue is cut off on the way out."""
         log.info("cues: %s", self.voice.name)
-        task = asyncio.create_task(self._supervised(), name="cues")
         try:
-            yield self
+            async with background(self._supervised(), "cues"):
+                try:
+                    yield self
+                finally:
+                    await self._last_words()
         finally:
-            await self._last_words()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
             self.scheduler.stop("the gateway stopped first")
             self._record_gone()
 

@@ -34,6 +34,7 @@ from ..hub import (
     StateMessage,
     TelemetrySample,
 )
+from ..tasks import background
 from .db import STREAMS, Sample, SessionStore, Stream
 
 log = logging.getLogger(__name__)
@@ -117,13 +118,10 @@ class Recorder:
     async def running(self) -> AsyncIterator[Recorder]:
         """The writer task, flushed and sessions ended on the way out."""
         self._wall0, self._session0 = time.time(), self.clock.now()
-        task = asyncio.create_task(self._writer(), name="recorder")
         try:
-            yield self
+            async with background(self._writer(), "recorder"):
+                yield self
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
             self.flush()
             for record in self.records.values():
                 if record.unsubscribe:

@@ -105,6 +105,8 @@ FLOORS: dict[str, int] = {
     "gateway.argtypes": 1,
     "gateway.backoff": 1,
     "gateway.systemd": 1,
+    "gateway.tasks": 1,  # a task for the length of a block
+    "gateway.bluez": 1,  # BlueZ over D-Bus, without bleak
     "gateway.ftms": 2,  # the codec
     "gateway.safety": 3,  # the governor: the cap lives here
     "gateway.workout": 4,
