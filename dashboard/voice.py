@@ -44,7 +44,7 @@ class DashboardVoice:
         if isinstance(message, StatePayload):
             self.announcer.state(message)
         elif isinstance(message, AlertPayload):
-            self.announcer.alert(message.level, message.code, message.message)
+            self.announcer.alert(message.level, message.code, message.message, message.facts())
         elif isinstance(message, WorkoutPayload):
             self.announcer.plan(message.segments)  # retained, sent when the plan changes
 

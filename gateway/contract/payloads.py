@@ -20,7 +20,7 @@ from pydantic import (
 
 from ..ftms import HeartRate, TreadmillData, to_jsonable
 from ..hub import Snapshot
-from ..safety.actions import Alert, CommandResult, Decision, Rule
+from ..safety.actions import Alert, CommandResult, Decision, Facts, Rule
 from ..workout.engine import Progress
 from ..workout.plan import Plan, Segment
 
@@ -231,11 +231,33 @@ class AlertPayload(_Payload):
     level: Literal["info", "warning", "danger"]
     code: str
     message: str
+    # What the alert is about, as numbers, for a client that words it itself (a voice,
+    # another language): absent when the alert has no such fact.
+    seconds: int | None = Field(None, description="the turnaround countdown's seconds")
+    direction: Literal["forward", "backward"] | None = Field(
+        None, description="the way the runner turns"
+    )
+    speed_kmh: float | None = Field(None, description="the belt's speed, or the target refused")
+    limit_kmh: float | None = Field(None, description="the speed the belt is brought to")
 
     @classmethod
     def of(cls, ts: float, alert: Alert) -> AlertPayload:
         """From the runtime's alert."""
-        return cls(ts=ts, level=alert.level.value, code=alert.code, message=alert.message)
+        f = alert.facts
+        return cls(
+            ts=ts,
+            level=alert.level.value,
+            code=alert.code,
+            message=alert.message,
+            seconds=f.seconds,
+            direction=f.direction,
+            speed_kmh=f.speed_kmh,
+            limit_kmh=f.limit_kmh,
+        )
+
+    def facts(self) -> Facts:
+        """The alert's facts, as the runtime has them."""
+        return Facts(self.seconds, self.direction, self.speed_kmh, self.limit_kmh)
 
 
 class PlanSegmentPayload(BaseModel):

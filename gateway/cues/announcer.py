@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..clock import Clock
+from ..safety.actions import Facts
 from ..tasks import background
-from .scheduler import Cue, CueScheduler, PlannedSegment, Priority, StateLike
+from .scheduler import NO_FACTS, Cue, CueScheduler, PlannedSegment, Priority, StateLike
 from .voice import Voice, unsaid
 
 log = logging.getLogger(__name__)
@@ -75,9 +76,9 @@ class Announcer:
         self.scheduler.state(s, self.clock.now())
         self._poke()
 
-    def alert(self, level: str, code: str, message: str) -> None:
-        """An alert for the runner."""
-        self.scheduler.alert(level, code, message, self.clock.now())
+    def alert(self, level: str, code: str, message: str, facts: Facts = NO_FACTS) -> None:
+        """An alert for the runner (worded from its facts)."""
+        self.scheduler.alert(level, code, message, self.clock.now(), facts)
         self._poke()
 
     def plan(self, segments: Sequence[PlannedLike]) -> None:

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Protocol
 
+from ..safety.actions import Facts
+
 
 class Priority(IntEnum):
     """Lower is said first."""
@@ -123,12 +125,12 @@ SHORT = {
     "no_hr_source": "No heart rate source. Heart rate protections are off.",
     "wind_down": "The gateway is stopping. Belt paused.",
     "command_refused": "The treadmill refused a command.",
-    # {0}, {1}: the numbers in the message, in order, as a person says them
-    "overspeed": "Belt too fast. Slowing to {1} kilometres an hour.",
-    "target_over_cap": "Capped at {1} kilometres an hour.",
-    "target_over_limit": "Heart rate high. Holding {1} kilometres an hour.",
+    # {limit}, {speed}: the alert's facts, as a person says them
+    "overspeed": "Belt too fast. Slowing to {limit} kilometres an hour.",
+    "target_over_cap": "Capped at {limit} kilometres an hour.",
+    "target_over_limit": "Heart rate high. Holding {limit} kilometres an hour.",
 }
-NUMBER = re.compile(r"\d+(?:\.\d+)?")
+NO_FACTS = Facts()
 SILENT = frozenset({"incline_unsupported"})  # a note for the screen, not for the ears
 INFO_CODES = frozenset({"plan_warning", "no_hr_source", "data_back", "hr_back", "plan_done"})
 
@@ -160,27 +162,28 @@ class CueScheduler:
         """The active plan (to say what a segment asks for when it starts)."""
         self._plan = list(segments)
 
-    def alert(self, level: str, code: str, message: str, now: float) -> None:
-        """An alert the governor or the workout raised."""
+    def alert(
+        self, level: str, code: str, message: str, now: float, facts: Facts = NO_FACTS
+    ) -> None:
+        """An alert the governor or the workout raised; worded from its facts."""
         if code in SILENT:
             return
         if code == "countdown":
-            match = re.search(r"\d+", message)
-            if match is not None:
-                self._offer(match.group(), Priority.TURN, "countdown", now)
+            if facts.seconds is not None:
+                self._offer(str(facts.seconds), Priority.TURN, "countdown", now)
             return
         if code == "turnaround":
-            way = re.search(r"forward|backward", message)
-            text = f"Slowing to turn {way.group()}." if way else "Slowing to turn."
-            self._offer(text, Priority.TURN, code, now)
+            way = f" {facts.direction}" if facts.direction else ""
+            self._offer(f"Slowing to turn{way}.", Priority.TURN, code, now)
             return
         if code == "turned":
-            self._offer(words(message), Priority.TURN, code, now)
+            text = f"Now {facts.direction}." if facts.direction else words(message)
+            self._offer(text, Priority.TURN, code, now)
             return
         if code == "plan_done":
             self._plan_done = now
             self._waiting.pop("stopped", None)
-        text = short(code, message)
+        text = short(code, message, facts)
         if level in ("danger", "warning") and code not in INFO_CODES:
             self._offer(text, Priority.SAFETY, code, now, SAFETY_LIFETIME)
         else:
@@ -353,15 +356,15 @@ UNITS = [
 ]
 
 
-def short(code: str, message: str) -> str:
-    """The spoken form of an alert: its own short wording, or the message in words."""
+def short(code: str, message: str, facts: Facts = NO_FACTS) -> str:
+    """The spoken form of an alert: its own short wording (from its facts), or the
+    message in words."""
     template = SHORT.get(code)
     if template is None:
         return words(message)
-    try:
-        return template.format(*(number(float(n)) for n in NUMBER.findall(message)))
-    except IndexError:  # a message without the numbers its wording needs
-        return words(message)
+    if "{" in template and facts.limit_kmh is None:
+        return words(message)  # a wording that needs facts the alert does not carry
+    return template.format(limit=number(facts.limit_kmh), speed=number(facts.speed_kmh))
 
 
 def words(text: str) -> str:

@@ -35,7 +35,7 @@ def listener(announcer: Announcer) -> Callable[[HubMessage], None]:
             announcer.state(snap)
         elif isinstance(message, AlertMessage):
             alert = message.alert
-            announcer.alert(alert.level.value, alert.code, alert.message)
+            announcer.alert(alert.level.value, alert.code, alert.message, alert.facts)
 
     return on_message
 

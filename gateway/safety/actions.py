@@ -56,12 +56,24 @@ class Level(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Facts:
+    """What an alert is about, as numbers: whoever words it (the voice, another language,
+    a watch) reads these, never the message's text."""
+
+    seconds: int | None = None  # the countdown
+    direction: str | None = None  # "forward" or "backward": the way of the turn
+    speed_kmh: float | None = None  # the belt's, or the target refused
+    limit_kmh: float | None = None  # what the belt is brought to
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     """Tell the runner, on every channel (dashboard, MQTT, status line)."""
 
     level: Level
     code: str
     message: str
+    facts: Facts = Facts()
 
 
 class Rule(StrEnum):

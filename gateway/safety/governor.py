@@ -58,6 +58,7 @@ from .actions import (
     Alert,
     CommandResult,
     Decision,
+    Facts,
     Level,
     Pause,
     Reconnect,
@@ -94,6 +95,7 @@ from .events import (
 )
 from .limits import HARD_CEILING_KMH, SafetyLimits
 
+NO_FACTS = Facts()
 RAMP_INTERVAL_S = 1.0
 TURN_TIMEOUT_S = 20.0  # a belt that has not slowed for the turnaround by then is ignoring us
 HR_RELEASE_BPM = 5.0  # hysteresis below the ceiling before the step-down is released
@@ -448,8 +450,8 @@ class _Out:
         self.actions.append(action)
         self.actions.append(Decision(rule, why, what))
 
-    def alert(self, level: Level, code: str, message: str) -> None:
-        self.actions.append(Alert(level, code, message))
+    def alert(self, level: Level, code: str, message: str, facts: Facts = NO_FACTS) -> None:
+        self.actions.append(Alert(level, code, message, facts))
 
 
 def _kmh(c: int) -> str:
@@ -559,7 +561,12 @@ def _on_record(s: GovernorState, e: TreadmillRecord, now: float, out: _Out) -> G
         if _may_write(s, Rule.CORRECT_OVERSPEED):
             why = f"belt {_kmh(c)} > limit {_kmh(limit)} + tolerance"
             s = _write(s, out, now, Rule.CORRECT_OVERSPEED, why, limit, again=True)
-            out.alert(Level.WARNING, "overspeed", f"Belt at {_kmh(c)}, slowing to {_kmh(limit)}")
+            out.alert(
+                Level.WARNING,
+                "overspeed",
+                f"Belt at {_kmh(c)}, slowing to {_kmh(limit)}",
+                Facts(speed_kmh=c / 100, limit_kmh=limit / 100),
+            )
         return s
     if s.over_cap_since is not None:
         s = replace(s, over_cap_since=None)
@@ -607,6 +614,7 @@ def _found_moving(
             else f"The belt was already moving at {_kmh(c)}"
         )
         + f": slowing to {turn:g} km/h before going on.",
+        Facts(speed_kmh=c / 100, limit_kmh=turn),
     )
     s = _enter(
         s,
@@ -637,12 +645,13 @@ def _on_target(s: GovernorState, e: TargetReported, now: float, out: _Out) -> Go
         if _may_write(s, Rule.CORRECT_TARGET):
             why = f"machine target {_kmh(c)} > limit {_kmh(limit)}"
             s = _write(s, out, now, Rule.CORRECT_TARGET, why, limit, again=True)
+            facts = Facts(speed_kmh=c / 100, limit_kmh=limit / 100)
             if s.cap_active:
                 text = f"Target {_kmh(c)} refused, cap {_kmh(limit)}"
-                out.alert(Level.WARNING, "target_over_cap", text)
+                out.alert(Level.WARNING, "target_over_cap", text, facts)
             else:
                 text = f"Target {_kmh(c)} refused: heart rate limit {_kmh(limit)}"
-                out.alert(Level.WARNING, "target_over_limit", text)
+                out.alert(Level.WARNING, "target_over_limit", text, facts)
         return s
     if own_echo(s, c):
         return s
@@ -765,6 +774,7 @@ def _change_direction(
         Level.INFO,
         "turnaround",
         f"Turning {direction.value}: slowing to {s.limits.turnaround_kmh} km/h",
+        Facts(direction=direction.value, limit_kmh=s.limits.turnaround_kmh),
     )
     s = _command(
         s, out, now, Rule.TURNAROUND, f"{why}: {s.direction.value} -> {direction.value}", ramp=False
@@ -776,7 +786,7 @@ def _change_direction(
 
 def _begin_dwell(s: GovernorState, now: float, out: _Out) -> GovernorState:
     seconds = math.ceil(s.limits.dwell_s)
-    out.alert(Level.INFO, "countdown", f"Turn around in {seconds} s")
+    out.alert(Level.INFO, "countdown", f"Turn around in {seconds} s", Facts(seconds=seconds))
     return _enter(
         s,
         Trigger.SLOWED,
@@ -790,7 +800,9 @@ def _on_tick(s: GovernorState, e: Tick, now: float, out: _Out) -> GovernorState:
         left = math.ceil(s.turn.dwell_until - now)
         if left <= 0:
             direction = s.turn.pending_direction or s.direction
-            out.alert(Level.INFO, "turned", f"Now {direction.value}.")
+            out.alert(
+                Level.INFO, "turned", f"Now {direction.value}.", Facts(direction=direction.value)
+            )
             s = _enter(
                 s,
                 Trigger.TURNED,
@@ -799,7 +811,7 @@ def _on_tick(s: GovernorState, e: Tick, now: float, out: _Out) -> GovernorState:
                 turn=Turn(),
             )
         elif left != s.turn.dwell_announced:
-            out.alert(Level.INFO, "countdown", f"Turn around in {left} s")
+            out.alert(Level.INFO, "countdown", f"Turn around in {left} s", Facts(seconds=left))
             s = replace(s, turn=replace(s.turn, dwell_announced=left))
     if (
         s.over_cap_since is not None

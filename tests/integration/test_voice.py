@@ -22,8 +22,11 @@ from gateway.clock import LoopClock
 from gateway.cues.announcer import Announcer
 from gateway.cues.scheduler import CueScheduler
 from gateway.cues.voice import Espeak, Recording, Tone, choose
+from gateway.safety.actions import Facts
 from tests.support.mosquitto import free_port
 from tests.support.services import require
+
+BACKWARD = Facts(direction="backward")
 
 pytestmark = pytest.mark.slow
 
@@ -95,12 +98,17 @@ async def test_a_turnaround_is_spoken_in_order_without_overlap(tmp_path: Path) -
     voice = Espeak(voice="en-gb", record=Recording(tmp_path))
     announcer = Announcer(voice, clock, CueScheduler())
     async with announcer.running():
-        announcer.alert("info", "turnaround", "Turning backward: slowing to 2.0 km/h")
+        announcer.alert(
+            "info",
+            "turnaround",
+            "Turning backward: slowing to 2.0 km/h",
+            facts=Facts(direction="backward"),
+        )
         for n in (3, 2, 1):
             await clock.sleep(1.0)  # the governor's dwell: one alert a second
-            announcer.alert("info", "countdown", f"Turn around in {n} s")
+            announcer.alert("info", "countdown", f"Turn around in {n} s", facts=Facts(seconds=n))
         await clock.sleep(1.0)
-        announcer.alert("info", "turned", "Now backward.")
+        announcer.alert("info", "turned", "Now backward.", facts=Facts(direction="backward"))
         announcer.alert("danger", "safety_key", "Safety key pulled: the belt stopped.")
         await announcer.drained()
     sounds = measure(tmp_path)
@@ -137,7 +145,7 @@ def test_without_espeak_the_runner_hears_tones(tmp_path: Path) -> None:
         announcer = Announcer(voice, LoopClock(), CueScheduler())
         async with announcer.running():
             announcer.alert("danger", "control_lost", "Lost control (timeout)")
-            announcer.alert("info", "countdown", "Turn around in 3 s")
+            announcer.alert("info", "countdown", "Turn around in 3 s", facts=Facts(seconds=3))
             await announcer.drained()
 
     asyncio.run(run())

@@ -12,6 +12,11 @@ from hypothesis import strategies as st
 
 from gateway.cues.scheduler import Cue, CueScheduler, PlannedSegment, Priority, words
 from gateway.cues.voice import tone_wav, wav_seconds
+from gateway.safety.actions import Facts
+
+BACKWARD = Facts(direction="backward")
+
+NO_FACTS = Facts()
 
 
 @dataclass(frozen=True)
@@ -52,12 +57,18 @@ def said_instantly(s: CueScheduler, now: float) -> list[str]:
 def test_the_turnaround_is_counted_down_in_order() -> None:
     s = CueScheduler()
     heard: list[str] = []
-    s.alert("info", "turnaround", "Turning backward: slowing to 2.0 km/h", 0.0)
+    s.alert(
+        "info",
+        "turnaround",
+        "Turning backward: slowing to 2.0 km/h",
+        0.0,
+        Facts(direction="backward"),
+    )
     heard += said_instantly(s, 0.0)
     for n, t in zip((5, 4, 3, 2, 1), (3.0, 4.0, 5.0, 6.0, 7.0), strict=True):
-        s.alert("info", "countdown", f"Turn around in {n} s", t)
+        s.alert("info", "countdown", f"Turn around in {n} s", t, Facts(seconds=n))
         heard += said_instantly(s, t)
-    s.alert("info", "turned", "Now backward.", 8.0)
+    s.alert("info", "turned", "Now backward.", 8.0, Facts(direction="backward"))
     heard += said_instantly(s, 8.0)
     assert heard == [
         "Slowing to turn backward.",
@@ -72,17 +83,17 @@ def test_the_turnaround_is_counted_down_in_order() -> None:
 
 def test_a_countdown_number_whose_second_passed_is_dropped_not_said_late() -> None:
     s = CueScheduler()
-    s.alert("info", "countdown", "Turn around in 3 s", 0.0)
+    s.alert("info", "countdown", "Turn around in 3 s", 0.0, Facts(seconds=3))
     assert s.take(0.0) == Cue("3", Priority.TURN, "countdown", 0.0, 1.0)
     # The voice is busy until 2.5 s: 2 (at 1 s) is replaced by 1 (at 2 s).
-    s.alert("info", "countdown", "Turn around in 2 s", 1.0)
-    s.alert("info", "countdown", "Turn around in 1 s", 2.0)
+    s.alert("info", "countdown", "Turn around in 2 s", 1.0, Facts(seconds=2))
+    s.alert("info", "countdown", "Turn around in 1 s", 2.0, Facts(seconds=1))
     assert said_instantly(s, 2.5) == ["1"]
     # Busy again past the turn: "Now backward." replaces a pending number.
-    s.alert("info", "countdown", "Turn around in 5 s", 10.0)
-    s.alert("info", "turned", "Now forward.", 10.5)
+    s.alert("info", "countdown", "Turn around in 5 s", 10.0, Facts(seconds=5))
+    s.alert("info", "turned", "Now forward.", 10.5, Facts(direction="forward"))
     assert said_instantly(s, 11.0) == ["Now forward."]
-    s.alert("info", "countdown", "Turn around in 2 s", 20.0)
+    s.alert("info", "countdown", "Turn around in 2 s", 20.0, Facts(seconds=2))
     assert said_instantly(s, 21.5) == []
     assert s.dropped == 1
 
@@ -92,7 +103,7 @@ def test_safety_is_said_before_the_turnaround_and_information() -> None:
     s.state(St(segment=Seg(0)), 0.0)
     s.plan(PLAN)
     s.state(St(segment=Seg(1), next_turn_s=None), 1.0)
-    s.alert("info", "countdown", "Turn around in 3 s", 1.0)
+    s.alert("info", "countdown", "Turn around in 3 s", 1.0, Facts(seconds=3))
     s.alert("warning", "hr_ceiling", "Heart rate 172 bpm: slowing down.", 1.2)
     assert said_instantly(s, 1.3) == [
         "Heart rate 172, slowing down.",
@@ -102,27 +113,27 @@ def test_safety_is_said_before_the_turnaround_and_information() -> None:
 
 
 @pytest.mark.parametrize(
-    ("level", "code", "message", "spoken", "priority"),
+    ("level", "code", "message", "spoken", "priority", "facts"),
     [
-        ("warning", "hr_ceiling", "Heart rate 172 bpm: slowing down.", "Heart rate 172, slowing down.", Priority.SAFETY),  # noqa: E501
-        ("warning", "hr_lost", "No heart rate for 10 s: slowing to walking pace.", "No heart rate for 10 seconds, slowing to walking pace.", Priority.SAFETY),  # noqa: E501
-        ("danger", "hr_pause", "Heart rate 191 bpm: paused. Confirm to go on.", "Heart rate 191, paused. Confirm to go on.", Priority.SAFETY),  # noqa: E501
-        ("danger", "control_lost", "Lost control of the treadmill (timeout); the cap is NOT held.", "Lost control of the treadmill. The cap is not held.", Priority.SAFETY),  # noqa: E501
-        ("danger", "safety_key", "Safety key pulled: the belt stopped.", "Safety key pulled, the belt stopped.", Priority.SAFETY),  # noqa: E501
-        ("warning", "overspeed", "Belt at 7.50 km/h, slowing to 6.00 km/h", "Belt too fast. Slowing to 6 kilometres an hour.", Priority.SAFETY),  # noqa: E501
-        ("warning", "target_over_cap", "Target 7.00 km/h refused, cap 6.00 km/h", "Capped at 6 kilometres an hour.", Priority.SAFETY),  # noqa: E501
-        ("warning", "target_over_limit", "Target 7.00 km/h refused: heart rate limit 5.50 km/h", "Heart rate high. Holding 5.5 kilometres an hour.", Priority.SAFETY),  # noqa: E501
-        ("danger", "data_lost", "No data from the treadmill for 3 s: the cap is NOT verified. Pausing and reconnecting.", "No data from the treadmill. Pausing.", Priority.SAFETY),  # noqa: E501
-        ("info", "plan_done", "Workout complete. Well done!", "Workout complete. Well done!", Priority.INFO),  # noqa: E501
-        ("info", "hr_back", "Heart rate is back.", "Heart rate is back.", Priority.INFO),
-        ("warning", "plan_warning", "Segment 2: 120 m backward is longer than 100 m", "Segment 2, 120 metres backward is longer than 100 metres", Priority.INFO),  # noqa: E501
+        ("warning", "hr_ceiling", "Heart rate 172 bpm: slowing down.", "Heart rate 172, slowing down.", Priority.SAFETY, NO_FACTS),  # noqa: E501
+        ("warning", "hr_lost", "No heart rate for 10 s: slowing to walking pace.", "No heart rate for 10 seconds, slowing to walking pace.", Priority.SAFETY, NO_FACTS),  # noqa: E501
+        ("danger", "hr_pause", "Heart rate 191 bpm: paused. Confirm to go on.", "Heart rate 191, paused. Confirm to go on.", Priority.SAFETY, NO_FACTS),  # noqa: E501
+        ("danger", "control_lost", "Lost control of the treadmill (timeout); the cap is NOT held.", "Lost control of the treadmill. The cap is not held.", Priority.SAFETY, NO_FACTS),  # noqa: E501
+        ("danger", "safety_key", "Safety key pulled: the belt stopped.", "Safety key pulled, the belt stopped.", Priority.SAFETY, NO_FACTS),  # noqa: E501
+        ("warning", "overspeed", "Belt at 7.50 km/h, slowing to 6.00 km/h", "Belt too fast. Slowing to 6 kilometres an hour.", Priority.SAFETY, Facts(speed_kmh=7.5, limit_kmh=6.0)),  # noqa: E501
+        ("warning", "target_over_cap", "Target 7.00 km/h refused, cap 6.00 km/h", "Capped at 6 kilometres an hour.", Priority.SAFETY, Facts(speed_kmh=7.0, limit_kmh=6.0)),  # noqa: E501
+        ("warning", "target_over_limit", "Target 7.00 km/h refused: heart rate limit 5.50 km/h", "Heart rate high. Holding 5.5 kilometres an hour.", Priority.SAFETY, Facts(speed_kmh=7.0, limit_kmh=5.5)),  # noqa: E501
+        ("danger", "data_lost", "No data from the treadmill for 3 s: the cap is NOT verified. Pausing and reconnecting.", "No data from the treadmill. Pausing.", Priority.SAFETY, NO_FACTS),  # noqa: E501
+        ("info", "plan_done", "Workout complete. Well done!", "Workout complete. Well done!", Priority.INFO, NO_FACTS),  # noqa: E501
+        ("info", "hr_back", "Heart rate is back.", "Heart rate is back.", Priority.INFO, NO_FACTS),
+        ("warning", "plan_warning", "Segment 2: 120 m backward is longer than 100 m", "Segment 2, 120 metres backward is longer than 100 metres", Priority.INFO, NO_FACTS),  # noqa: E501
     ],
 )  # fmt: skip
 def test_alerts_in_words_a_person_would_say(
-    level: str, code: str, message: str, spoken: str, priority: Priority
+    level: str, code: str, message: str, spoken: str, priority: Priority, facts: Facts
 ) -> None:
     s = CueScheduler()
-    s.alert(level, code, message, 0.0)
+    s.alert(level, code, message, 0.0, facts)
     cue = s.take(0.0)
     assert cue is not None
     assert (cue.text, cue.priority) == (spoken, priority)
@@ -221,7 +232,13 @@ def test_the_same_words_are_not_repeated_within_seconds() -> None:
     s = CueScheduler(repeat_s=8.0)
     heard = []
     for t in (0.0, 2.0, 4.0, 9.0):
-        s.alert("warning", "target_over_cap", "Target 8.0 km/h refused, cap 6.0 km/h", t)
+        s.alert(
+            "warning",
+            "target_over_cap",
+            "Target 8.0 km/h refused, cap 6.0 km/h",
+            t,
+            Facts(speed_kmh=8.0, limit_kmh=6.0),
+        )
         heard += [(t, text) for text in said_instantly(s, t)]
     assert [t for t, _ in heard] == [0.0, 9.0]
 
@@ -281,7 +298,9 @@ def test_whatever_happens_no_cue_is_late_overlapping_or_too_chatty(
             last = (item, now)
         else:
             level, code, n = item
-            s.alert(level, code, f"Turn around in {n} s", now)
+            s.alert(
+                level, code, f"Turn around in {n} s", now, Facts(seconds=n, direction="forward")
+            )
         if now < free_at:
             continue  # the voice is still speaking: nobody asks
         waiting = s.waiting
@@ -332,9 +351,9 @@ async def test_a_voice_that_raises_is_logged_and_the_announcer_goes_on(
 
     announcer = Announcer(Flaky(), LoopClock(), CueScheduler())
     async with announcer.running():
-        announcer.alert("info", "turned", "Now backward.")
+        announcer.alert("info", "turned", "Now backward.", facts=Facts(direction="backward"))
         await announcer.drained()
-        announcer.alert("info", "turned", "Now forward.")
+        announcer.alert("info", "turned", "Now forward.", facts=Facts(direction="forward"))
         await announcer.drained()
     assert said == ["boom", "Now forward."]
     assert [r.message for r in caplog.records if r.levelname == "ERROR"] == [
@@ -359,13 +378,19 @@ def test_a_segment_that_starts_with_a_turn_is_announced_after_the_turn() -> None
     heard += said_instantly(s, 0.0)
     # the engine moves on: the governor is still forward, slowing for the turn
     s.state(St(segment=Seg(1), phase="turning"), 1.0)
-    s.alert("info", "turnaround", "Turning backward: slowing to 2.0 km/h", 1.0)
+    s.alert(
+        "info",
+        "turnaround",
+        "Turning backward: slowing to 2.0 km/h",
+        1.0,
+        Facts(direction="backward"),
+    )
     heard += said_instantly(s, 1.0)
     for n, t in zip((5, 4, 3, 2, 1), (4.0, 5.0, 6.0, 7.0, 8.0), strict=True):
         s.state(St(segment=Seg(1), phase="dwell"), t)
-        s.alert("info", "countdown", f"Turn around in {n} s", t)
+        s.alert("info", "countdown", f"Turn around in {n} s", t, Facts(seconds=n))
         heard += said_instantly(s, t)
-    s.alert("info", "turned", "Now backward.", 9.0)
+    s.alert("info", "turned", "Now backward.", 9.0, Facts(direction="backward"))
     s.state(St(direction="backward", segment=Seg(1), backward_left_m=50.0), 9.0)
     heard += said_instantly(s, 9.0)
     assert heard == [
@@ -433,3 +458,17 @@ def test_every_cue_is_heard_or_marked_not_said_with_the_reason(tmp_path: Path) -
     assert [w.name for w in wavs] == [lines[1][-1]]
     start, end = float(lines[1][4]), float(lines[1][5])
     assert end - start >= wav_seconds(wavs[0].read_bytes()) * 0.95
+
+
+def test_the_turn_and_the_corrections_are_worded_from_the_alerts_facts_not_their_text() -> None:
+    """Issue 24: the countdown's seconds, the turn's direction and a correction's speeds are
+    fields of the alert; the voice words them, whatever the screen's text says."""
+    s = CueScheduler()
+    s.alert("info", "turnaround", "Turning", 0.0, Facts(direction="backward", limit_kmh=2.0))
+    assert said_instantly(s, 0.0) == ["Slowing to turn backward."]
+    s.alert("info", "countdown", "Turn around soon", 1.0, Facts(seconds=4))
+    assert said_instantly(s, 1.0) == ["4"]
+    s.alert("info", "turned", "Turned", 5.0, Facts(direction="backward"))
+    assert said_instantly(s, 5.0) == ["Now backward."]
+    s.alert("warning", "overspeed", "Belt too fast", 20.0, Facts(speed_kmh=7.5, limit_kmh=6.0))
+    assert said_instantly(s, 20.0) == ["Belt too fast. Slowing to 6 kilometres an hour."]

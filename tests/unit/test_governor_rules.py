@@ -12,6 +12,7 @@ from gateway.ftms.units import centi
 from gateway.safety import SafetyLimits, initial_state
 from gateway.safety.actions import (
     Action,
+    Alert,
     Pause,
     Reconnect,
     RequestControl,
@@ -981,3 +982,22 @@ def test_the_echo_of_every_kind_of_write_is_ours(
     assert isinstance(last, SetTargetSpeed)
     run.feed(TargetReported(last.kmh), at=run.now + 0.05)
     assert view(run.state, run.now).requested_kmh == requested
+
+
+def test_the_turn_and_the_corrections_carry_their_facts() -> None:
+    """Issue 24: whoever words an alert (the voice) reads its facts, not its text."""
+    run = backward_at(6.0)
+    over = [a for a in run.feed(TreadmillRecord(7.5), at=run.now + 0.5) if isinstance(a, Alert)]
+    assert [(a.code, a.facts.speed_kmh, a.facts.limit_kmh) for a in over] == [
+        ("overspeed", 7.5, 6.0)
+    ]
+    turn = [a for a in run.feed(SegmentChange(1, FWD, 8.0), at=run.now + 1) if isinstance(a, Alert)]
+    assert ("turnaround", "forward") in [(a.code, a.facts.direction) for a in turn]
+    said: list[Alert] = []
+    run.feed(TreadmillRecord(2.0), at=run.now + 0.5)
+    for _ in range(7):
+        said += [a for a in run.feed(Tick(), at=run.now + 1) if isinstance(a, Alert)]
+    assert [a.facts.seconds for a in said if a.code == "countdown"] == [4, 3, 2, 1]
+    assert [(a.code, a.facts.direction) for a in said if a.code == "turned"] == [
+        ("turned", "forward")
+    ]
