@@ -6,6 +6,7 @@ from them (``retrogate mqtt-schema`` writes it into docs/).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -243,17 +244,8 @@ class AlertPayload(_Payload):
     @classmethod
     def of(cls, ts: float, alert: Alert) -> AlertPayload:
         """From the runtime's alert."""
-        f = alert.facts
-        return cls(
-            ts=ts,
-            level=alert.level.value,
-            code=alert.code,
-            message=alert.message,
-            seconds=f.seconds,
-            direction=f.direction,
-            speed_kmh=f.speed_kmh,
-            limit_kmh=f.limit_kmh,
-        )
+        facts = dataclasses.asdict(alert.facts)
+        return cls(ts=ts, level=alert.level.value, code=alert.code, message=alert.message, **facts)
 
     def facts(self) -> Facts:
         """The alert's facts, as the runtime has them."""

@@ -76,7 +76,6 @@ from ..safety.events import (
 )
 from ..safety.governor import GovernorState, View, view
 from ..workout.energy import EnergyMeter
-from ..workout.engine import WorkoutEngine
 from ..workout.plan import Plan
 from ..workout.session import Note, Out, WorkoutSession
 
@@ -262,25 +261,6 @@ class StationCore:
         self._now = 0.0
         self._queue: deque[Event] = deque()
         self._draining = False
-
-    @property
-    def plan(self) -> Plan | None:
-        """The loaded plan, if any."""
-        return self.session.plan
-
-    @property
-    def engine(self) -> WorkoutEngine | None:
-        """The plan's engine, if a plan is loaded."""
-        return self.session.engine
-
-    @property
-    def resume_segment(self) -> int | None:
-        """A restarted session goes on from this segment."""
-        return self.session.resume_segment
-
-    @resume_segment.setter
-    def resume_segment(self, index: int | None) -> None:
-        self.session.resume_segment = index
 
     def view(self) -> View:
         """The governor as the rest of the station sees it, now."""
@@ -563,8 +543,8 @@ class StationCore:
                     "direction": v.direction,
                     "phase": v.phase,
                     "running": v.running,
-                    "plan": self.plan.name if self.plan else None,
-                    "workout": self.plan,
+                    "plan": self.session.plan.name if self.session.plan else None,
+                    "workout": self.session.plan,
                     **self._hr_target_state(v),
                 }
             )

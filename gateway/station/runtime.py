@@ -103,12 +103,12 @@ class StationRuntime:
     @property
     def plan(self) -> Plan | None:
         """The workout plan (loaded at start or by command)."""
-        return self.core.plan
+        return self.core.session.plan
 
     @property
     def engine(self) -> WorkoutEngine | None:
         """Where the workout is."""
-        return self.core.engine
+        return self.core.session.engine
 
     @property
     def counters(self) -> Counter[str]:
@@ -118,11 +118,11 @@ class StationRuntime:
     @property
     def resume_segment(self) -> int | None:
         """A restarted session goes on from this segment."""
-        return self.core.resume_segment
+        return self.core.session.resume_segment
 
     @resume_segment.setter
     def resume_segment(self, index: int | None) -> None:
-        self.core.resume_segment = index
+        self.core.session.resume_segment = index
 
     # --- public ---------------------------------------------------------------------------
 

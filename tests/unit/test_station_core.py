@@ -321,8 +321,8 @@ def test_a_plan_waits_for_control_and_a_record_then_starts() -> None:
     assert bytes.fromhex("07") not in writes(early)  # no start before the belt is seen
     started = core.feed(data(0.0), 0.5)
     assert bytes.fromhex("07") in writes(started)
-    assert core.engine is not None
-    assert core.engine.index == 0
+    assert core.session.engine is not None
+    assert core.session.engine.index == 0
 
 
 def test_a_plans_backward_speed_above_the_cap_is_warned_and_capped() -> None:
@@ -359,7 +359,7 @@ def test_load_plan_reads_off_the_loop_and_answers_once_loaded() -> None:
         if isinstance(e, Publish) and isinstance(e.message, ResultMessage)
     ]
     assert [(r.id, r.ok) for r in results] == [("p1", True)]
-    assert core.plan is PLAN
+    assert core.session.plan is PLAN
     failed = core.feed(PlanLoaded(command, None, "no plan 'x'"), 1.3)
     assert [
         (e.message.result.ok, e.message.result.error)
