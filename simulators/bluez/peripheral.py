@@ -9,27 +9,25 @@ phone app or the gateway on another machine can connect to it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
-from dbus_fast import BusType, Message, MessageType
-from dbus_fast.aio import MessageBus
-
 from gateway.clock import Clock
-from gateway.errors import RetrogateError
 from gateway.ftms import uuids as U
+from gateway.peripheral.server import AdvertSpec, GattServer, PeripheralError, Row
 
 from ..station import Drop, Note, Notify, Outgoing, SimulatedStation
-from .gatt import Advertisement, GattCharacteristic, GattService
 
 log = logging.getLogger(__name__)
 
 ROOT = "/org/retrogate/sim"
-BLUEZ = "org.bluez"
+# FTMS Service Data: available, and a treadmill (machine type bit field, little-endian)
+FTMS_SERVICE_DATA = bytes((U.FTMS_AVAILABLE_FLAG, U.MACHINE_TYPE_TREADMILL, 0))
+
+__all__ = ["FTMS_TABLE", "HR_TABLE", "BluezPeripheral", "PeripheralError"]
 
 # (service, characteristic, flags)
-FTMS_TABLE = [
+FTMS_TABLE: list[Row] = [
     (U.FITNESS_MACHINE_SERVICE, U.FITNESS_MACHINE_FEATURE, ["read"]),
     (U.FITNESS_MACHINE_SERVICE, U.TREADMILL_DATA, ["notify"]),
     (U.FITNESS_MACHINE_SERVICE, U.TRAINING_STATUS, ["read", "notify"]),
@@ -42,21 +40,11 @@ FTMS_TABLE = [
     (U.DEVICE_INFORMATION_SERVICE, U.SERIAL_NUMBER, ["read"]),
     (U.DEVICE_INFORMATION_SERVICE, U.FIRMWARE_REVISION, ["read"]),
 ]
-HR_TABLE = [
+HR_TABLE: list[Row] = [
     (U.HEART_RATE_SERVICE, U.HEART_RATE_MEASUREMENT, ["notify"]),
     (U.HEART_RATE_SERVICE, U.BODY_SENSOR_LOCATION, ["read"]),
     (U.BATTERY_SERVICE, U.BATTERY_LEVEL, ["read", "notify"]),
 ]
-
-
-DEVICE_CHANGES = (
-    "type='signal',sender='org.bluez',interface='org.freedesktop.DBus.Properties',"
-    "member='PropertiesChanged',arg0='org.bluez.Device1'"
-)
-
-
-class PeripheralError(RetrogateError):
-    """BlueZ refused to host the simulator (no adapter, registration failed)."""
 
 
 class BluezPeripheral:
@@ -66,126 +54,41 @@ class BluezPeripheral:
         self.station = station
         self.clock = clock
         self.adapter_path = f"/org/bluez/{adapter}"
-        self.characteristics: dict[str, GattCharacteristic] = {}
         self._pending: set[str] = set()  # clients with a control-point procedure in flight
         self._tasks: set[asyncio.Task[None]] = set()
         self.ready = asyncio.Event()
         self.moved = asyncio.Event()  # set after every advance and write: for watchers
-        self._bus: MessageBus | None = None
-
-    # --- life cycle -------------------------------------------------------------------
-
-    async def run(self) -> None:
-        """Register with BlueZ and serve until cancelled."""
-        bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
-        self._bus = bus
-        try:
-            self._export(bus)
-            await self._register(bus)
-            bus.add_message_handler(self._on_signal)
-            await self._call(
-                bus,
-                "/org/freedesktop/DBus",
-                "org.freedesktop.DBus",
-                "AddMatch",
-                "s",
-                [DEVICE_CHANGES],
-                destination="org.freedesktop.DBus",
-            )
-            self.station.begin(self.clock.now())
-            log.info("advertising %r on %s", self.station.spec.info.name, self.adapter_path)
-            self.ready.set()
-            while True:
-                self._deliver(self.station.advance(self.clock.now()))
-                await self.clock.sleep(self.station.next_due() - self.clock.now())
-        finally:
-            for task in self._tasks:
-                task.cancel()
-            bus.disconnect()
-
-    def _export(self, bus: MessageBus) -> None:
-        table = FTMS_TABLE + (HR_TABLE if self.station.spec.with_hr else [])
-        if not self.station.spec.with_incline:
+        table = FTMS_TABLE + (HR_TABLE if station.spec.with_hr else [])
+        if not station.spec.with_incline:
             table = [row for row in table if row[1] != U.SUPPORTED_INCLINATION_RANGE]
-        services: dict[str, GattService] = {}
-        for service_uuid, uuid, flags in table:
-            if service_uuid not in services:
-                service = GattService(f"{ROOT}/service{len(services)}", service_uuid)
-                services[service_uuid] = service
-                bus.export(service.path, service)
-            service = services[service_uuid]
-            char = GattCharacteristic(
-                f"{service.path}/char{len(self.characteristics)}",
-                uuid,
-                service,
-                flags,
-                self.station.read,
-                self._on_write,
-                self._on_notify,
-            )
-            self.characteristics[uuid] = char
-            bus.export(char.path, char)
-        advert = Advertisement(
-            f"{ROOT}/advertisement0",
-            self.station.spec.info.name,
-            [U.FITNESS_MACHINE_SERVICE]
-            + ([U.HEART_RATE_SERVICE] if self.station.spec.with_hr else []),
+        advert = AdvertSpec(
+            station.spec.info.name,
+            [U.FITNESS_MACHINE_SERVICE] + ([U.HEART_RATE_SERVICE] if station.spec.with_hr else []),
             {
                 U.FITNESS_MACHINE_SERVICE: bytes(
                     (U.FTMS_AVAILABLE_FLAG, U.MACHINE_TYPE_TREADMILL, 0)
                 )
             },
         )
-        bus.export(advert.path, advert)
-
-    async def _register(self, bus: MessageBus) -> None:
-        try:
-            await self._call(
-                bus,
-                self.adapter_path,
-                "org.bluez.GattManager1",
-                "RegisterApplication",
-                "oa{sv}",
-                [ROOT, {}],
-            )
-            await self._call(
-                bus,
-                self.adapter_path,
-                "org.bluez.LEAdvertisingManager1",
-                "RegisterAdvertisement",
-                "oa{sv}",
-                [f"{ROOT}/advertisement0", {}],
-            )
-        except PeripheralError as exc:
-            raise PeripheralError(
-                f"cannot host the simulator on {self.adapter_path}: {exc} "
-                "(is bluetoothd running and the adapter powered? `bluetoothctl list`)"
-            ) from exc
-
-    async def _call(
-        self,
-        bus: MessageBus,
-        path: str,
-        interface: str,
-        member: str,
-        signature: str,
-        body: list[Any],
-        destination: str = BLUEZ,
-    ) -> Any:
-        message = Message(
-            destination=destination,
-            path=path,
-            interface=interface,
-            member=member,
-            signature=signature,
-            body=body,
+        self.server = GattServer(
+            ROOT, adapter, table, advert, station.read, self._on_write, on_left=self._left
         )
-        reply = await bus.call(message)
-        if reply is None or reply.message_type is MessageType.ERROR:
-            detail = reply.body[0] if reply is not None and reply.body else "no reply"
-            name = reply.error_name if reply is not None else "no reply"
-            raise PeripheralError(f"{interface}.{member}: {name}: {detail}")
-        return reply.body
+
+    # --- life cycle -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Register with BlueZ and serve until cancelled."""
+        try:
+            async with self.server.running():
+                self.station.begin(self.clock.now())
+                log.info("advertising %r on %s", self.station.spec.info.name, self.adapter_path)
+                self.ready.set()
+                while True:
+                    self._deliver(self.station.advance(self.clock.now()))
+                    await self.clock.sleep(self.station.next_due() - self.clock.now())
+        finally:
+            for task in self._tasks:
+                task.cancel()
 
     # --- traffic ------------------------------------------------------------------------
 
@@ -193,12 +96,10 @@ class BluezPeripheral:
         self.moved.set()
         for item in outgoing:
             if isinstance(item, Notify):
-                char = self.characteristics.get(item.uuid)
-                if char is not None:
-                    char.notify(item.data)
+                self.server.notify(item.uuid, item.data)
             elif isinstance(item, Drop):
                 log.info("dropping connections: %s", item.reason)
-                self._spawn(self._disconnect_all())
+                self._spawn(self.server.disconnect_all())
             elif isinstance(item, Note):
                 log.info("%s", item.text)
 
@@ -224,30 +125,10 @@ class BluezPeripheral:
 
         self._spawn(later())
 
-    def _on_notify(self, uuid: str, enabled: bool) -> None:
-        log.info("%s notifications %s", uuid[4:8], "on" if enabled else "off")
-
-    def _on_signal(self, message: Message) -> bool:
-        """A Device1 went away: it no longer holds control."""
-        if message.member == "PropertiesChanged" and message.path and message.body:
-            changed = message.body[1]
-            connected = changed.get("Connected")
-            if connected is not None and not connected.value:
-                log.info("client %s disconnected", message.path)
-                self.station.client_left(message.path)
-                self._pending.discard(message.path)
-        return False
-
-    async def _disconnect_all(self) -> None:
-        assert self._bus is not None
-        (objects,) = await self._call(
-            self._bus, "/", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", "", []
-        )
-        for path, interfaces in objects.items():
-            device = interfaces.get("org.bluez.Device1")
-            if path.startswith(self.adapter_path + "/") and device and device["Connected"].value:
-                with contextlib.suppress(PeripheralError):
-                    await self._call(self._bus, path, "org.bluez.Device1", "Disconnect", "", [])
+    def _left(self, client: str) -> None:
+        """A client went away: it no longer holds control."""
+        self.station.client_left(client)
+        self._pending.discard(client)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

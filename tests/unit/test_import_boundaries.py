@@ -115,6 +115,7 @@ FLOORS: dict[str, int] = {
     "gateway.config": 5,
     "gateway.contract": 6,  # the MQTT contract, both sides
     "gateway.ble": 6,  # the BLE link
+    "gateway.peripheral": 6,  # hosting GATT services (dbus_fast)
     "gateway.station": 6,  # the station core and its shell
     "gateway.store": 7,
     "gateway.cues": 7,  # spoken cues (the gateway's own speaker, and the dashboard's)

@@ -20,6 +20,7 @@ from dbus_fast.annotations import (
     DBusObjectPath,
     DBusSignature,
     DBusStr,
+    DBusUInt16,
 )
 from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property
@@ -135,16 +136,22 @@ class GattCharacteristic(ServiceInterface):
 
 
 class Advertisement(ServiceInterface):
-    """An ``org.bluez.LEAdvertisement1``: name, services and FTMS Service Data."""
+    """An ``org.bluez.LEAdvertisement1``: name, services, Service Data and appearance."""
 
     def __init__(
-        self, path: str, name: str, service_uuids: list[str], service_data: dict[str, bytes]
+        self,
+        path: str,
+        name: str,
+        service_uuids: list[str],
+        service_data: dict[str, bytes],
+        appearance: int | None = None,
     ) -> None:
         super().__init__("org.bluez.LEAdvertisement1")
         self.path = path
         self._name = name
         self._uuids = service_uuids
         self._data = service_data
+        self._appearance = appearance
 
     @dbus_method()
     def Release(self) -> None:
@@ -168,7 +175,11 @@ class Advertisement(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def Includes(self) -> DBusStrList:
-        return ["tx-power"]
+        return ["tx-power"] + (["appearance"] if self._appearance is not None else [])
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Appearance(self) -> DBusUInt16:
+        return self._appearance or 0
 
     @dbus_property(access=PropertyAccess.READ)
     def Discoverable(self) -> DBusBool:
