@@ -160,6 +160,41 @@ class VoiceConfig(BaseModel):
         return refuse_bool_for_number(cls, value, info)
 
 
+BridgeService = Literal["ftms", "hr", "rsc"]
+BRIDGE_SERVICES: tuple[BridgeService, ...] = ("ftms", "hr", "rsc")
+
+
+class BridgeConfig(BaseModel):
+    """retrogate as a treadmill for the runner's app (``run --bridge``, docs/bridge.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(False, description="offer the first station to apps (also: --bridge)")
+    adapter: str | None = Field(
+        None,
+        pattern=r"^hci[0-9]{1,2}$",
+        description="the adapter apps connect to (default: the gateway's own, central and "
+        "peripheral at once)",
+    )
+    name: str = Field(
+        "retrogate",
+        min_length=1,
+        max_length=20,
+        description="the name apps list (20 bytes at most)",
+    )
+    services: list[BridgeService] = Field(
+        default_factory=lambda: list(BRIDGE_SERVICES),
+        description="ftms (apps), hr (heart rate relayed), rsc (a footpod for watches)",
+    )
+
+    @field_validator("services")
+    @classmethod
+    def _ftms_first(cls, value: list[BridgeService]) -> list[BridgeService]:
+        if "ftms" not in value:
+            raise ValueError("the bridge is an FTMS treadmill: 'ftms' must be in services")
+        return value
+
+
 class Settings(BaseSettings):
     """Everything the gateway reads at start."""
 
@@ -174,6 +209,7 @@ class Settings(BaseSettings):
     runner: RunnerProfile = Field(default_factory=RunnerProfile)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     voice: VoiceConfig = Field(default_factory=VoiceConfig)
+    bridge: BridgeConfig = Field(default_factory=BridgeConfig)
     data_dir: Path = Field(default_factory=lambda: Path(user_data_dir(APP)))
     plans_dir: Path = Field(
         default_factory=lambda: Path(user_config_dir(APP)) / "plans",

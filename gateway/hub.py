@@ -58,6 +58,8 @@ class Snapshot:
     max_kmh: float | None = None  # the treadmill's top speed, once it said its range
     hr_target_bpm: tuple[int, int] | None = None  # a heart-rate segment's range
     hr_in_range: bool | None = None  # ... and whether the runner is in it
+    app: str | None = None  # an app connected to the bridge (its name or address)
+    app_asked: str | None = None  # what it last asked, and what came of it
 
 
 class SnapshotChanges(TypedDict, total=False):
@@ -94,6 +96,8 @@ class SnapshotChanges(TypedDict, total=False):
     max_kmh: float | None
     hr_target_bpm: tuple[int, int] | None
     hr_in_range: bool | None
+    app: str | None
+    app_asked: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +152,18 @@ class ResultMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class MachineMessage:
+    """What the treadmill said about itself at connect, as it said it (the bridge offers
+    exactly this to apps, no more)."""
+
+    at: float
+    address: str
+    feature: bytes
+    speed_range: bytes
+    incline_range: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
 class StateMessage:
     """The snapshot changed."""
 
@@ -161,6 +177,7 @@ HubMessage = (
     | AlertMessage
     | ResultMessage
     | StateMessage
+    | MachineMessage
 )
 Listener = Callable[[HubMessage], None]
 

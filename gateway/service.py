@@ -36,6 +36,7 @@ from .systemd import notify, watchdog, watchdog_interval_s
 from .workout.plan import Plan
 
 if TYPE_CHECKING:  # loaded when used: a --sim or --no-mqtt run never imports bleak or aiomqtt
+    from .bridge.runtime import Bridge as AppBridge
     from .mqtt.bridge import MqttBridge
     from .mqtt.broker import EmbeddedBroker
     from .mqtt.consumer import BrokerAddress
@@ -71,6 +72,7 @@ class RunOptions:
     record: bool = True  # the session store (always on when MQTT is)
     mqtt: bool = True  # as configured in [mqtt]; False runs without any broker
     speedup: float = 1.0  # the session clock runs this many times faster (the demo, tests)
+    bridge: bool = False  # offer the first station to apps (also [bridge] enabled)
     voice: VoiceConfig | None = None  # spoken cues on this machine
 
 
@@ -117,6 +119,7 @@ class Service:
         self.stop_reason = "asked to stop"
         self.bridge: MqttBridge | None = None
         self.broker: EmbeddedBroker | None = None  # the embedded one, when it runs
+        self.app_bridge: AppBridge | None = None  # the bridge for apps, when it runs
         # per station: what its hub said before MQTT started, and the unsubscribe
         self._early: dict[str, tuple[deque[HubMessage], Callable[[], None]]] = {}
 
@@ -186,6 +189,7 @@ class Service:
             self._resume_sessions()
             for output in self.options.outputs:
                 await stack.enter_async_context(output(self.stations))
+            await self._bridge(stack)
             try:
                 with self._signals():
                     await self._serve(stack)
@@ -202,6 +206,28 @@ class Service:
                 )
                 await asyncio.gather(*(s.close() for s in self.stations), return_exceptions=True)
         return self.stations
+
+    async def _bridge(self, stack: contextlib.AsyncExitStack) -> None:
+        """The first station, offered to the runner's app as a treadmill (docs/bridge.md)."""
+        cfg = self.settings.bridge
+        if not (cfg.enabled or self.options.bridge) or not self.stations:
+            return
+        from .bridge.runtime import Bridge, BridgeSpec
+
+        station = self.stations[0]
+        adapter = cfg.adapter or self.settings.adapter
+        same = adapter == self.settings.adapter
+        log.info(
+            "bridge: apps connect to %s, %s",
+            adapter,
+            "the adapter that also reaches the treadmill (central and peripheral at once)"
+            if same
+            else f"a second adapter (the treadmill is reached on {self.settings.adapter})",
+        )
+        spec = BridgeSpec(adapter, cfg.name, tuple(cfg.services), station.limits.backward_walk_kmh)
+        self.app_bridge = await stack.enter_async_context(
+            Bridge(station.hub, station.submit, self.clock, spec).running()
+        )
 
     def _resume_sessions(self) -> None:
         """A session resumed after a crash goes on from its recorded segment (same plan),

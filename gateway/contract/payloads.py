@@ -195,6 +195,10 @@ class StatePayload(_Payload):
     hr_in_range: bool | None = Field(
         None, description="the runner's heart rate is in hr_target_bpm (null: no target)"
     )
+    app: str | None = Field(
+        None, description="an app connected to the bridge (its name or address); null: none"
+    )
+    app_asked: str | None = Field(None, description="what that app last asked, and what came of it")
 
     @classmethod
     def of(cls, ts: float, s: Snapshot) -> StatePayload:

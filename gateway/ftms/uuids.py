@@ -35,3 +35,9 @@ FIRMWARE_REVISION = uuid16(0x2A26)
 # FTMS Service Data in advertisements: flags byte then machine type bit field.
 FTMS_AVAILABLE_FLAG = 0x01
 MACHINE_TYPE_TREADMILL = 0x0001
+
+# Running Speed and Cadence: what Garmin watches and Zwift Companion pair with.
+RUNNING_SPEED_CADENCE_SERVICE = uuid16(0x1814)
+RSC_MEASUREMENT = uuid16(0x2A53)
+RSC_FEATURE = uuid16(0x2A54)
+SENSOR_LOCATION = uuid16(0x2A5D)

@@ -38,6 +38,7 @@ from ..hub import (
     DecisionMessage,
     HeartRateMessage,
     HubMessage,
+    MachineMessage,
     ResultMessage,
     SnapshotChanges,
     TelemetrySample,
@@ -67,6 +68,7 @@ from ..safety.events import (
     HeartRateSample,
     MachineFeatures,
     MachineStopped,
+    RefusedCommand,
     SegmentChange,
     SpeedRangeReported,
     StopKind,
@@ -286,6 +288,13 @@ class StationCore:
     # --- links ---------------------------------------------------------------------------
 
     def _on_ready(self, ready: TreadmillReady) -> None:
+        self._out.append(
+            Publish(
+                MachineMessage(
+                    self._now, ready.address, ready.feature, ready.speed_range, ready.incline_range
+                )
+            )
+        )
         feature = decode_feature(ready.feature)
         incline_ok = "inclination" in feature.target_settings and ready.incline_range is not None
         self._step(MachineFeatures(incline=incline_ok))
@@ -499,6 +508,8 @@ class StationCore:
 
     def _handle(self, event: Event) -> None:
         now = self._now
+        if isinstance(event, Command) and (refusal := self.session.refuses(event)) is not None:
+            event = RefusedCommand(event.id, refusal, event.source)  # answered by the governor
         if isinstance(event, SegmentChange):
             self.session.segment_began(event)
         self.state, actions = step(self.state, event, now)

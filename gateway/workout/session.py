@@ -25,6 +25,8 @@ from .hrcontrol import Effort
 from .hrtarget import HrTarget, parse_target
 from .plan import Plan
 
+APP_SOURCE = "app"  # commands from an app on the bridge
+APP_PLAN_OWNS = frozenset({CommandKind.SET_SPEED, CommandKind.SET_INCLINE})
 FREE_START_KMH = 3.0  # set_hr_target on a standing belt starts from a walk
 MAX_HR_INCLINE_PCT = 15.0  # a heart-rate segment never asks for more (walking uphill)
 
@@ -97,6 +99,14 @@ class WorkoutSession:
         if change is not None:
             return [change]
         return self._finish(now) if self.engine.finished else []
+
+    def refuses(self, c: Command) -> str | None:
+        """The ownership rule (docs/bridge.md): while a plan runs, the plan owns the speed
+        and the incline, and an app's requests for them are refused (its stop and pause
+        are not). The runner's own buttons (dashboard, MQTT) still adjust a plan."""
+        if c.source == APP_SOURCE and self.started and c.kind in APP_PLAN_OWNS:
+            return "a plan is running: it sets the speed and the incline (pause or stop work)"
+        return None
 
     def segment_began(self, e: SegmentChange) -> None:
         """A segment reaches the governor (ours or a test's): its heart-rate target, if any."""

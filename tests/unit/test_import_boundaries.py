@@ -118,6 +118,7 @@ FLOORS: dict[str, int] = {
     "gateway.peripheral": 6,  # hosting GATT services (dbus_fast)
     "gateway.station": 6,  # the station core and its shell
     "gateway.store": 7,
+    "gateway.bridge": 7,  # the treadmill for apps (a GATT server under the governor)
     "gateway.cues": 7,  # spoken cues (the gateway's own speaker, and the dashboard's)
     "gateway.status": 7,
     "gateway.mqtt": 8,
