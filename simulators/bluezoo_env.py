@@ -24,6 +24,10 @@ from gateway.errors import RetrogateError
 
 SIM_ADAPTER, CLIENT_ADAPTER = "hci0", "hci1"
 SIM_ADDRESS, CLIENT_ADDRESS = "00:00:00:11:11:11", "00:00:00:22:22:22"
+# With the bridge: the gateway's apps connect to hci2, and a test's app is on hci3.
+BRIDGE_ADAPTER, APP_ADAPTER = "hci2", "hci3"
+BRIDGE_ADDRESS, APP_ADDRESS = "00:00:00:33:33:33", "00:00:00:44:44:44"
+ADDRESSES = (SIM_ADDRESS, CLIENT_ADDRESS, BRIDGE_ADDRESS, APP_ADDRESS)
 
 
 @dataclass
@@ -44,8 +48,8 @@ def _bluezoo_command() -> list[str] | None:
     return [found] if found else None
 
 
-async def adapters_powered(bus_address: str) -> bool:
-    """True once BlueZoo exports both adapters powered on.
+async def adapters_powered(bus_address: str, count: int = 2) -> bool:
+    """True once BlueZoo exports ``count`` adapters powered on.
 
     Asked over D-Bus directly: the simulator side never goes through the
     gateway's BLE package (and so never reaches bleak).
@@ -59,7 +63,7 @@ async def adapters_powered(bus_address: str) -> bool:
         for ifaces in objects.values()
         if "org.bluez.Adapter1" in ifaces
     ]
-    return powered.count(True) == 2
+    return powered.count(True) == count
 
 
 class BlueZooMissing(RetrogateError):
@@ -94,8 +98,9 @@ def start_dbus_daemon(dbus_daemon: str) -> tuple[str, int]:
 
 
 @contextlib.contextmanager
-def start_bluezoo(log: Path) -> Iterator[BlueZoo]:
-    """Start dbus-daemon and BlueZoo for the block; stop both after it."""
+def start_bluezoo(log: Path, adapters: int = 2) -> Iterator[BlueZoo]:
+    """Start dbus-daemon and BlueZoo (with the first ``adapters`` of ADDRESSES) for the
+    block; stop both after it."""
     dbus_daemon, command = missing_parts()
     address, pid = start_dbus_daemon(dbus_daemon)
     env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": address}
@@ -107,17 +112,14 @@ def start_bluezoo(log: Path) -> Iterator[BlueZoo]:
                 "--auto-enable",
                 "--scan-interval",
                 "1",
-                "-a",
-                SIM_ADDRESS,
-                "-a",
-                CLIENT_ADDRESS,
+                *(arg for address in ADDRESSES[:adapters] for arg in ("-a", address)),
             ],
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
     try:
-        ready = asyncio.run(_wait_ready(address, process))
+        ready = asyncio.run(_wait_ready(address, process, adapters))
         if not ready:
             raise BlueZooMissing(f"BlueZoo did not power its adapters within 20 s (see {log})")
         yield BlueZoo(address, pid, process, log)
@@ -131,11 +133,11 @@ def start_bluezoo(log: Path) -> Iterator[BlueZoo]:
         os.kill(pid, signal.SIGTERM)
 
 
-async def _wait_ready(address: str, process: subprocess.Popen[bytes]) -> bool:
+async def _wait_ready(address: str, process: subprocess.Popen[bytes], count: int) -> bool:
     """Poll the bus until the adapters are up (a readiness check, not a delay)."""
     async with asyncio.timeout(20):
         while process.poll() is None:
-            if await adapters_powered(address):
+            if await adapters_powered(address, count):
                 return True
             await asyncio.sleep(0.1)
     return False

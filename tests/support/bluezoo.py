@@ -10,6 +10,9 @@ from pathlib import Path
 from gateway.clock import Clock
 from simulators.bluez.peripheral import BluezPeripheral
 from simulators.bluezoo_env import (
+    APP_ADAPTER,
+    BRIDGE_ADAPTER,
+    BRIDGE_ADDRESS,
     CLIENT_ADAPTER,
     CLIENT_ADDRESS,
     SIM_ADAPTER,
@@ -25,6 +28,9 @@ from simulators.station import SimulatedStation
 from .services import require
 
 __all__ = [
+    "APP_ADAPTER",
+    "BRIDGE_ADAPTER",
+    "BRIDGE_ADDRESS",
     "CLIENT_ADAPTER",
     "CLIENT_ADDRESS",
     "SIM_ADAPTER",
@@ -37,13 +43,13 @@ __all__ = [
 
 
 @contextlib.contextmanager
-def start_bluezoo(log: Path) -> Iterator[BlueZoo]:
+def start_bluezoo(log: Path, adapters: int = 2) -> Iterator[BlueZoo]:
     """BlueZoo for one test, or a skip (locally) / failure (CI) naming what is missing."""
     try:
         missing_parts()
     except BlueZooMissing as exc:
         require(False, "BlueZoo", str(exc))
-    with _start(log) as running:
+    with _start(log, adapters) as running:
         yield running
 
 

@@ -3,6 +3,7 @@ the station's one door, and the app hears what the governor did (issue 25)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
@@ -53,7 +54,7 @@ def req(op: ControlOp, **kw: object) -> bytes:
     return encode_control_request(ControlPointRequest(op, **kw))  # type: ignore[arg-type]
 
 
-def answers(out: list[object]) -> list[tuple[int, int]]:
+def answers(out: Sequence[object]) -> list[tuple[int, int]]:
     return [
         (int(r.request_op), int(r.result))
         for n in out
@@ -62,7 +63,7 @@ def answers(out: list[object]) -> list[tuple[int, int]]:
     ]
 
 
-def submitted(out: list[object]) -> list[tuple[CommandKind, object]]:
+def submitted(out: Sequence[object]) -> list[tuple[CommandKind, object]]:
     return [(s.command.kind, s.command.value) for s in out if isinstance(s, Submit)]
 
 
@@ -222,7 +223,7 @@ RECORDS = st.fixed_dictionaries(
         "heart_rate_bpm": st.none() | st.integers(30, 220),
         "elapsed_s": st.none() | st.integers(0, 0xFFFE),
     }
-).map(lambda fields: TreadmillData(**fields))
+).map(lambda fields: TreadmillData(**fields))  # type: ignore[arg-type]
 
 
 @given(RECORDS)

@@ -145,3 +145,15 @@ def test_a_heart_rate_segment_asks_the_governor_for_an_effort_under_its_ceiling(
     assert session.tick(running, 10.5) == []  # not more often than its interval
     turning = running._replace(phase=Phase.TURNING)
     assert session.tick(turning, 20.0) == []  # the turnaround has the last word
+
+
+def test_while_a_plan_runs_an_apps_speed_and_incline_are_refused_not_its_pause() -> None:
+    """The bridge's ownership rule (docs/bridge.md): the plan owns the speed."""
+    session = WorkoutSession(LIMITS, PLAN)
+    speed = Command("a1", CommandKind.SET_SPEED, 9.0, source="app")
+    assert session.refuses(speed) is None  # free mode (the plan has not started)
+    session.begin(ready(), 0.0)
+    assert "plan is running" in (session.refuses(speed) or "")
+    assert session.refuses(Command("a2", CommandKind.SET_INCLINE, 3.0, source="app"))
+    assert session.refuses(Command("a3", CommandKind.PAUSE, source="app")) is None
+    assert session.refuses(Command("m1", CommandKind.SET_SPEED, 5.0, source="mqtt")) is None
