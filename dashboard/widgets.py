@@ -239,6 +239,8 @@ def speed_line(view: StationView) -> tuple[str, str, str]:
     cap = view.value("cap_kmh")
     value = f"{speed:.1f} km/h" if speed is not None else "–"
     sub = f"target {target:.1f}" if target is not None else "target –"
+    if view.value("app"):
+        sub += f" · app {view.value('app')}"  # an app on the bridge: its asks are capped too
     if view.value("cap_limiting"):
         return value, f"CAPPED at {cap:.1f} · {sub}", "bold orange1"
     return value, f"{sub} · backward cap {cap:.1f}" if cap is not None else sub, ""

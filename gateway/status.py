@@ -35,6 +35,8 @@ def format_status(s: Snapshot) -> str:
         )
         parts.append("plan done" if seg.finished else f"seg {seg.index + 1}/{seg.count} {left}")
     parts.append(f"{s.energy_kcal:.0f} kcal")
+    if s.app is not None:
+        parts.append(f"app {s.app}" + (f" ({s.app_asked})" if s.app_asked else ""))
     return " | ".join(parts)
 
 

@@ -258,3 +258,15 @@ def test_a_heart_rate_segment_shows_its_range_and_whether_the_runner_is_in_it() 
         assert zone_style(fleet.stations["a"])[1].startswith(shown)
     fleet.feed("retrogate/a/state", json.dumps(base | {"heart_rate_bpm": 125}).encode(), 1.0)
     assert "120-130" not in zone_style(fleet.stations["a"])[1]
+
+
+def test_an_app_on_the_bridge_is_shown_under_the_speed() -> None:
+    """Read back from the MQTT state, as the dashboard gets it (issue 25)."""
+    from dashboard.widgets import speed_line
+
+    fleet = Fleet()
+    state = Snapshot("a", speed_kmh=5.0, target_kmh=5.0, app="Kinomap", app_asked="start: start")
+    _feed(fleet, T.state("a"), StatePayload.of(1.0, state))
+    assert "app Kinomap" in speed_line(fleet.stations["a"])[1]
+    _feed(fleet, T.state("a"), StatePayload.of(2.0, Snapshot("a", speed_kmh=5.0)))
+    assert "app" not in speed_line(fleet.stations["a"])[1]

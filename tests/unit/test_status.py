@@ -44,3 +44,9 @@ def test_no_control_and_halt_are_shown() -> None:
     line = format_status(s)
     assert "(NO CONTROL)" in line
     assert "[halted]" in line
+
+
+def test_an_app_on_the_bridge_and_its_last_ask_are_shown() -> None:
+    s = Snapshot("tm1", treadmill_connected=True, app="Zwift", app_asked="speed 9 km/h: capped")
+    assert format_status(s).endswith("| app Zwift (speed 9 km/h: capped)")
+    assert "app" not in format_status(Snapshot("tm1", treadmill_connected=True))
