@@ -33,7 +33,7 @@ from ..safety.actions import Alert, Level
 from ..safety.events import Command
 from ..tasks import background
 from .virtual import (
-    TREADMILL_APPEARANCE,
+    RUNNING_WALKING_SENSOR,
     Notify,
     Out,
     Say,
@@ -96,9 +96,8 @@ def advert(spec: BridgeSpec) -> AdvertSpec:
         uuids.append(U.HEART_RATE_SERVICE)
     if "rsc" in spec.services:
         uuids.append(U.RUNNING_SPEED_CADENCE_SERVICE)
-    return AdvertSpec(
-        spec.name, uuids, {U.FITNESS_MACHINE_SERVICE: FTMS_SERVICE_DATA}, TREADMILL_APPEARANCE
-    )
+    appearance = RUNNING_WALKING_SENSOR if "rsc" in spec.services else None
+    return AdvertSpec(spec.name, uuids, {U.FITNESS_MACHINE_SERVICE: FTMS_SERVICE_DATA}, appearance)
 
 
 class Bridge:

@@ -52,7 +52,9 @@ from ..safety.events import Command, CommandKind
 
 SOURCE = "app"
 MAX_FRAME = 20  # an ATT notification's payload at the default MTU (23 - 3)
-TREADMILL_APPEARANCE = 0x0000  # no SIG appearance for a treadmill: apps go by service data
+# GAP appearance "Generic Running Walking Sensor" (category 17): what a watch's footpod
+# search looks for. Apps classify treadmills by the FTMS Service Data, not by appearance.
+RUNNING_WALKING_SENSOR = 0x0440
 BODY_LOCATION_CHEST = b"\x01"
 SENSOR_LOCATION_SHOE = b"\x05"  # RSC: "in shoe" (top of shoe would be 0x04)
 
