@@ -27,6 +27,7 @@ from gateway.ftms import ControlOp
 from gateway.hub import AlertMessage, HubMessage, StateMessage, TelemetrySample
 from gateway.safety.events import Command, CommandKind
 from gateway.service import RunOptions, Service
+from gateway.store.db import SessionStore
 from gateway.workout.plan import Plan, parse_plan
 from simulators.bluez.peripheral import BluezPeripheral
 from simulators.scenario import Scenario
@@ -233,6 +234,17 @@ async def test_an_app_pairs_drives_forward_and_never_takes_the_belt_over_the_cap
             assert await app.ask("08 02") == 0x01  # pause: always works
             await w.until("paused", lambda: w.belt_kmh == 0.0, 60)
         assert w.service.stations[0].hub.snapshot.app is None  # gone from the state
+    # The session record has the app's commands and the governor's decisions on them.
+    store = SessionStore.in_dir(tmp_path)
+    try:
+        (session,) = store.sessions()
+        events = list(store.iter_events(session.id))
+    finally:
+        store.close()
+    decided = [body for _, kind, body in events if kind == "decision" and "from app" in body]
+    answered = [body for _, kind, body in events if kind == "result" and '"app-' in body]
+    assert any("pause from app" in e for e in decided), decided
+    assert any("capped at 6.00" in e for e in answered), answered  # the 9 km/h, backward
 
 
 async def test_an_app_that_drove_a_backward_belt_and_went_away_leaves_it_at_walking_speed(
