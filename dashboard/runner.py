@@ -24,7 +24,7 @@ from gateway.safety.limits import hr_zone
 
 from .model import StationView, clock
 from .screens import StationLive
-from .widgets import Quiet, hr_target_line
+from .widgets import Quiet, hr_target_line, watch_line
 
 ARROW_LEFT = (
     "      ▄█▀            ",
@@ -91,8 +91,9 @@ class RunnerScreen(StationLive):
         speed = view.value("speed_kmh")
         cap = view.value("cap_kmh")
         capped = f"CAPPED at {cap:.1f}" if view.value("cap_limiting") else ""
+        watch = watch_line(view)
         self.query_one("#runner-speed", Readout).show(
-            f"{speed:.1f}" if speed is not None else "-", capped
+            f"{speed:.1f}" if speed is not None else "-", watch or capped
         )
         self.query_one("#runner-turn", Readout).show(*_turn(view))
         left = view.value("backward_left_m")
@@ -112,6 +113,8 @@ class RunnerScreen(StationLive):
         )
         if view.alerts:
             line += f"   ·   {view.alerts[-1].text}"
+        if watch:  # permanent: the runner must know the belt is theirs to set
+            line = f"{watch}   ·   {line}"
         self.query_one("#runner-line", Quiet).put(line)
 
     def action_back(self) -> None:
@@ -134,7 +137,7 @@ def _turn(view: StationView) -> tuple[str, str, str]:
 
 
 def _danger(view: StationView) -> bool:
-    if view.value("phase") == "halted":
+    if view.value("phase") == "halted" or view.value("control") == "none":
         return True
     latest = view.alerts[-1] if view.alerts else None
     return latest is not None and latest.level == "danger" and time.time() - latest.ts < DANGER_S

@@ -232,12 +232,30 @@ def hr_target_line(view: StationView) -> str:
     return f"{low}-{high} {mark}"
 
 
+def watch_line(view: StationView) -> str:
+    """Watch mode's permanent banner: the cap is not enforced, and what to set by hand."""
+    if view.value("control") != "none":
+        return ""
+    seg = view.segment
+    segments = view.segments
+    by_hand = ""
+    if seg is not None and not seg.finished and 0 <= seg.index < len(segments):
+        wanted = segments[seg.index].speed_kmh
+        if seg.direction == "backward":
+            wanted = min(wanted, float(view.value("cap_kmh") or wanted))
+        by_hand = f": set {wanted:.1f} km/h by hand"
+    return f"WATCH MODE, cap NOT enforced{by_hand}"
+
+
 def speed_line(view: StationView) -> tuple[str, str, str]:
     """(value, sub line, style) for the speed tile."""
     speed = view.value("speed_kmh")
     target = view.value("target_kmh")
     cap = view.value("cap_kmh")
     value = f"{speed:.1f} km/h" if speed is not None else "–"
+    watch = watch_line(view)
+    if watch:
+        return value, watch, "bold red"
     sub = f"target {target:.1f}" if target is not None else "target –"
     if view.value("app"):
         sub += f" · app {view.value('app')}"  # an app on the bridge: its asks are capped too

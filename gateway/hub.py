@@ -59,6 +59,7 @@ class Snapshot:
     hr_target_bpm: tuple[int, int] | None = None  # a heart-rate segment's range
     hr_in_range: bool | None = None  # ... and whether the runner is in it
     app: str | None = None  # an app connected to the bridge (its name or address)
+    control: Literal["held", "lost", "none"] = "lost"  # none: watch mode (no control point)
     app_asked: str | None = None  # what it last asked, and what came of it
 
 
@@ -98,6 +99,7 @@ class SnapshotChanges(TypedDict, total=False):
     hr_in_range: bool | None
     app: str | None
     app_asked: str | None
+    control: Literal["held", "lost", "none"]
 
 
 @dataclass(frozen=True, slots=True)

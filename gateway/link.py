@@ -90,6 +90,7 @@ class LinkContext:
     clock: Clock
     adapter: str = "hci0"
     scenario: Path | None = None
+    profile: str | None = None  # a simulator's machine (``run --sim --profile``)
 
 
 @dataclass

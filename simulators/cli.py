@@ -16,6 +16,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     pass
 
+# Kept here (not imported from .station) so that building the parser stays light.
+PROFILE_NAMES = (
+    "standard",
+    "no-speed-range",
+    "no-status",
+    "no-control-point",
+    "control-refused",
+    "no-advertised-uuid",
+)
+
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``sim``."""
@@ -33,6 +43,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--name", default="retrogate sim", help="advertised name")
     parser.add_argument("--scenario", type=Path, help="TOML file of scripted faults")
     parser.add_argument("--no-hr", action="store_true", help="offer no heart-rate service")
+    parser.add_argument(
+        "--profile",
+        default="standard",
+        choices=PROFILE_NAMES,
+        help="a treadmill without the optional parts (docs/simulator.md)",
+    )
     parser.add_argument("--rate", type=float, default=1.0, help="treadmill data per second")
     parser.add_argument(
         "--speedup", type=positive_number, default=1.0, help="run the clock N times faster"
@@ -50,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     from .bluez.peripheral import BluezPeripheral, PeripheralError
     from .scenario import Scenario, ScenarioError, load_scenario
-    from .station import DeviceInfo, SimulatedStation, StationSpec
+    from .station import DeviceInfo, SimulatedStation, StationSpec, with_profile
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     try:
@@ -62,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         print("error: --rate and --speedup must be positive", file=sys.stderr)
         return 2
     spec = replace(
-        StationSpec(),
+        with_profile(StationSpec(), args.profile),
         info=DeviceInfo(name=args.name),
         with_hr=not args.no_hr,
         treadmill_rate_hz=args.rate,

@@ -19,7 +19,7 @@ from gateway.ftms import uuids as U
 from gateway.link import DataCallback, DisconnectCallback, LinkError
 from gateway.tasks import background
 
-from .station import Drop, Note, Notify, Outgoing, SimulatedStation
+from .station import Drop, Note, Notify, Outgoing, SimulatedStation, offers
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ class InProcessLink:
         spec = self._runner.station.spec
         if uuid in SERVICES[U.HEART_RATE_SERVICE] and not spec.with_hr:
             return False
-        if uuid == U.SUPPORTED_INCLINATION_RANGE and not spec.with_incline:
+        if not offers(spec, uuid):
             return False
         return any(uuid in chars for chars in SERVICES.values())
 

@@ -15,7 +15,7 @@ from gateway.safety.direction import Direction
 
 from .inprocess import InProcessLink, running
 from .scenario import Scenario, load_scenario
-from .station import SimulatedStation, StationSpec
+from .station import SimulatedStation, StationSpec, with_profile
 
 
 class SimProvider:
@@ -27,6 +27,8 @@ class SimProvider:
         rates = StationSpec(
             treadmill_rate_hz=loaded.treadmill_rate_hz, hr_rate_hz=loaded.hr_rate_hz
         )
+        if ctx.profile is not None:
+            rates = with_profile(rates, ctx.profile)
         station = SimulatedStation(loaded, rates)
         sid = spec.station_id
         async with running(station, ctx.clock, address=f"SIM:{sid}") as runner:

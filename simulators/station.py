@@ -9,7 +9,7 @@ from the project's encoders; faults are applied to those bytes.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from gateway.ftms import (
@@ -119,6 +119,41 @@ class StationSpec:
     with_hr: bool = True
     with_incline: bool = True  # False: speed only, no incline range, 0x03 not supported
     hr_in_treadmill_data: bool = False  # a built-in receiver: HR inside Treadmill Data
+    # Treadmills without the optional parts (docs/hardware.md; ``sim --profile``):
+    with_speed_range: bool = True  # False: no Supported Speed Range characteristic
+    with_status: bool = True  # False: no Fitness Machine Status, no Training Status
+    with_control: bool = True  # False: no control point at all (watch mode)
+    control_refused: bool = False  # True: the control point refuses every request
+    advertise_ftms: bool = True  # False: no FTMS UUID or Service Data in the advertisement
+
+
+# The machines runners own, as simulator profiles (``retrogate sim --profile NAME``).
+PROFILES: dict[str, dict[str, bool]] = {
+    "standard": {},
+    "no-speed-range": {"with_speed_range": False},
+    "no-status": {"with_status": False},
+    "no-control-point": {"with_control": False},
+    "control-refused": {"control_refused": True},
+    "no-advertised-uuid": {"advertise_ftms": False},
+}
+
+
+def with_profile(spec: StationSpec, profile: str) -> StationSpec:
+    """``spec`` as the named profile's machine (KeyError: no such profile)."""
+    return replace(spec, **PROFILES[profile])  # type: ignore[arg-type]  # bool fields only
+
+
+def offers(spec: StationSpec, uuid: str) -> bool:
+    """Whether the simulated machine has this (optional) characteristic at all."""
+    if uuid == U.SUPPORTED_SPEED_RANGE:
+        return spec.with_speed_range
+    if uuid in (U.FITNESS_MACHINE_STATUS, U.TRAINING_STATUS):
+        return spec.with_status
+    if uuid == U.FITNESS_MACHINE_CONTROL_POINT:
+        return spec.with_control
+    if uuid == U.SUPPORTED_INCLINATION_RANGE:
+        return spec.with_incline
+    return True
 
 
 FEATURE = FitnessMachineFeature(
@@ -139,6 +174,8 @@ def feature_of(spec: StationSpec) -> FitnessMachineFeature:
     if spec.hr_in_treadmill_data:
         machine.append("heart_rate_measurement")
     targets = tuple(t for t in FEATURE.target_settings if spec.with_incline or t != "inclination")
+    if not spec.with_control:
+        targets = ()  # nothing can be set on a machine without a control point
     return FitnessMachineFeature(machine_features=tuple(machine), target_settings=targets)
 
 
@@ -213,7 +250,7 @@ class SimulatedStation:
             U.SERIAL_NUMBER: lambda: info.serial.encode(),
             U.FIRMWARE_REVISION: lambda: info.firmware.encode(),
         }
-        if uuid == U.SUPPORTED_INCLINATION_RANGE and not self.spec.with_incline:
+        if not offers(self.spec, uuid):
             raise KeyError(uuid)
         return readers[uuid]()
 
@@ -256,7 +293,7 @@ class SimulatedStation:
             self._reverts.remove((due, speed))
             out.append(Note(f"reverting to {speed:.2f} km/h on its own"))
             out += self._statuses(tm.set_target(speed))
-        if tm.training_status != self._training_status:
+        if tm.training_status != self._training_status and self.spec.with_status:
             self._training_status = tm.training_status
             out.append(Notify(U.TRAINING_STATUS, self.read(U.TRAINING_STATUS)))
         if now >= self._next_treadmill:
@@ -325,6 +362,8 @@ class SimulatedStation:
         return self._statuses(actions[event.button]())
 
     def _statuses(self, statuses: Iterable[MachineStatus]) -> list[Outgoing]:
+        if not self.spec.with_status:
+            return []
         return [Notify(U.FITNESS_MACHINE_STATUS, encode_machine_status(s)) for s in statuses]
 
     def _treadmill_frames(self) -> list[Outgoing]:
@@ -350,7 +389,7 @@ class SimulatedStation:
 
     def write(self, client: str, uuid: str, data: bytes, now: float) -> WriteResult:
         """A client wrote ``data``; only the control point is writable."""
-        if uuid != U.FITNESS_MACHINE_CONTROL_POINT:
+        if uuid != U.FITNESS_MACHINE_CONTROL_POINT or not self.spec.with_control:
             raise KeyError(uuid)
         before_write = self.advance(now)
         result = self._write(client, data, now)
@@ -371,7 +410,7 @@ class SimulatedStation:
         if request.op is ControlOp.SET_TARGET_INCLINATION and not self.spec.with_incline:
             return self._answer(request.op, ResultCode.OP_CODE_NOT_SUPPORTED, delay, [])
         tm = self.treadmill
-        refusing = self._active(RefuseControl) is not None
+        refusing = self.spec.control_refused or self._active(RefuseControl) is not None
         if refusing and request.op is not ControlOp.REQUEST_CONTROL:
             return self._answer(request.op, ResultCode.CONTROL_NOT_PERMITTED, delay, [])
         if (

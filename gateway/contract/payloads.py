@@ -198,6 +198,11 @@ class StatePayload(_Payload):
     app: str | None = Field(
         None, description="an app connected to the bridge (its name or address); null: none"
     )
+    control: Literal["held", "lost", "none"] = Field(
+        "lost",
+        description="the treadmill's control point: held (the cap is enforced), lost (asking "
+        "again), none (watch mode: it takes no commands, the runner sets the speed by hand)",
+    )
     app_asked: str | None = Field(None, description="what that app last asked, and what came of it")
 
     @classmethod

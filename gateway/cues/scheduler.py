@@ -125,6 +125,8 @@ SHORT = {
     "no_hr_source": "No heart rate source. Heart rate protections are off.",
     "wind_down": "The gateway is stopping. Belt paused.",
     "command_refused": "The treadmill refused a command.",
+    "watch_mode": "Watch mode. This treadmill takes no commands. Set the speed by hand.",
+    "too_fast": "Too fast for backward. Slow down to {limit}.",
     # {limit}, {speed}: the alert's facts, as a person says them
     "overspeed": "Belt too fast. Slowing to {limit} kilometres an hour.",
     "target_over_cap": "Capped at {limit} kilometres an hour.",

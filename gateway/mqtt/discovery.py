@@ -150,6 +150,16 @@ def device_config(
             "state_topic": state,
             "value_template": "{{ 'ON' if value_json.capped else 'OFF' }}",
         },
+        "watch_mode": {
+            # On (a problem) when the gateway cannot enforce the cap: the treadmill takes no
+            # commands (watch mode) or control is lost.
+            "p": "binary_sensor",
+            "name": "Cap not enforced",
+            "unique_id": f"{dev}_watch_mode",
+            "device_class": "problem",
+            "state_topic": state,
+            "value_template": "{{ 'OFF' if value_json.control == 'held' else 'ON' }}",
+        },
         "target_speed": {
             "p": "number",
             "name": "Target speed",

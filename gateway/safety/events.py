@@ -167,6 +167,7 @@ class MachineFeatures:
     """What the machine says it can do (Feature, and the characteristics it offers)."""
 
     incline: bool
+    control: bool = True  # False: no control point at all (watch mode)
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,6 +102,7 @@ HR_RELEASE_BPM = 5.0  # hysteresis below the ceiling before the step-down is rel
 SEEN_IDS = 256  # command ids remembered to refuse replays
 RATE_WINDOW_S = 1.0
 RATE_MAX = 20  # commands per window from outside (the plan's own are not counted)
+TOO_FAST_REPEAT_S = 8.0  # watch mode: "slow down" again (the voice's no-repeat window)
 RECENT_COMMANDS = 4  # echoes (status 0x05) of our own targets can arrive after the next one
 
 
@@ -242,6 +243,8 @@ class GovernorState(NamedTuple):
     segment: int | None = None
     incline_supported: bool = True
     incline_noted: bool = False
+    controllable: bool = True  # False: no control point (watch mode): the runner sets speeds
+    warned_at: float | None = None  # watch mode: when "too fast for backward" was last said
     turn: Turn = Turn()
     hr: HrState = HrState()
     control: Control = Control()
@@ -335,6 +338,7 @@ class View(NamedTuple):
     direction: Direction
     running: bool  # the belt runs (started, not paused)
     control_held: bool
+    controllable: bool  # False: watch mode (no control point: the runner sets the speed)
     belt_seen: bool  # a record since start: whether the belt moves is known
     segment: int | None
     requested_kmh: float  # what the plan or a command asked, before any limit
@@ -355,6 +359,13 @@ class View(NamedTuple):
         """The wind-down ran: nothing starts any more."""
         return self.phase is Phase.STOPPED
 
+    @property
+    def settled(self) -> bool:
+        """A plan may start: we hold control (or there is none to hold: watch mode, where
+        the plan's timing and cues run and the runner sets the speed) and know whether the
+        belt moves."""
+        return (self.control_held or not self.controllable) and self.belt_seen
+
 
 def view(s: GovernorState, now: float) -> View:
     """The station's read of the governor at ``now``."""
@@ -363,6 +374,7 @@ def view(s: GovernorState, now: float) -> View:
         direction=s.direction,
         running=s.running,
         control_held=s.control.held,
+        controllable=s.controllable,
         belt_seen=s.belt_seen,
         segment=s.segment,
         requested_kmh=s.requested_c / 100,
@@ -472,8 +484,8 @@ def _can(s: GovernorState, trigger: Trigger) -> bool:
 
 def _may_write(s: GovernorState, rule: Rule) -> bool:
     """Whether ``rule`` may set the belt's target now (the guard, in one place)."""
-    if not s.control.held:
-        return False  # not ours to write; control_lost asks again
+    if not (s.control.held and s.controllable):
+        return False  # not ours to write (control_lost asks again), or no control point
     writers = WRITERS[s.phase]
     if writers is not None and rule not in writers:
         return False  # halted or stopped: nothing moves the belt
@@ -556,6 +568,10 @@ def _on_record(s: GovernorState, e: TreadmillRecord, now: float, out: _Out) -> G
         limit = _snap(s, ceiling_c(s, now))
         since = s.over_cap_since if s.over_cap_since is not None else now
         s = replace(s, over_cap_since=since)
+        if not s.control.held:  # nothing corrects it: the runner must, by hand
+            s = _too_fast(s, c, danger, now, out)
+            if not s.controllable:
+                return s  # watch mode: no control point to pause through either
         if _can(s, Trigger.HALT) and now - since >= s.limits.escalation_s:
             return _escalate(s, out, f"belt {_kmh(c)} above {_kmh(danger)} for {now - since:.1f} s")
         if _may_write(s, Rule.CORRECT_OVERSPEED):
@@ -573,6 +589,21 @@ def _on_record(s: GovernorState, e: TreadmillRecord, now: float, out: _Out) -> G
     if s.phase is Phase.TURNING and c <= centi(s.limits.turnaround_kmh + s.limits.tolerance_kmh):
         s = _begin_dwell(s, now, out)
     return s
+
+
+def _too_fast(s: GovernorState, c: int, danger: int, now: float, out: _Out) -> GovernorState:
+    """Over the limit with no control to correct it: tell the runner to slow down by hand,
+    again every TOO_FAST_REPEAT_S while it lasts (watch mode, docs/hardware.md)."""
+    if s.warned_at is not None and now - s.warned_at < TOO_FAST_REPEAT_S:
+        return s
+    way = "backward" if s.direction is Direction.BACKWARD else "the turn"
+    out.alert(
+        Level.DANGER,
+        "too_fast",
+        f"Too fast for {way}: slow down to {danger / 100:g} km/h (the belt is at {_kmh(c)}).",
+        Facts(speed_kmh=c / 100, limit_kmh=danger / 100),
+    )
+    return replace(s, warned_at=now)
 
 
 def _data_seen(s: GovernorState, now: float, out: _Out) -> GovernorState:
@@ -677,7 +708,7 @@ def _on_hr(s: GovernorState, e: HeartRateSample, now: float, out: _Out) -> Gover
     if s.hr.lost:
         out.alert(Level.INFO, "hr_back", "Heart rate is back.")
         s = replace(s, hr=replace(s.hr, lost=False))
-    if e.bpm >= lim.hr_pause_bpm and s.running and _can(s, Trigger.HALT):
+    if e.bpm >= lim.hr_pause_bpm and s.running and s.controllable and _can(s, Trigger.HALT):
         why = f"HR {e.bpm} bpm >= {lim.hr_pause_bpm:.0f} bpm ({lim.hr_pause_pct:.0f} % HRmax)"
         out.decide(Rule.HR_PAUSE, why, Pause(), "pause the belt; halt until the runner confirms")
         out.alert(Level.DANGER, "hr_pause", f"Heart rate {e.bpm} bpm: paused. Confirm to go on.")
@@ -815,12 +846,14 @@ def _on_tick(s: GovernorState, e: Tick, now: float, out: _Out) -> GovernorState:
             s = replace(s, turn=replace(s.turn, dwell_announced=left))
     if (
         s.over_cap_since is not None
+        and s.controllable  # watch mode: there is no control point to pause through
         and _can(s, Trigger.HALT)
         and now - s.over_cap_since >= lim.escalation_s
     ):
         return _escalate(s, out, f"belt above the cap for {now - s.over_cap_since:.1f} s")
     if (
         s.phase is Phase.TURNING
+        and s.controllable  # watch mode: the runner slows by hand; the countdown still helps
         and s.turn.since is not None
         and now - s.turn.since >= TURN_TIMEOUT_S
     ):
@@ -837,6 +870,7 @@ def _on_tick(s: GovernorState, e: Tick, now: float, out: _Out) -> GovernorState:
     if (
         not s.control.held
         and not s.stopping
+        and s.controllable
         and s.control.retry_at is not None
         and now >= s.control.retry_at
     ):
@@ -865,7 +899,7 @@ def _check_silence(s: GovernorState, now: float, out: _Out) -> GovernorState:
         f"No data from the treadmill for {now - last:.0f} s: the cap is NOT verified. "
         "Pausing and reconnecting.",
     )
-    if s.control.held:
+    if s.control.held and s.controllable:
         out.decide(Rule.DATA_LOST, why, Pause(), "pause the belt")
     out.decide(Rule.DATA_LOST, why, Reconnect(), "reconnect to the treadmill")
     return replace(
@@ -894,6 +928,8 @@ def _check_hr_timeout(s: GovernorState, now: float, out: _Out) -> GovernorState:
 
 
 def _on_granted(s: GovernorState, e: ControlGranted, now: float, out: _Out) -> GovernorState:
+    if not s.controllable:
+        return s  # no control point to be granted: held implies controllable
     s = replace(
         s, commanded_c=None, control=replace(s.control, held=True, retry_at=None, backoff_s=1.0)
     )
@@ -959,7 +995,7 @@ def _on_shutdown(s: GovernorState, e: Shutdown, now: float, out: _Out) -> Govern
 
     if not moving:
         return stopped(s)
-    if not s.control.held:
+    if not (s.control.held and s.controllable):
         out.alert(
             Level.DANGER,
             "wind_down",
@@ -1010,6 +1046,8 @@ def _admit(s: GovernorState, c: Command, now: float, out: _Out) -> tuple[Governo
     error: tuple[Rule, str] | None = None
     if s.stopping:
         error = Rule.WIND_DOWN, "the gateway is shutting down"
+    elif not s.controllable and c.kind in WRITING_COMMANDS:
+        error = Rule.BAD_COMMAND, "watch mode: this treadmill takes no commands"
     elif c.retained:
         error = Rule.STALE_COMMAND, "retained commands are ignored"
     elif c.issued_at is not None and now - c.issued_at > ttl:
@@ -1137,13 +1175,26 @@ def _cmd_confirm(s: GovernorState, c: Command, now: float, out: _Out) -> Governo
     )
 
 
+# Commands that write to the control point (refused in watch mode: there is none).
+WRITING_COMMANDS = frozenset(
+    {
+        CommandKind.SET_SPEED,
+        CommandKind.SET_INCLINE,
+        CommandKind.START,
+        CommandKind.PAUSE,
+        CommandKind.STOP,
+    }
+)
 ENGINE_COMMANDS = frozenset(
     {CommandKind.NEXT_SEGMENT, CommandKind.LOAD_PLAN, CommandKind.SET_HR_TARGET}
 )
 
 
 def _features(s: GovernorState, e: MachineFeatures, now: float, out: _Out) -> GovernorState:
-    return replace(s, incline_supported=e.incline)
+    s = replace(s, incline_supported=e.incline, controllable=e.control)
+    if not e.control:  # watch mode: nothing is held, nothing is asked for
+        s = replace(s, commanded_c=None, control=Control())
+    return s
 
 
 def _speed_range(s: GovernorState, e: SpeedRangeReported, now: float, out: _Out) -> GovernorState:

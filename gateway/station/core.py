@@ -22,6 +22,7 @@ from ..ftms import (
     FtmsDecodeError,
     MachineStatusOp,
     ResultCode,
+    SpeedRange,
     StopPause,
     TreadmillDataJoiner,
     decode_feature,
@@ -31,6 +32,7 @@ from ..ftms import (
     decode_speed_range,
     decode_training_status,
     decode_treadmill_data,
+    encode_speed_range,
 )
 from ..ftms import uuids as U
 from ..hub import (
@@ -98,10 +100,11 @@ class TreadmillReady:
 
     address: str
     feature: bytes
-    speed_range: bytes
+    speed_range: bytes | None  # None: the machine does not say (defaults are assumed)
     incline_range: bytes | None = None  # None: the machine has no inclination range
     strap: bool = False  # a separate heart-rate strap is configured
     hr_service: bool = False  # the treadmill itself has the Heart Rate service
+    control_point: bool = True  # False: it takes no commands at all (watch mode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +225,15 @@ _LOG_LEVELS = {
 }
 
 HrSource = Literal["strap", "treadmill", "treadmill data"]
+# Without a Supported Speed Range (some treadmills omit it): a range most machines cover,
+# so no target is refused as out of range (docs/hardware.md).
+ASSUMED_SPEED_RANGE = SpeedRange(1.0, 16.0, 0.1)
+WATCH_MODE = Alert(
+    Level.DANGER,
+    "watch_mode",
+    "Watch mode: this treadmill takes no commands. The backward cap is NOT enforced: "
+    "set the speed by hand.",
+)
 
 
 def write(action: ControlAction) -> Write:
@@ -263,6 +275,8 @@ class StationCore:
         self._now = 0.0
         self._queue: deque[Event] = deque()
         self._draining = False
+        self._controllable = True  # False: no control point (watch mode)
+        self._watch_said = self._range_said = False
 
     def view(self) -> View:
         """The governor as the rest of the station sees it, now."""
@@ -288,16 +302,18 @@ class StationCore:
     # --- links ---------------------------------------------------------------------------
 
     def _on_ready(self, ready: TreadmillReady) -> None:
+        speed_range = ready.speed_range or encode_speed_range(ASSUMED_SPEED_RANGE)
         self._out.append(
             Publish(
                 MachineMessage(
-                    self._now, ready.address, ready.feature, ready.speed_range, ready.incline_range
+                    self._now, ready.address, ready.feature, speed_range, ready.incline_range
                 )
             )
         )
         feature = decode_feature(ready.feature)
         incline_ok = "inclination" in feature.target_settings and ready.incline_range is not None
-        self._step(MachineFeatures(incline=incline_ok))
+        self._controllable = ready.control_point
+        self._step(MachineFeatures(incline=incline_ok, control=ready.control_point))
         if ready.strap:
             self._hr_source = "strap"
         elif ready.hr_service:
@@ -306,7 +322,11 @@ class StationCore:
             self._hr_source = "treadmill data"
         else:
             self._hr_source = None
-        if "speed" not in feature.target_settings:
+        if not ready.control_point:
+            if not self._watch_said:  # once per session: it does not change between connects
+                self._watch_said = True
+                self._announce(WATCH_MODE)
+        elif "speed" not in feature.target_settings:
             self._announce(
                 Alert(
                     Level.DANGER,
@@ -314,7 +334,15 @@ class StationCore:
                     "This treadmill does not accept speed targets: the cap cannot be enforced.",
                 )
             )
-        speeds = decode_speed_range(ready.speed_range)
+        if ready.speed_range is None and not self._range_said:
+            self._range_said = True
+            a = ASSUMED_SPEED_RANGE
+            text = (
+                f"This treadmill does not say its speed range: assuming {a.min_kmh:g}-"
+                f"{a.max_kmh:g} km/h in steps of {a.step_kmh:g}."
+            )
+            self._announce(Alert(Level.INFO, "no_speed_range", text))
+        speeds = decode_speed_range(speed_range)
         self._step(SpeedRangeReported(speeds.min_kmh, speeds.max_kmh, speeds.step_kmh))
         self._out.append(Update({"max_kmh": speeds.max_kmh}))
         incline = ""
@@ -339,7 +367,8 @@ class StationCore:
             return
         if connected.up:
             # Control first; the governor re-asserts the cap as soon as it is granted.
-            self._out.append(write(RequestControl()))
+            if self._controllable:
+                self._out.append(write(RequestControl()))
         else:
             self._step(ControlLost("the treadmill disconnected"))
 
@@ -446,7 +475,7 @@ class StationCore:
             return
         self._out.append(Update({"plan": plan.name, "workout": plan}))
         v = self.view()
-        if v.control_held and v.belt_seen:
+        if v.settled:
             self._announce_hr_source()
         self._take(self.session.load(command, plan, v, self._now))
 
@@ -475,7 +504,7 @@ class StationCore:
             self._log(logging.INFO, "heart rate from the treadmill itself")
 
     def _start_plan(self, v: View) -> None:
-        if not (v.control_held and v.belt_seen):
+        if not v.settled:
             return  # a plan starts once we hold control and know whether the belt moves
         self._announce_hr_source()
         self._take(self.session.begin(v, self._now))
@@ -550,6 +579,9 @@ class StationCore:
                     "capped": v.cap_active,
                     "cap_limiting": v.cap_limiting,
                     "cap_held": v.control_held,
+                    "control": "held"
+                    if v.control_held
+                    else ("lost" if self._controllable else "none"),
                     "cap_kmh": v.cap_kmh,
                     "direction": v.direction,
                     "phase": v.phase,

@@ -226,7 +226,11 @@ class StationRuntime:
             TreadmillReady(
                 address=link.address,
                 feature=await link.read(U.FITNESS_MACHINE_FEATURE),
-                speed_range=await link.read(U.SUPPORTED_SPEED_RANGE),
+                speed_range=(
+                    await link.read(U.SUPPORTED_SPEED_RANGE)
+                    if has(U.SUPPORTED_SPEED_RANGE)
+                    else None
+                ),
                 incline_range=(
                     await link.read(U.SUPPORTED_INCLINATION_RANGE)
                     if has(U.SUPPORTED_INCLINATION_RANGE)
@@ -234,9 +238,11 @@ class StationRuntime:
                 ),
                 strap=self.hrm is not None and self.hrm is not link,
                 hr_service=hr_service,
+                control_point=has(U.FITNESS_MACHINE_CONTROL_POINT),
             )
         )
-        await self._control.start()
+        if has(U.FITNESS_MACHINE_CONTROL_POINT):  # without one: watch mode (docs/hardware.md)
+            await self._control.start()
         for uuid in (U.TREADMILL_DATA, U.FITNESS_MACHINE_STATUS, U.TRAINING_STATUS):
             if uuid == U.TREADMILL_DATA or has(uuid):
                 await link.subscribe(uuid, self._enqueue(uuid))

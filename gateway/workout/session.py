@@ -69,7 +69,7 @@ class WorkoutSession:
         engine, plan = self.engine, self.plan
         if engine is None or plan is None or not self.waiting:
             return []
-        if not (v.control_held and v.belt_seen) or v.stopping:
+        if not v.settled or v.stopping:
             return []
         self.started = True
         lim = self.limits

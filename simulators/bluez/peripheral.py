@@ -16,7 +16,7 @@ from gateway.clock import Clock
 from gateway.ftms import uuids as U
 from gateway.peripheral.server import AdvertSpec, GattServer, PeripheralError, Row
 
-from ..station import Drop, Note, Notify, Outgoing, SimulatedStation
+from ..station import Drop, Note, Notify, Outgoing, SimulatedStation, offers
 
 log = logging.getLogger(__name__)
 
@@ -58,18 +58,15 @@ class BluezPeripheral:
         self._tasks: set[asyncio.Task[None]] = set()
         self.ready = asyncio.Event()
         self.moved = asyncio.Event()  # set after every advance and write: for watchers
-        table = FTMS_TABLE + (HR_TABLE if station.spec.with_hr else [])
-        if not station.spec.with_incline:
-            table = [row for row in table if row[1] != U.SUPPORTED_INCLINATION_RANGE]
-        advert = AdvertSpec(
-            station.spec.info.name,
-            [U.FITNESS_MACHINE_SERVICE] + ([U.HEART_RATE_SERVICE] if station.spec.with_hr else []),
-            {
-                U.FITNESS_MACHINE_SERVICE: bytes(
-                    (U.FTMS_AVAILABLE_FLAG, U.MACHINE_TYPE_TREADMILL, 0)
-                )
-            },
-        )
+        spec = station.spec
+        table = FTMS_TABLE + (HR_TABLE if spec.with_hr else [])
+        table = [row for row in table if offers(spec, row[1])]
+        uuids = [U.HEART_RATE_SERVICE] if spec.with_hr else []
+        data = {}
+        if spec.advertise_ftms:  # some treadmills advertise neither (pair them by address)
+            uuids.insert(0, U.FITNESS_MACHINE_SERVICE)
+            data = {U.FITNESS_MACHINE_SERVICE: FTMS_SERVICE_DATA}
+        advert = AdvertSpec(spec.info.name, uuids, data)
         self.server = GattServer(
             ROOT, adapter, table, advert, station.read, self._on_write, on_left=self._left
         )

@@ -270,3 +270,30 @@ def test_an_app_on_the_bridge_is_shown_under_the_speed() -> None:
     assert "app Kinomap" in speed_line(fleet.stations["a"])[1]
     _feed(fleet, T.state("a"), StatePayload.of(2.0, Snapshot("a", speed_kmh=5.0)))
     assert "app" not in speed_line(fleet.stations["a"])[1]
+
+
+def test_watch_mode_is_a_permanent_banner_with_what_to_set_by_hand() -> None:
+    """Issue 26: a treadmill that takes no commands; the plan's speed, under the cap."""
+    from dashboard.widgets import speed_line, watch_line
+    from gateway.contract.payloads import WorkoutPayload
+    from gateway.workout.engine import Progress
+    from gateway.workout.plan import Plan, Segment
+
+    plan = Plan(
+        name="p",
+        segments=(
+            Segment(direction=Direction.FORWARD, speed_kmh=5.0, duration_s=60),
+            Segment(direction=Direction.BACKWARD, speed_kmh=9.0, distance_m=50),
+        ),
+    )
+    fleet = Fleet()
+    _feed(fleet, T.workout("a"), WorkoutPayload.of(1.0, plan, None))
+    seg = Progress(1, 2, Direction.BACKWARD, "", None, 40.0, False)
+    watching = Snapshot("a", speed_kmh=7.0, control="none", cap_kmh=6.0, segment=seg)
+    _feed(fleet, T.state("a"), StatePayload.of(2.0, watching))
+    view = fleet.stations["a"]
+    assert watch_line(view) == "WATCH MODE, cap NOT enforced: set 6.0 km/h by hand"
+    assert speed_line(view)[1:] == (watch_line(view), "bold red")
+    held = Snapshot("a", speed_kmh=5.0, control="held", segment=seg)
+    _feed(fleet, T.state("a"), StatePayload.of(3.0, held))
+    assert watch_line(fleet.stations["a"]) == ""

@@ -35,6 +35,7 @@ from gateway.safety.events import (
 )
 from gateway.safety.governor import PHASES, Phase, overspeed_limit_c, own_echo
 
+WRITES = {"SetTargetSpeed", "SetIncline", "Start", "Pause", "Stop", "RequestControl"}
 speeds = st.integers(0, 1600).map(lambda c: c / 100)
 values = st.one_of(
     speeds,
@@ -183,9 +184,9 @@ class Governor(RuleBasedStateMachine):
     def shutdown(self) -> None:
         self.feed(Shutdown("SIGTERM"))
 
-    @rule(incline=st.booleans())
-    def features(self, incline: bool) -> None:
-        self.feed(MachineFeatures(incline=incline))
+    @rule(incline=st.booleans(), control=st.booleans())
+    def features(self, incline: bool, control: bool) -> None:
+        self.feed(MachineFeatures(incline=incline, control=control))
 
     @rule(failure=st.sampled_from(Failure))
     def failed(self, failure: Failure) -> None:
@@ -306,8 +307,16 @@ class Governor(RuleBasedStateMachine):
         over = (
             s.over_cap_since is not None and self.now - s.over_cap_since >= self.limits.escalation_s
         )
-        if over and isinstance(self.last_event, Tick | TreadmillRecord):
+        if over and s.controllable and isinstance(self.last_event, Tick | TreadmillRecord):
             assert s.phase in (Phase.HALTED, Phase.STOPPED)
+
+    @invariant()
+    def watch_mode_writes_nothing(self) -> None:
+        """Issue 26: a treadmill without a control point is never written to."""
+        if self.before.controllable or self.state.controllable:
+            return
+        writes = [a for a in self.last if type(a).__name__ in WRITES]
+        assert not writes, (self.last_event, writes)
 
     @invariant()
     def every_command_gets_one_answer(self) -> None:

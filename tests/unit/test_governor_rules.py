@@ -1001,3 +1001,56 @@ def test_the_turn_and_the_corrections_carry_their_facts() -> None:
     assert [(a.code, a.facts.direction) for a in said if a.code == "turned"] == [
         ("turned", "forward")
     ]
+
+
+def watching(limits: SafetyLimits | None = None) -> Run:
+    """A treadmill with no control point (watch mode), facing backward: the runner pressed
+    start and sets the speed by hand."""
+    run = Run(initial_state(limits or SafetyLimits(backward_cap_kmh=6.0, hr_expected=False)))
+    run.feed(SpeedRangeReported(0.5, 16.0))
+    run.feed(MachineFeatures(incline=False, control=False))
+    run.feed(SegmentChange(0, BWD, 5.0), at=0.2)
+    run.feed(MachineStopped(StopKind.STARTED), at=0.3)
+    run.feed(TreadmillRecord(4.0), at=0.5)
+    return run
+
+
+def test_watch_mode_writes_nothing_and_says_slow_down_every_few_seconds() -> None:
+    """Issue 26: backward over the cap with no control point: no write, no halt, and the
+    runner is told (spoken: "too fast for backward: slow down to 6") until it is under."""
+    run = watching()
+    said: list[tuple[float, Alert]] = []
+    for t in range(2, 30):
+        for action in run.feed(TreadmillRecord(7.0), at=float(t)):
+            assert not isinstance(action, SetTargetSpeed | Pause | Start | RequestControl)
+            if isinstance(action, Alert) and action.code == "too_fast":
+                said.append((float(t), action))
+        run.feed(Tick(), at=t + 0.5)
+    assert [t for t, _ in said] == [2.0, 10.0, 18.0, 26.0]
+    assert said[0][1].facts.limit_kmh == 6.0
+    assert run.state.phase is Phase.RUNNING  # no halt: nothing could be paused
+    quiet = run.feed(TreadmillRecord(5.8), at=31.0)
+    assert alerts(quiet) == []
+
+
+def test_watch_mode_refuses_the_commands_that_would_write() -> None:
+    run = watching()
+    for kind, value in [(CommandKind.SET_SPEED, 5.0), (CommandKind.START, None)]:
+        (result,) = results(run.feed(cmd(kind, value), at=2.0))
+        assert not result.ok
+        assert "watch mode" in (result.error or "")
+    (cap,) = results(run.feed(cmd(CommandKind.SET_CAP, 5.0), at=2.1))
+    assert cap.ok  # no write: the cap still shapes the warnings
+    assert not [a for _, _, acts in run.log for a in acts if isinstance(a, RequestControl)]
+
+
+def test_control_lost_on_a_controllable_machine_still_escalates_and_says_slow_down() -> None:
+    run = backward_at(6.0)
+    run.feed(ControlLost("0xFF"), at=run.now + 0.1)
+    t0 = run.now
+    said = alerts(run.feed(TreadmillRecord(7.5), at=t0 + 0.5))
+    assert "too_fast" in said
+    run.notifying = False
+    for t in (1.5, 2.5, 3.6):
+        run.feed(TreadmillRecord(7.5), at=t0 + t)
+    assert run.state.phase is Phase.HALTED  # the pause is tried: control may be back
