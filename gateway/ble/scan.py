@@ -40,11 +40,15 @@ class Found:
             kinds.append("treadmill (FTMS)")
         if self.heart_rate:
             kinds.append("heart rate")
+        if not kinds:
+            kinds.append("(no fitness service advertised)")
         return ", ".join(kinds)
 
 
-def classify(device: BLEDevice, adv: AdvertisementData) -> Found | None:
-    """A Found for a treadmill or HR strap; None for anything else."""
+def classify(device: BLEDevice, adv: AdvertisementData, *, every: bool = False) -> Found | None:
+    """A Found for a treadmill or HR strap (``every``: any device with a name); None for
+    anything else. Some treadmills advertise no fitness service at all: ``scan --all``
+    lists them, and ``pair --treadmill ADDRESS`` checks the device itself."""
     uuids = {u.lower() for u in adv.service_uuids}
     service_data = adv.service_data.get(U.FITNESS_MACHINE_SERVICE)
     treadmill = U.FITNESS_MACHINE_SERVICE in uuids
@@ -52,20 +56,25 @@ def classify(device: BLEDevice, adv: AdvertisementData) -> Found | None:
         # FTMS Service Data: flags, then machine type; bit 0 = treadmill.
         treadmill = bool(int.from_bytes(service_data[1:3], "little") & U.MACHINE_TYPE_TREADMILL)
     heart_rate = U.HEART_RATE_SERVICE in uuids
-    if not (treadmill or heart_rate):
+    named = adv.local_name or device.name
+    if not (treadmill or heart_rate or (every and named)):
         return None
-    name = adv.local_name or device.name or "(unnamed)"
+    name = named or "(unnamed)"
     return Found(device.address, name, adv.rssi, treadmill, heart_rate)
 
 
 async def scan(
-    adapter: str, timeout_s: float, on_found: Callable[[Found], None] | None = None
+    adapter: str,
+    timeout_s: float,
+    on_found: Callable[[Found], None] | None = None,
+    *,
+    every: bool = False,
 ) -> dict[str, Found]:
     """Scan for ``timeout_s``; ``on_found`` hears of each device as it appears."""
     seen: dict[str, Found] = {}
 
     def detected(device: BLEDevice, adv: AdvertisementData) -> None:
-        found = classify(device, adv)
+        found = classify(device, adv, every=every)
         if found is None:
             return
         new = found.address not in seen

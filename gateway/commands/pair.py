@@ -37,6 +37,14 @@ def _choose(kind: str, options: list[Found], wanted: str | None, ask: bool) -> F
         print(f"Please type a number from 1 to {len(options)}.")
 
 
+def _is_address(value: str | None) -> bool:
+    """``AA:BB:CC:DD:EE:FF``: six hexadecimal pairs."""
+    parts = (value or "").split(":")
+    return len(parts) == 6 and all(
+        len(p) == 2 and all(c in "0123456789abcdefABCDEF" for c in p) for p in parts
+    )
+
+
 def hr_sources(treadmill: Found, seen: list[Found]) -> list[Found]:
     """Straps, and the treadmill itself when it has a heart-rate receiver.
 
@@ -52,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     """Scan, choose, check, save."""
     import asyncio
 
-    from ..ble import scan
+    from ..ble import Found, scan
     from ..ble.pairing import check_treadmill
     from ..ble.scan import known_devices
     from ..config import ConfigError, StationConfig, default_config_path, load_config, save_config
@@ -76,7 +84,16 @@ def run(args: argparse.Namespace) -> int:
                 seen[known.address] = known
         treadmills = [f for f in seen.values() if f.treadmill]
         ask = sys.stdin.isatty()
-        treadmill = _choose("treadmill", treadmills, args.treadmill, ask)
+        by_address = _is_address(args.treadmill) and not any(
+            f.address.upper() == args.treadmill.upper() for f in treadmills
+        )
+        treadmill: Found | None
+        if by_address:  # it did not advertise FTMS: the check below looks at the device itself
+            print(f"{args.treadmill} did not advertise a treadmill: checking the device itself")
+            named = seen.get(args.treadmill.upper()) or seen.get(args.treadmill)
+            treadmill = Found(args.treadmill.upper(), named.name if named else "", 0, True, False)
+        else:
+            treadmill = _choose("treadmill", treadmills, args.treadmill, ask)
         if treadmill is None:
             print("No treadmill found. Wake it up (press a key on the console) and try again.")
             return 1
@@ -91,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
                 "No heart-rate source chosen: the heart-rate ceiling and HR-lost "
                 "protections will be OFF (unless the treadmill reports heart rate)."
             )
-        if not args.no_check:
+        if not args.no_check or by_address:
             print("Checking the treadmill...", flush=True)
             print(asyncio.run(check_treadmill(treadmill.address, args.adapter)))
     except (LookupError, LinkError) as exc:

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"Scanning on {args.adapter} for {args.timeout:g} s (Ctrl-C to stop)...", flush=True)
     try:
-        seen = asyncio.run(scan(args.adapter, args.timeout, show))
+        seen = asyncio.run(scan(args.adapter, args.timeout, show, every=args.all))
     except KeyboardInterrupt:
         return 0
     except LinkError as exc:
@@ -53,4 +53,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     parser = sub.add_parser("scan", help="list nearby FTMS treadmills and heart-rate straps")
     parser.add_argument("--adapter", default="hci0", help="BlueZ adapter (default hci0)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to scan")
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="every connectable device with a name (a treadmill that does not advertise FTMS "
+        "is among them: pair it with `retrogate pair --treadmill ADDRESS`)",
+    )
     parser.set_defaults(run=run)

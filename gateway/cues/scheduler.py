@@ -124,9 +124,11 @@ SHORT = {
     "no_speed_control": "This treadmill ignores speed targets. The cap cannot be enforced.",
     "no_hr_source": "No heart rate source. Heart rate protections are off.",
     "wind_down": "The gateway is stopping. Belt paused.",
+    "wind_down_no_control": "The gateway is stopping without control. The belt is not slowed.",
     "command_refused": "The treadmill refused a command.",
     "watch_mode": "Watch mode. This treadmill takes no commands. Set the speed by hand.",
     "too_fast": "Too fast for backward. Slow down to {limit}.",
+    "too_fast_turn": "Too fast to turn. Slow down to {limit}.",
     # {limit}, {speed}: the alert's facts, as a person says them
     "overspeed": "Belt too fast. Slowing to {limit} kilometres an hour.",
     "target_over_cap": "Capped at {limit} kilometres an hour.",

@@ -275,8 +275,8 @@ class GovernorState(NamedTuple):
     def cap_limiting(self) -> bool:
         """The cap is holding something down: the request, the machine's target or
         the belt is above it (what the dashboard's CAPPED means)."""
-        if not self.cap_active:
-            return False
+        if not self.cap_active or not self.control.held:
+            return False  # without control it holds nothing down (NO CONTROL says so)
         above = [c for c in (self.requested_c, self.target_c, self.reported_c) if c is not None]
         return self.over_cap or any(c > self.cap_c for c in above)
 
@@ -561,9 +561,11 @@ def _on_record(s: GovernorState, e: TreadmillRecord, now: float, out: _Out) -> G
         )
         s = _enter(s, Trigger.STOOD, running=False, turn=Turn())
     s = _data_seen(replace(s, reported_c=c), now, out)
-    if first and c > 0 and not s.running and s.phase is Phase.RUNNING:
+    if first and c > 0 and not s.running and s.phase is Phase.RUNNING and s.controllable:
         s = _found_moving(s, c, now, out)
     danger = overspeed_limit_c(s)
+    if danger is None and s.phase is Phase.TURNING and not s.control.held:
+        danger = centi(s.limits.turnaround_kmh)  # nobody slows it for the turn but the runner
     if danger is not None and c > danger + centi(s.limits.tolerance_kmh):
         limit = _snap(s, ceiling_c(s, now))
         since = s.over_cap_since if s.over_cap_since is not None else now
@@ -596,11 +598,12 @@ def _too_fast(s: GovernorState, c: int, danger: int, now: float, out: _Out) -> G
     again every TOO_FAST_REPEAT_S while it lasts (watch mode, docs/hardware.md)."""
     if s.warned_at is not None and now - s.warned_at < TOO_FAST_REPEAT_S:
         return s
-    way = "backward" if s.direction is Direction.BACKWARD else "the turn"
+    turning = s.phase is not Phase.RUNNING
     out.alert(
         Level.DANGER,
-        "too_fast",
-        f"Too fast for {way}: slow down to {danger / 100:g} km/h (the belt is at {_kmh(c)}).",
+        "too_fast_turn" if turning else "too_fast",
+        f"Too fast {'to turn' if turning else 'for backward'}: slow down to {danger / 100:g} "
+        f"km/h (the belt is at {_kmh(c)}).",
         Facts(speed_kmh=c / 100, limit_kmh=danger / 100),
     )
     return replace(s, warned_at=now)
@@ -619,7 +622,7 @@ def _data_seen(s: GovernorState, now: float, out: _Out) -> GovernorState:
 def _on_last_seen(s: GovernorState, e: BeltLastSeen, now: float, out: _Out) -> GovernorState:
     """Moving when the last gateway stopped: slow it the moment control is granted."""
     c = centi(e.speed_kmh)
-    if s.belt_seen or s.running or s.phase is not Phase.RUNNING:
+    if s.belt_seen or s.running or s.phase is not Phase.RUNNING or not s.controllable:
         return s  # the belt itself has spoken (or we started it, or we stop): it decides
     if c <= centi(s.limits.turnaround_kmh + s.limits.tolerance_kmh):
         return s
@@ -998,7 +1001,7 @@ def _on_shutdown(s: GovernorState, e: Shutdown, now: float, out: _Out) -> Govern
     if not (s.control.held and s.controllable):
         out.alert(
             Level.DANGER,
-            "wind_down",
+            "wind_down_no_control",
             f"Stopping ({e.reason}) without control of the treadmill: the belt is NOT slowed. "
             "Use the console or the safety key.",
         )

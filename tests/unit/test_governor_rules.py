@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from gateway.cues.scheduler import CueScheduler
 from gateway.ftms.units import centi
 from gateway.safety import SafetyLimits, initial_state
 from gateway.safety.actions import (
@@ -514,7 +515,15 @@ def test_wind_down_without_control_says_the_belt_is_not_slowed() -> None:
     actions = run.feed(Shutdown("SIGHUP"), at=run.now + 0.1)
     assert not of(actions, SetTargetSpeed)
     assert not of(actions, Pause)
-    assert "wind_down" in alerts(actions)
+    # Its own code: the voice's "The gateway is stopping. Belt paused." would be a lie here.
+    assert alerts(actions) == ["wind_down_no_control"]
+    said = CueScheduler()
+    for a in of(actions, Alert):
+        assert isinstance(a, Alert)
+        said.alert(a.level.value, a.code, a.message, run.now, a.facts)
+    cue = said.take(run.now)
+    assert cue is not None
+    assert "not slowed" in cue.text
 
 
 def test_a_belt_found_moving_at_start_is_slowed_to_the_turnaround_first() -> None:
