@@ -14,6 +14,7 @@ from typing import Any
 
 from gateway.argtypes import positive_number
 from gateway.commands.common import add_voice_options
+from simulators.cli import PROFILE_NAMES
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,6 +38,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--speedup", type=positive_number, default=1.0, help="run the clock N times faster"
     )
     parser.add_argument("--headless", action="store_true", help="no dashboard; print a summary")
+    parser.add_argument(
+        "--profile",
+        choices=PROFILE_NAMES,
+        help="a treadmill without the optional parts (no-control-point: watch mode)",
+    )
     parser.add_argument("--ble", action="store_true", help="through BlueZoo (a BlueZ mock)")
     parser.add_argument(
         "--duration", type=float, help="stop after this many simulated seconds (headless default: "

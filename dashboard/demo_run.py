@@ -161,6 +161,7 @@ async def _demo(args: argparse.Namespace, ble: Any | None) -> int:
         sim=ble is None,
         status_line=args.headless and sys.stderr.isatty(),
         control_timeout_s=30.0 if ble is not None else 2.0,
+        profile=args.profile,
         speedup=args.speedup,
         voice=voice_of(settings, args),
     )
@@ -245,6 +246,8 @@ def _ble_environment(args: argparse.Namespace, log_dir: Path) -> Iterator[object
         os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = bluezoo.bus_address
         command = [sys.executable, "-m", "gateway.cli", "sim", "--adapter", SIM_ADAPTER]
         command += ["--rate", "0.5", "--speedup", str(args.speedup)]
+        if args.profile:
+            command += ["--profile", args.profile]
         with (log_dir / "sim.log").open("wb") as log:
             sim = subprocess.Popen(command, stderr=log)
         try:

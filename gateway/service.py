@@ -63,6 +63,7 @@ class RunOptions:
     plan: Plan | None = None
     sim: bool = False
     scenario: Path | None = None
+    profile: str | None = None  # the simulated machine (``--sim --profile``; docs/simulator.md)
     duration_s: float | None = None
     status_line: bool = True
     control_timeout_s: float = 2.0
@@ -159,7 +160,9 @@ class Service:
         if not configs:
             raise NotPaired("no treadmill is paired: run `retrogate pair` first (or try --sim)")
         async with contextlib.AsyncExitStack() as stack:
-            ctx = LinkContext(self.clock, self.settings.adapter, self.options.scenario)
+            ctx = LinkContext(
+                self.clock, self.settings.adapter, self.options.scenario, self.options.profile
+            )
             forced = "sim" if self.options.sim else None
             for cfg in configs:
                 spec = LinkSpec(cfg.id, cfg.treadmill, cfg.hrm)

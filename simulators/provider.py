@@ -10,12 +10,12 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 
 from gateway.hub import StateMessage
-from gateway.link import LinkContext, LinkSpec, ProvidedLinks
+from gateway.link import LinkContext, LinkError, LinkSpec, ProvidedLinks
 from gateway.safety.direction import Direction
 
 from .inprocess import InProcessLink, running
 from .scenario import Scenario, load_scenario
-from .station import SimulatedStation, StationSpec, with_profile
+from .station import PROFILES, SimulatedStation, StationSpec, with_profile
 
 
 class SimProvider:
@@ -28,6 +28,9 @@ class SimProvider:
             treadmill_rate_hz=loaded.treadmill_rate_hz, hr_rate_hz=loaded.hr_rate_hz
         )
         if ctx.profile is not None:
+            if ctx.profile not in PROFILES:
+                names = ", ".join(PROFILES)
+                raise LinkError(f"no simulator profile {ctx.profile!r}: one of {names}")
             rates = with_profile(rates, ctx.profile)
         station = SimulatedStation(loaded, rates)
         sid = spec.station_id

@@ -100,7 +100,7 @@ async def bluez_objects(bus_address: str | None = None) -> dict[str, Any] | None
     return objects
 
 
-async def known_devices(adapter: str) -> list[Found]:
+async def known_devices(adapter: str, *, every: bool = False) -> list[Found]:
     """Treadmills and straps BlueZ already has objects for on ``adapter``.
 
     BlueZ does not report a known device again unless its advertisement
@@ -114,7 +114,7 @@ async def known_devices(adapter: str) -> list[Found]:
         uuids = {str(u).lower() for u in props.get("UUIDs", [])}
         treadmill = U.FITNESS_MACHINE_SERVICE in uuids
         heart_rate = U.HEART_RATE_SERVICE in uuids
-        if treadmill or heart_rate:
+        if treadmill or heart_rate or (every and props.get("Name")):
             name = str(props.get("Name") or props.get("Alias") or "")
             rssi = int(props.get("RSSI", -127))
             found.append(Found(str(props["Address"]), name, rssi, treadmill, heart_rate))

@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         plan=plan,
         sim=args.sim,
         scenario=args.scenario,
+        profile=args.profile,
         duration_s=args.duration,
         status_line=not args.no_status,
         mqtt=not args.no_mqtt,
@@ -89,6 +90,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument("--sim", action="store_true", help="use the in-process simulator")
     parser.add_argument("--scenario", type=Path, help="simulator fault scenario (with --sim)")
+    parser.add_argument(
+        "--profile",
+        help="the simulated machine, with --sim: no-speed-range, no-status, no-control-point, "
+        "control-refused or no-advertised-uuid (docs/simulator.md)",
+    )
     parser.add_argument(
         "--speedup", type=positive_number, default=1.0, help="run the clock N times faster"
     )

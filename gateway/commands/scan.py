@@ -22,6 +22,7 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
 
     from ..ble import scan
+    from ..ble.scan import known_devices
     from ..link import LinkError
     from .common import bluetooth_ready
 
@@ -30,6 +31,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"Scanning on {args.adapter} for {args.timeout:g} s (Ctrl-C to stop)...", flush=True)
     try:
         seen = asyncio.run(scan(args.adapter, args.timeout, show, every=args.all))
+        # BlueZ reports a device it already knows only when its advertisement changes.
+        for known in asyncio.run(known_devices(args.adapter, every=args.all)):
+            if known.address not in seen:
+                seen[known.address] = known
+                show(known)
     except KeyboardInterrupt:
         return 0
     except LinkError as exc:

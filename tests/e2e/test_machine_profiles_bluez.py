@@ -69,6 +69,21 @@ duration_s = 600
 )
 
 
+async def cli(*args: str) -> str:
+    """A ``retrogate`` command as a user runs it; its output (it must succeed)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await process.communicate()
+    assert process.returncode == 0, out.decode()
+    return out.decode()
+
+
 async def pair_by_address(config: Path) -> str:
     """``retrogate pair --treadmill ADDRESS``, as a user would run it; its output."""
     process = await asyncio.create_subprocess_exec(
@@ -115,6 +130,13 @@ async def test_a_machine_without_the_optional_parts_is_paired_by_address_and_run
     station = SimulatedStation(Scenario(), with_profile(StationSpec(with_hr=False), name))
     config = tmp_path / "config.toml"
     async with peripheral_running(station, LoopClock(SPEEDUP)) as sim:
+        if name == "no-advertised-uuid":  # `scan` misses it; `scan --all` lists it
+            assert SIM_ADDRESS not in await cli(
+                "scan", "--adapter", PAIRING_ADAPTER, "--timeout", "2"
+            )
+            listed = await cli("scan", "--all", "--adapter", PAIRING_ADAPTER, "--timeout", "2")
+            assert f"{SIM_ADDRESS}" in listed
+            assert "(no fitness service advertised)" in listed
         said = await pair_by_address(config)
         assert f"{SIM_ADDRESS}: FTMS treadmill" in said
         if name == "no-advertised-uuid":

@@ -250,3 +250,16 @@ def test_the_target_speed_numbers_max_is_the_treadmills_own() -> None:
     (_, after), *_ = discovery.messages()
     assert json.loads(after)["cmps"]["target_speed"]["max"] == 16.0
     assert not discovery.changed()  # sent once per change
+
+
+def test_home_assistant_has_a_problem_sensor_when_the_cap_is_not_enforced() -> None:
+    """Issue 26: watch mode (or control lost) is a problem a dashboard can light up."""
+    import jinja2
+
+    (_, body), *_ = Discovery("homeassistant", T, {"tm1": 6.0}, "1.2.3").messages()
+    sensor = json.loads(body)["cmps"]["watch_mode"]
+    assert (sensor["p"], sensor["device_class"]) == ("binary_sensor", "problem")
+    template = jinja2.Environment().from_string(sensor["value_template"])
+    assert template.render(value_json={"control": "none"}) == "ON"
+    assert template.render(value_json={"control": "lost"}) == "ON"
+    assert template.render(value_json={"control": "held"}) == "OFF"
