@@ -21,6 +21,7 @@ import pytest
 from gateway.clock import LoopClock
 from gateway.config import MqttConfig, Settings, VoiceConfig, load_config
 from gateway.cues.voice import wav_seconds
+from gateway.ftms import ControlOp
 from gateway.hub import HubMessage, TelemetrySample
 from gateway.mqtt.consumer import BrokerAddress, Consumer
 from gateway.service import RunOptions, Service, build_service
@@ -228,3 +229,34 @@ async def test_watch_mode_warns_on_every_output_and_writes_nothing(
     assert wav.endswith(".wav")
     assert wav_seconds((voice_dir / wav).read_bytes()) > 0.5
     assert any(kind == "too_fast" and "Slow down to 6" in t for _, kind, t, *_ in lines)
+
+
+async def test_a_machine_that_refuses_control_is_watched_and_only_asked(
+    bluezoo: BlueZoo, tmp_path: Path
+) -> None:
+    """Control always refused: the session runs in watch mode; the only writes are the
+    requests for control, asked again with backoff."""
+    station = SimulatedStation(
+        Scenario(), with_profile(StationSpec(with_hr=False), "control-refused")
+    )
+    config = tmp_path / "config.toml"
+    async with peripheral_running(station, LoopClock(SPEEDUP)) as sim:
+        await pair_by_address(config)
+        records: list[float] = []
+        options = RunOptions(
+            plan=PLAN, status_line=False, mqtt=False, control_timeout_s=30.0, speedup=SPEEDUP
+        )
+        async with gateway(config, options) as service:
+            hub = service.stations[0].hub
+
+            def on(message: HubMessage) -> None:
+                if isinstance(message, TelemetrySample):
+                    records.append(message.at)
+
+            hub.subscribe(on)
+            async with asyncio.timeout(60):
+                while len(records) < 20 or len(sim.station.writes) < 3:
+                    sim.moved.clear()
+                    await sim.moved.wait()
+            assert hub.snapshot.control == "lost"
+    assert {w.request.op for w in sim.station.writes} == {ControlOp.REQUEST_CONTROL}
