@@ -13,12 +13,17 @@ from tests.support.bluezoo import BlueZoo, start_bluezoo
 
 
 @pytest.fixture
-def bluezoo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[BlueZoo]:
+def bluezoo(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[BlueZoo]:
     """A fresh BlueZoo; bleak and dbus-fast in this process talk to it.
 
-    Its log is in ``tmp_path / "bluezoo.log"`` for when a test fails.
+    Two adapters, or as many as ``@pytest.mark.adapters(N)`` asks (the bridge's tests
+    need four). Its log is in ``tmp_path / "bluezoo.log"`` for when a test fails.
     """
-    with start_bluezoo(tmp_path / "bluezoo.log") as zoo:
+    marker = request.node.get_closest_marker("adapters")
+    adapters = int(marker.args[0]) if marker is not None else 2
+    with start_bluezoo(tmp_path / "bluezoo.log", adapters) as zoo:
         monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", zoo.bus_address)
         yield zoo
 

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -33,24 +33,15 @@ from tests.support.bluezoo import (
     SIM_ADDRESS,
     BlueZoo,
     peripheral_running,
-    start_bluezoo,
 )
 from tests.support.mosquitto import free_port, require_mosquitto
 
-pytestmark = [pytest.mark.bluez, pytest.mark.slow]
+pytestmark = [pytest.mark.bluez, pytest.mark.slow, pytest.mark.adapters(3)]
 
 SPEEDUP = 4.0
 # BlueZoo 1.0.2 cannot connect one adapter to the same peripheral twice (pair's check,
 # then the gateway): pairing runs on a third adapter, the gateway on its own.
 PAIRING_ADAPTER = "hci2"
-
-
-@pytest.fixture
-def bluezoo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[BlueZoo]:
-    """BlueZoo with three adapters; bleak and dbus-fast in this process talk to it."""
-    with start_bluezoo(tmp_path / "bluezoo.log", adapters=3) as zoo:
-        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", zoo.bus_address)
-        yield zoo
 
 
 def gateway_settings(config: Path) -> Settings:
@@ -87,29 +78,10 @@ async def cli(*args: str) -> str:
 
 async def pair_by_address(config: Path) -> str:
     """``retrogate pair --treadmill ADDRESS``, as a user would run it; its output."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "gateway.cli",
-        "pair",
-        "--adapter",
-        PAIRING_ADAPTER,
-        "--config",
-        str(config),
-        "--treadmill",
-        SIM_ADDRESS,
-        "--hrm",
-        "none",
-        "--timeout",
-        "2",
-        "--station",
-        "e2e",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await process.communicate()
-    assert process.returncode == 0, out.decode()
-    return out.decode()
+    return await cli(
+        "pair", "--adapter", PAIRING_ADAPTER, "--config", str(config), "--treadmill",
+        SIM_ADDRESS, "--hrm", "none", "--timeout", "2", "--station", "e2e",
+    )  # fmt: skip
 
 
 @contextlib.asynccontextmanager
