@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,6 +266,9 @@ async def test_an_app_that_drove_a_backward_belt_and_went_away_leaves_it_at_walk
         assert speeds[-1] == 3.0
 
 
+# The gateway's reconnect attempts fail on BlueZoo (see below), and bleak leaves a D-Bus
+# socket of a failed attempt to the garbage collector: collected here, not in another test.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 async def test_the_treadmill_dropping_shows_the_app_a_stopped_belt_and_takes_control(
     bluezoo: BlueZoo, tmp_path: Path
 ) -> None:
@@ -295,6 +299,7 @@ async def test_the_treadmill_dropping_shows_the_app_a_stopped_belt_and_takes_con
         # Its return (control granted again on asking) is a unit test
         # (test_bridge_virtual.py): BlueZoo 1.0.2 cannot connect twice to the same
         # peripheral from one process, so the gateway here cannot reconnect.
+    gc.collect()
 
 
 async def test_while_a_plan_runs_it_owns_the_speed_and_the_apps_pause_still_works(
