@@ -238,16 +238,14 @@ class Service:
         if self.recorder is None:
             return
         for station in self.stations:
-            record = self.recorder.records.get(station.id)
-            if record is None or not record.resumed:
+            resumed = self.recorder.resumed(station.id)
+            if resumed is None:
                 continue
-            last = self.recorder.store.last_speed(record.session)
+            last = resumed.last_speed
             if last is not None and time.time() - last[0] <= LAST_SEEN_S and last[1] > 0:
                 station.belt_last_seen(last[1])
-            if station.plan is None:
-                continue
-            where = self.recorder.store.last_segment(record.session)
-            if where is not None and where[0] == station.plan.name:
+            where = resumed.last_segment
+            if station.plan is not None and where is not None and where[0] == station.plan.name:
                 station.resume_segment = where[1]
 
     @contextlib.contextmanager

@@ -43,6 +43,14 @@ RESUME_WITHIN_S = 600.0
 DURABLE_EVERY_S = 5.0  # wall seconds between checkpoints: the most a power cut can lose
 
 
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """A session resumed after a crash: what the record says about where it stood."""
+
+    last_speed: tuple[float, float] | None  # (wall time, km/h)
+    last_segment: tuple[str, int] | None  # (plan, segment index)
+
+
 @dataclass
 class StationRecord:
     """One station's session: where its streams stand."""
@@ -102,6 +110,16 @@ class Recorder:
         record.unsubscribe = hub.subscribe(lambda message: self._listen(record, message))
         self.records[station] = record
         return record
+
+    def resumed(self, station: str) -> Resumed | None:
+        """Where a session resumed after a crash stood: the belt's last recorded speed
+        (when, how fast) and the plan's last segment; None for a new session."""
+        record = self.records.get(station)
+        if record is None or not record.resumed:
+            return None
+        return Resumed(
+            self.store.last_speed(record.session), self.store.last_segment(record.session)
+        )
 
     def ack(self, record: StationRecord, stream: Stream, seq: int) -> None:
         """The broker acknowledged ``seq``: remember it with the next batch."""
