@@ -117,6 +117,7 @@ class Bridge:
         self.virtual: VirtualTreadmill | None = None
         self.server: GattServer | None = None
         self.advertising = asyncio.Event()
+        self._lookups: set[asyncio.Task[None]] = set()
         self._machine: asyncio.Future[MachineMessage] = asyncio.get_running_loop().create_future()
 
     @contextlib.asynccontextmanager
@@ -187,7 +188,9 @@ class Bridge:
             raise KeyError(uuid)
         if client not in virtual.names:
             self._carry_out(virtual.connected(client, address_of(client)))
-            asyncio.get_running_loop().create_task(self._name(client))
+            task = asyncio.get_running_loop().create_task(self._name(client), name="bridge-name")
+            self._lookups.add(task)  # kept until done (a task nobody holds can vanish)
+            task.add_done_callback(self._lookups.discard)
         out = virtual.write(client, uuid, data)
         # Indicate after the write's own reply has gone out, as a device does.
         asyncio.get_running_loop().call_soon(self._carry_out, out)
