@@ -275,12 +275,19 @@ class StationCore:
         self._now = 0.0
         self._queue: deque[Event] = deque()
         self._draining = False
-        self._controllable = True  # False: no control point (watch mode)
+        self._view: View = view(self.state, 0.0)
+        self._view_at: float | None = None  # the instant _view was made at (None: stale)
         self._watch_said = self._range_said = False
 
     def view(self) -> View:
-        """The governor as the rest of the station sees it, now."""
-        return view(self.state, self._now)
+        """The governor as the rest of the station sees it, now.
+
+        Made once per state and instant (about 2 µs: the ceiling, the HR freshness),
+        however often a record's handling reads it.
+        """
+        if self._view_at != self._now:
+            self._view, self._view_at = view(self.state, self._now), self._now
+        return self._view
 
     def feed(self, item: Input, now: float) -> list[Effect]:
         """Take one input; what the shell must do about it, in order."""
@@ -312,7 +319,6 @@ class StationCore:
         )
         feature = decode_feature(ready.feature)
         incline_ok = "inclination" in feature.target_settings and ready.incline_range is not None
-        self._controllable = ready.control_point
         self._step(MachineFeatures(incline=incline_ok, control=ready.control_point))
         if ready.strap:
             self._hr_source = "strap"
@@ -367,7 +373,7 @@ class StationCore:
             return
         if connected.up:
             # Control first; the governor re-asserts the cap as soon as it is granted.
-            if self._controllable:
+            if self.view().controllable:  # watch mode: nothing to ask
                 self._out.append(write(RequestControl()))
         else:
             self._step(ControlLost("the treadmill disconnected"))
@@ -542,6 +548,7 @@ class StationCore:
         if isinstance(event, SegmentChange):
             self.session.segment_began(event)
         self.state, actions = step(self.state, event, now)
+        self._view_at = None  # a new state: the next view() is made afresh
         for_engine: list[Command] = []
         for action in actions:
             if isinstance(action, Decision):
@@ -581,7 +588,7 @@ class StationCore:
                     "cap_held": v.control_held,
                     "control": "held"
                     if v.control_held
-                    else ("lost" if self._controllable else "none"),
+                    else ("lost" if v.controllable else "none"),
                     "cap_kmh": v.cap_kmh,
                     "direction": v.direction,
                     "phase": v.phase,
