@@ -33,6 +33,7 @@ from gateway.ftms import (
     encode_control_response,
     encode_feature,
     encode_heart_rate,
+    encode_in_two,
     encode_incline_range,
     encode_machine_status,
     encode_speed_range,
@@ -377,9 +378,7 @@ class SimulatedStation:
         frames = [encode_treadmill_data(record)]
         if self._split:
             self._split -= 1
-            first = record._replace(speed_kmh=None, elapsed_s=None)
-            last = record._replace(avg_speed_kmh=None, distance_m=None, incline_pct=None)
-            frames = [encode_treadmill_data(first), encode_treadmill_data(last)]
+            frames = encode_in_two(record)
         if self._truncate:
             cut = min(self._truncate.pop(0), len(frames[-1]) - 2)
             frames[-1] = frames[-1][: len(frames[-1]) - cut]

@@ -47,8 +47,6 @@ log = logging.getLogger(__name__)
 
 ROOT = "/org/retrogate/bridge"
 SERVICES = ("ftms", "hr", "rsc")
-# FTMS Service Data: available, and a treadmill (machine type bit field, little-endian)
-FTMS_SERVICE_DATA = bytes((U.FTMS_AVAILABLE_FLAG, U.MACHINE_TYPE_TREADMILL, 0))
 
 
 @dataclass(frozen=True)
@@ -97,7 +95,9 @@ def advert(spec: BridgeSpec) -> AdvertSpec:
     if "rsc" in spec.services:
         uuids.append(U.RUNNING_SPEED_CADENCE_SERVICE)
     appearance = RUNNING_WALKING_SENSOR if "rsc" in spec.services else None
-    return AdvertSpec(spec.name, uuids, {U.FITNESS_MACHINE_SERVICE: FTMS_SERVICE_DATA}, appearance)
+    return AdvertSpec(
+        spec.name, uuids, {U.FITNESS_MACHINE_SERVICE: U.TREADMILL_SERVICE_DATA}, appearance
+    )
 
 
 class Bridge:

@@ -39,6 +39,7 @@ from ..ftms import (
     decode_control_request,
     encode_control_response,
     encode_heart_rate,
+    encode_in_two,
     encode_machine_status,
     encode_training_status,
     encode_treadmill_data,
@@ -309,11 +310,7 @@ def frames(record: TreadmillData) -> list[bytes]:
     """A record as the app can take it: one frame, or two when it is longer than a
     notification at the default MTU ("More Data" on the first, as treadmills do)."""
     whole = encode_treadmill_data(record)
-    if len(whole) <= MAX_FRAME:
-        return [whole]
-    first = record._replace(speed_kmh=None, elapsed_s=None, heart_rate_bpm=None)
-    last = record._replace(avg_speed_kmh=None, distance_m=None, incline_pct=None)
-    return [encode_treadmill_data(first), encode_treadmill_data(last)]
+    return [whole] if len(whole) <= MAX_FRAME else encode_in_two(record)
 
 
 def address_of(client: str) -> str:

@@ -56,6 +56,7 @@ from .treadmill import (
     TreadmillData,
     TreadmillDataJoiner,
     decode_treadmill_data,
+    encode_in_two,
     encode_treadmill_data,
 )
 
@@ -101,6 +102,7 @@ __all__ = [
     "encode_control_response",
     "encode_feature",
     "encode_heart_rate",
+    "encode_in_two",
     "encode_incline_range",
     "encode_machine_status",
     "encode_speed_range",

@@ -262,6 +262,14 @@ def encode_treadmill_data(record: TreadmillData, *, pace_bytes: int = 1) -> byte
     return _wire.write("H", flags) + bytes(body)
 
 
+def encode_in_two(record: TreadmillData) -> list[bytes]:
+    """A record as two frames, "More Data" set on the first, as treadmills send a record
+    too long for one notification (speed, time and heart rate come in the last)."""
+    first = record._replace(speed_kmh=None, elapsed_s=None, heart_rate_bpm=None)
+    last = record._replace(avg_speed_kmh=None, distance_m=None, incline_pct=None)
+    return [encode_treadmill_data(first), encode_treadmill_data(last)]
+
+
 class TreadmillDataJoiner:
     """Joins the parts of a record split across notifications ("More Data").
 

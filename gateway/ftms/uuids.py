@@ -35,6 +35,8 @@ FIRMWARE_REVISION = uuid16(0x2A26)
 # FTMS Service Data in advertisements: flags byte then machine type bit field.
 FTMS_AVAILABLE_FLAG = 0x01
 MACHINE_TYPE_TREADMILL = 0x0001
+# What a treadmill advertises: available, and the treadmill bit (a little-endian uint16).
+TREADMILL_SERVICE_DATA = bytes((FTMS_AVAILABLE_FLAG, MACHINE_TYPE_TREADMILL, 0))
 
 # Running Speed and Cadence: what Garmin watches and Zwift Companion pair with.
 RUNNING_SPEED_CADENCE_SERVICE = uuid16(0x1814)

@@ -586,9 +586,7 @@ class StationCore:
                     "capped": v.cap_active,
                     "cap_limiting": v.cap_limiting,
                     "cap_held": v.control_held,
-                    "control": "held"
-                    if v.control_held
-                    else ("lost" if v.controllable else "none"),
+                    "control": "held" if v.control_held else ("lost" if v.controllable else "none"),
                     "cap_kmh": v.cap_kmh,
                     "direction": v.direction,
                     "phase": v.phase,

@@ -21,8 +21,6 @@ from ..station import Drop, Note, Notify, Outgoing, SimulatedStation, offers
 log = logging.getLogger(__name__)
 
 ROOT = "/org/retrogate/sim"
-# FTMS Service Data: available, and a treadmill (machine type bit field, little-endian)
-FTMS_SERVICE_DATA = bytes((U.FTMS_AVAILABLE_FLAG, U.MACHINE_TYPE_TREADMILL, 0))
 
 __all__ = ["FTMS_TABLE", "HR_TABLE", "BluezPeripheral", "PeripheralError"]
 
@@ -65,7 +63,7 @@ class BluezPeripheral:
         data = {}
         if spec.advertise_ftms:  # some treadmills advertise neither (pair them by address)
             uuids.insert(0, U.FITNESS_MACHINE_SERVICE)
-            data = {U.FITNESS_MACHINE_SERVICE: FTMS_SERVICE_DATA}
+            data = {U.FITNESS_MACHINE_SERVICE: U.TREADMILL_SERVICE_DATA}
         advert = AdvertSpec(spec.info.name, uuids, data)
         self.server = GattServer(
             ROOT, adapter, table, advert, station.read, self._on_write, on_left=self._left
