@@ -50,8 +50,9 @@ from ..hub import MachineMessage, Snapshot
 from ..safety.actions import Alert, CommandResult, Level
 from ..safety.direction import Direction
 from ..safety.events import Command, CommandKind
+from ..workout.session import APP_SOURCE
 
-SOURCE = "app"
+SOURCE = APP_SOURCE  # the commands' source: the ownership rule and the record know it
 MAX_FRAME = 20  # an ATT notification's payload at the default MTU (23 - 3)
 # GAP appearance "Generic Running Walking Sensor" (category 17): what a watch's footpod
 # search looks for. Apps classify treadmills by the FTMS Service Data, not by appearance.

@@ -412,9 +412,12 @@ def overspeed_limit_c(s: GovernorState) -> int | None:
 
     Facing backward: the backward cap. Turning around (the dwell): the
     turnaround speed. Slowing down for a turn while still facing forward is
-    expected to take a while and is no overspeed; its own timeout applies.
+    expected to take a while and is no overspeed (its own timeout applies),
+    unless nothing of ours slows it (watch mode, control lost): then the runner
+    must, and the turnaround speed is the limit they are told.
     """
-    if s.phase is Phase.DWELL:
+    turning_by_hand = s.phase is Phase.TURNING and not s.control.held
+    if s.phase is Phase.DWELL or turning_by_hand:
         return min(s.cap_c, centi(s.limits.turnaround_kmh), s.max_c)
     if s.direction is Direction.BACKWARD:
         return min(s.cap_c, s.max_c)
@@ -564,8 +567,6 @@ def _on_record(s: GovernorState, e: TreadmillRecord, now: float, out: _Out) -> G
     if first and c > 0 and not s.running and s.phase is Phase.RUNNING and s.controllable:
         s = _found_moving(s, c, now, out)
     danger = overspeed_limit_c(s)
-    if danger is None and s.phase is Phase.TURNING and not s.control.held:
-        danger = centi(s.limits.turnaround_kmh)  # nobody slows it for the turn but the runner
     if danger is not None and c > danger + centi(s.limits.tolerance_kmh):
         limit = _snap(s, ceiling_c(s, now))
         since = s.over_cap_since if s.over_cap_since is not None else now
