@@ -126,3 +126,10 @@ def test_a_profile_is_a_spec_change_only() -> None:
     base = StationSpec()
     for name, changes in PROFILES.items():
         assert with_profile(base, name) == replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_the_commands_profile_names_are_the_simulators_profiles() -> None:
+    """``sim --profile`` keeps its own list (the parser stays light): it must agree."""
+    from simulators.cli import PROFILE_NAMES
+
+    assert tuple(PROFILES) == PROFILE_NAMES
