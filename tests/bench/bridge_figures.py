@@ -23,21 +23,12 @@ from pathlib import Path
 
 from bleak import BleakClient
 
-from gateway.clock import LoopClock
-from gateway.config import BridgeConfig, MqttConfig, Settings, StationConfig
 from gateway.ftms import uuids as U
 from gateway.hub import HubMessage, TelemetrySample
-from gateway.service import RunOptions, Service
 from simulators.bluezoo_env import start_bluezoo
-from simulators.scenario import Scenario
-from simulators.station import SimulatedStation, StationSpec
-from tests.e2e.test_bridge_bluez import NAME, find_bridge
+from tests.e2e.test_bridge_bluez import find_bridge, world
 from tests.support.bluezoo import (
     APP_ADAPTER,
-    BRIDGE_ADAPTER,
-    CLIENT_ADAPTER,
-    SIM_ADDRESS,
-    peripheral_running,
 )
 
 
@@ -54,37 +45,23 @@ def figures(name: str, values: list[float]) -> str:
 
 
 async def measure(records: int, rate: float, data_dir: Path) -> None:
-    clock = LoopClock(1.0)
-    station = SimulatedStation(Scenario(), StationSpec(treadmill_rate_hz=rate, with_hr=False))
-    async with peripheral_running(station, clock) as sim:
+    async with world(data_dir, speedup=1.0, rate_hz=rate) as w:
         sent: list[tuple[float, bytes]] = []
-        notify = sim.server.notify
+        notify = w.sim.server.notify
 
         def timed(uuid: str, data: bytes) -> None:
             if uuid == U.TREADMILL_DATA:
                 sent.append((time.perf_counter(), data))
             notify(uuid, data)
 
-        sim.server.notify = timed  # type: ignore[method-assign]
-        settings = Settings(
-            adapter=CLIENT_ADAPTER,
-            data_dir=data_dir,
-            mqtt=MqttConfig(broker="none"),
-            stations=[StationConfig(id="bench", treadmill=SIM_ADDRESS)],
-            bridge=BridgeConfig(enabled=True, adapter=BRIDGE_ADAPTER, name=NAME),
-        )
-        service = Service(settings, RunOptions(status_line=False, mqtt=False), clock)
-        task = asyncio.create_task(service.run())
-        await service.ready.wait()
+        w.sim.server.notify = timed  # type: ignore[method-assign]
         decoded: list[float] = []
 
         def on(message: HubMessage) -> None:
             if isinstance(message, TelemetrySample):
                 decoded.append(time.perf_counter())
 
-        service.stations[0].hub.subscribe(on)
-        assert service.app_bridge is not None
-        await service.app_bridge.advertising.wait()
+        w.service.stations[0].hub.subscribe(on)
         device = await find_bridge()
         heard: list[tuple[float, bytes]] = []
         enough = asyncio.Event()
@@ -98,8 +75,6 @@ async def measure(records: int, rate: float, data_dir: Path) -> None:
             await client.start_notify(U.TREADMILL_DATA, app_got)
             first_sent, first_decoded = len(sent), len(decoded)
             await enough.wait()
-        service.stop()
-        await task
     # The i-th frame sent after the app listened is the i-th the station decoded; the
     # app's frames are matched to the frames sent by their bytes, in order.
     direct = [d - s for (s, _), d in zip(sent[first_sent:], decoded[first_decoded:], strict=False)]

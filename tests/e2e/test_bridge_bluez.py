@@ -90,9 +90,12 @@ class World:
 
 
 @contextlib.asynccontextmanager
-async def world(tmp_path: Path, plan: Plan | None = None) -> AsyncIterator[World]:
-    clock = LoopClock(SPEEDUP)
-    station = SimulatedStation(Scenario(), StationSpec(treadmill_rate_hz=1.0, with_hr=False))
+async def world(
+    tmp_path: Path, plan: Plan | None = None, *, speedup: float = SPEEDUP, rate_hz: float = 1.0
+) -> AsyncIterator[World]:
+    """The simulator, the gateway with its bridge advertising (the bench uses it too)."""
+    clock = LoopClock(speedup)
+    station = SimulatedStation(Scenario(), StationSpec(treadmill_rate_hz=rate_hz, with_hr=False))
     async with peripheral_running(station, clock) as sim:
         settings = Settings(
             adapter=CLIENT_ADAPTER,
