@@ -38,7 +38,8 @@ from .safety.limits import SafetyLimits
 from .validation import describe, refuse_bool_for_number
 
 APP = "retrogate"
-ADDRESS = re.compile(r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$|^sim(:.*)?$")
+MAC = re.compile(r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$")  # a Bluetooth address
+ADDRESS = re.compile(rf"{MAC.pattern}|^sim(:.*)?$")  # ... or the simulator
 
 
 def default_config_path() -> Path:

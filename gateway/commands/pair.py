@@ -37,14 +37,6 @@ def _choose(kind: str, options: list[Found], wanted: str | None, ask: bool) -> F
         print(f"Please type a number from 1 to {len(options)}.")
 
 
-def _is_address(value: str | None) -> bool:
-    """``AA:BB:CC:DD:EE:FF``: six hexadecimal pairs."""
-    parts = (value or "").split(":")
-    return len(parts) == 6 and all(
-        len(p) == 2 and all(c in "0123456789abcdefABCDEF" for c in p) for p in parts
-    )
-
-
 def hr_sources(treadmill: Found, seen: list[Found]) -> list[Found]:
     """Straps, and the treadmill itself when it has a heart-rate receiver.
 
@@ -63,7 +55,14 @@ def run(args: argparse.Namespace) -> int:
     from ..ble import Found, scan
     from ..ble.pairing import check_treadmill
     from ..ble.scan import known_devices
-    from ..config import ConfigError, StationConfig, default_config_path, load_config, save_config
+    from ..config import (
+        MAC,
+        ConfigError,
+        StationConfig,
+        default_config_path,
+        load_config,
+        save_config,
+    )
     from ..link import LinkError
     from .common import bluetooth_ready
     from .scan import show
@@ -84,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
                 seen[known.address] = known
         treadmills = [f for f in seen.values() if f.treadmill]
         ask = sys.stdin.isatty()
-        by_address = _is_address(args.treadmill) and not any(
+        by_address = bool(MAC.match(args.treadmill or "")) and not any(
             f.address.upper() == args.treadmill.upper() for f in treadmills
         )
         treadmill: Found | None
