@@ -202,6 +202,12 @@ async def test_an_app_pairs_drives_forward_and_never_takes_the_belt_over_the_cap
             await app.start()
             assert await app.ask("02 f4 01") == 0x05  # no control yet: not permitted
             assert await app.ask("00") == 0x01  # request control
+            # Bad input from the app is answered and changes nothing on the treadmill.
+            untouched = list(w.sim.station.writes)
+            assert await app.ask("02 10") == 0x03  # a speed one byte short: invalid parameter
+            assert await app.ask("05 10 00") == 0x02  # set target power: not a treadmill's
+            assert await app.ask("fe 01") == 0x02  # an op code FTMS does not have
+            assert w.sim.station.writes == untouched
             assert await app.ask("07") == 0x01  # start
             assert await app.ask("02 f4 01") == 0x01  # 5.00 km/h, forward: carried out
             await w.until("forward at 5", lambda: w.belt_kmh >= 5.0)
