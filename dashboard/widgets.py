@@ -174,7 +174,16 @@ class Connections(Quiet):
             dot("HR strap", view.hrm_online)
             if view.last_sample is not None:
                 text.append(f"last sample {time.time() - view.last_sample:.0f} s ago", style="dim")
+            went = upload_line(view)
+            if went:
+                text.append(f"   {went}", style="bold red" if "FAILED" in went else "")
         self.put(text)
+
+
+def upload_line(view: StationView) -> str:
+    """Where the last session went (the gateway's uploads), or nothing."""
+    upload = view.value("upload")
+    return f"last session → {upload}" if upload else ""
 
 
 class Charts(Vertical):

@@ -67,11 +67,26 @@ class RunnerProfile(BaseModel):
     max_backward_kmh: float | None = Field(
         None, gt=0, le=12, description="a lower ceiling for the coach than the backward cap"
     )
+    threshold_pace: str | None = Field(
+        None,
+        pattern=r"^[0-9]{1,2}:[0-5][0-9]$",
+        description='your threshold pace in minutes per km ("4:45"): imported workouts '
+        "(.zwo, intervals.icu) give paces as a share of it",
+    )
 
     @field_validator("*", mode="before")
     @classmethod
     def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
         return refuse_bool_for_number(cls, value, info)
+
+    @property
+    def threshold_kmh(self) -> float | None:
+        """The threshold pace as a belt speed."""
+        if self.threshold_pace is None:
+            return None
+        minutes, seconds = self.threshold_pace.split(":")
+        per_km_s = int(minutes) * 60 + int(seconds)
+        return 3600 / per_km_s if per_km_s else None
 
 
 class StationConfig(BaseModel):
@@ -196,6 +211,35 @@ class BridgeConfig(BaseModel):
         return value
 
 
+UploadService = Literal["strava", "intervals"]
+
+
+class UploadConfig(BaseModel):
+    """Where a session goes when it ends (docs/platforms.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    after_session: list[UploadService] = Field(
+        default_factory=list,
+        description='upload every session when it ends: ["strava"], ["intervals"] or both '
+        "(connect them first: `retrogate connect strava`)",
+    )
+    wait_s: float = Field(
+        30.0,
+        ge=0,
+        le=600,
+        description="how long a stopping gateway waits for the uploads of the session it "
+        "ends (what is not done by then goes at the next start)",
+    )
+    strava_url: str = Field("https://www.strava.com", pattern=r"^https?://[^\s/]+(:[0-9]+)?$")
+    intervals_url: str = Field("https://intervals.icu", pattern=r"^https?://[^\s/]+(:[0-9]+)?$")
+
+    @field_validator("wait_s", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return refuse_bool_for_number(cls, value, info)
+
+
 class Settings(BaseSettings):
     """Everything the gateway reads at start."""
 
@@ -211,6 +255,7 @@ class Settings(BaseSettings):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     voice: VoiceConfig = Field(default_factory=VoiceConfig)
     bridge: BridgeConfig = Field(default_factory=BridgeConfig)
+    upload: UploadConfig = Field(default_factory=UploadConfig)
     data_dir: Path = Field(default_factory=lambda: Path(user_data_dir(APP)))
     plans_dir: Path = Field(
         default_factory=lambda: Path(user_config_dir(APP)) / "plans",

@@ -61,6 +61,7 @@ class Snapshot:
     app: str | None = None  # an app connected to the bridge (its name or address)
     control: Literal["held", "lost", "none"] = "lost"  # none: watch mode (no control point)
     app_asked: str | None = None  # what it last asked, and what came of it
+    upload: str | None = None  # where the last session went (Strava, intervals.icu)
 
 
 class SnapshotChanges(TypedDict, total=False):
@@ -100,6 +101,7 @@ class SnapshotChanges(TypedDict, total=False):
     app: str | None
     app_asked: str | None
     control: Literal["held", "lost", "none"]
+    upload: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,8 @@ if TYPE_CHECKING:  # loaded when used: a --sim or --no-mqtt run never imports bl
     from .mqtt.bridge import MqttBridge
     from .mqtt.broker import EmbeddedBroker
     from .mqtt.consumer import BrokerAddress
+    from .platforms.uploader import Uploader
+    from .store.uploads import Upload
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +123,7 @@ class Service:
         self.bridge: MqttBridge | None = None
         self.broker: EmbeddedBroker | None = None  # the embedded one, when it runs
         self.app_bridge: AppBridge | None = None  # the bridge for apps, when it runs
+        self.uploader: Uploader | None = None  # the upload queue's worker, when uploads are on
         # per station: what its hub said before MQTT started, and the unsubscribe
         self._early: dict[str, tuple[deque[HubMessage], Callable[[], None]]] = {}
 
@@ -190,6 +193,7 @@ class Service:
                 self.stations.append(runtime)
             await self._record(stack)
             self._resume_sessions()
+            await self._uploads(stack)
             for output in self.options.outputs:
                 await stack.enter_async_context(output(self.stations))
             await self._bridge(stack)
@@ -208,7 +212,67 @@ class Service:
                     *(s.wind_down(reason) for s in self.stations), return_exceptions=True
                 )
                 await asyncio.gather(*(s.close() for s in self.stations), return_exceptions=True)
+                await self._upload_ended()
         return self.stations
+
+    async def _uploads(self, stack: contextlib.AsyncExitStack) -> None:
+        """The upload queue's worker (docs/platforms.md), when uploads are configured or an
+        account is connected: what earlier sessions left waiting goes now."""
+        from .platforms.accounts import Accounts
+
+        accounts = Accounts(self.settings.data_dir)
+        connected = any(accounts.path(s).exists() for s in ("strava", "intervals"))
+        if self.recorder is None or not (self.settings.upload.after_session or connected):
+            return
+        from .platforms.uploader import Uploader, platforms
+        from .tasks import background
+
+        found = await stack.enter_async_context(platforms(self.settings))
+        self.uploader = Uploader(self.recorder.store, found, on_change=self._uploaded)
+        await stack.enter_async_context(background(self.uploader.run(), "uploader"))
+
+    async def _upload_ended(self) -> None:
+        """The sessions end here, while MQTT still runs, and go where [upload] says: the
+        gateway waits up to ``wait_s`` for them; what is not done by then stays queued."""
+        if self.recorder is None:
+            return
+        ended = self.recorder.finish()
+        services = self.settings.upload.after_session
+        if self.uploader is None or not services or not ended:
+            return
+        from .store.uploads import UploadQueue
+
+        queue = UploadQueue(self.recorder.store)
+        for session in ended.values():
+            for service in services:
+                queue.enqueue(session, service, time.time())
+        for upload in await self.uploader.settle(list(ended.values()), self.settings.upload.wait_s):
+            self._uploaded(upload)
+
+    def _uploaded(self, upload: Upload) -> None:
+        """An upload moved on: the station's state says where its session went, and a
+        refusal for good is an alert."""
+        from .platforms.uploader import where_it_went
+        from .safety.actions import Alert, Level
+        from .store.uploads import UploadQueue
+
+        if self.recorder is None:
+            return
+        station = next(
+            (s for s in self.stations if (r := self.recorder.records.get(s.id)) is not None
+             and r.session == upload.session),
+            None,
+        )  # fmt: skip
+        if station is None:
+            return  # an earlier session's upload: `retrogate sessions` shows it
+        mine = (
+            UploadQueue(self.recorder.store).of_sessions([upload.session]).get(upload.session, [])
+        )
+        station.hub.update(upload=where_it_went(mine))
+        if upload.state in ("failed", "unauthorized"):
+            text = f"the upload of session {upload.session} failed: {upload.message}"
+            alert = Alert(Level.WARNING, "upload_failed", text)
+            station.hub.publish(AlertMessage(self.clock.now(), alert))
 
     async def _bridge(self, stack: contextlib.AsyncExitStack) -> None:
         """The first station, offered to the runner's app as a treadmill (docs/bridge.md)."""

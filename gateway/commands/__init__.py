@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Protocol
 
-from . import coach, decode, doctor, pair, plans, run, scan, schema, sessions
+from . import coach, connect, decode, doctor, pair, plans, run, scan, schema, sessions
 
 
 class Subcommand(Protocol):
@@ -27,6 +27,7 @@ COMMANDS: tuple[Subcommand, ...] = (
     pair,
     decode,
     sessions,
+    connect,
     schema,
     doctor,
 )

@@ -37,6 +37,7 @@ def list_sessions(args: argparse.Namespace) -> int:
     import dataclasses
 
     from ..store.timeline import Summary, summarize
+    from ..store.uploads import UploadQueue
 
     store = _open(args)
     if store is None:
@@ -48,6 +49,7 @@ def list_sessions(args: argparse.Namespace) -> int:
             return 0
         print(f"{'id':>4}  {'started':16}  {'station':10} {'time':>8} {'dist':>8} "
               f"{'backward':>14} {'kcal':>5} {'avg HR':>6}  plan")  # fmt: skip
+        uploads = UploadQueue(store).of_sessions()
         for info in sessions:
             cached = store.cached(info.id, "totals") if info.ended else None
             if cached:
@@ -69,6 +71,7 @@ def list_sessions(args: argparse.Namespace) -> int:
                 f"{info.id:>4}  {started:16}  {info.station:10} "
                 f"{_duration(totals.time_s):>8} {distance:>8} {backward:>14} {kcal:>5} "
                 f"{avg_hr:>6}  {info.plan or 'free'}{state}"
+                + (f"  [{_where(uploads[info.id])}]" if info.id in uploads else "")
             )
         return 0
     finally:
@@ -190,6 +193,79 @@ def prune_sessions(args: argparse.Namespace) -> int:
         store.close()
 
 
+def _where(uploads: list[Any]) -> str:
+    """A session's uploads in a few characters: ``strava ok``, ``intervals failed``..."""
+    words = {"done": "ok", "queued": "queued", "sending": "queued", "processing": "queued",
+             "failed": "FAILED", "unauthorized": "not connected"}  # fmt: skip
+    return ", ".join(f"{u.service} {words[u.state]}" for u in uploads)
+
+
+def upload_sessions(args: argparse.Namespace) -> int:
+    """Queue sessions for upload and carry the queue on until it is done (or waits)."""
+    import asyncio
+    import time
+
+    from ..platforms.accounts import AccountError
+    from ..store.db import StoreError
+    from ..store.uploads import UploadQueue
+    from .common import settings_or_exit
+
+    settings = settings_or_exit(args)
+    store = _open(args, settings) if settings is not None else None
+    if store is None or settings is None:
+        return 2
+    try:
+        services = [args.to] if args.to else (settings.upload.after_session or ["strava"])
+        queue = UploadQueue(store)
+        ids: list[int] = []
+        for number in args.session:
+            info = store.session(number)
+            if info.ended is None:
+                print(f"error: session {number} is still live: it uploads when it ends",
+                      file=sys.stderr)  # fmt: skip
+                return 1
+            ids.append(number)
+            for service in services:
+                if not queue.enqueue(number, service, time.time(), again=True):
+                    state = queue.get(number, service)
+                    print(f"session {number} → {service}: already {state.state}"
+                          + (f" ({state.link})" if state.link else ""))  # fmt: skip
+        if args.pending:
+            ids += [s for s, ups in queue.of_sessions().items() if any(u.open for u in ups)]
+        if not ids:
+            print("nothing to upload (give session numbers, or --pending)")
+            return 0
+        done = asyncio.run(_carry(settings, store, sorted(set(ids)), args.wait))
+    except (StoreError, AccountError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    return 0 if done else 1
+
+
+async def _carry(settings: Settings, store: SessionStore, ids: list[int], wait_s: float) -> bool:
+    """Work the queue for these sessions; print where each went. True if all are done."""
+    from ..platforms.uploader import Uploader, platforms
+
+    async with platforms(settings) as found:
+        uploader = Uploader(store, found)
+        uploads = await uploader.settle(ids, wait_s)
+    ok = True
+    for u in uploads:
+        if u.state == "done":
+            note = f" ({u.message})" if u.message else ""
+            print(f"session {u.session} → {u.service}: {u.link}{note}")
+        elif u.open:
+            ok = False
+            print(f"session {u.session} → {u.service}: waiting ({u.message or 'not sent yet'}); "
+                  "it goes with the gateway or `retrogate sessions upload --pending`")  # fmt: skip
+        else:
+            ok = False
+            print(f"session {u.session} → {u.service}: {u.state}: {u.message}")
+    return ok
+
+
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``sessions`` and ``export``."""
     from ..argtypes import age
@@ -210,6 +286,22 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     show.add_argument("--svg", type=Path, help="also draw the chart into this SVG file")
     show.add_argument("--no-chart", action="store_true", help="the summary only")
     show.set_defaults(run=show_session)
+    upload = actions.add_parser(
+        "upload",
+        help="upload sessions to Strava or intervals.icu (docs/platforms.md)",
+        description="Queue the sessions and send them; what cannot go now (offline, a "
+        "rate limit) stays queued and goes with the gateway or --pending later.",
+    )
+    add_config_option(upload)
+    upload.add_argument("session", type=int, nargs="*", help="session ids")
+    upload.add_argument(
+        "--to", choices=["strava", "intervals"], help="default: [upload] after_session, or strava"
+    )
+    upload.add_argument("--pending", action="store_true", help="also every upload still waiting")
+    upload.add_argument(
+        "--wait", type=float, default=120.0, metavar="S", help="give up waiting after S seconds"
+    )
+    upload.set_defaults(run=upload_sessions)
     prune = actions.add_parser("prune", help="delete old sessions (asks first)")
     add_config_option(prune)
     prune.add_argument(

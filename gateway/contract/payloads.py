@@ -204,6 +204,11 @@ class StatePayload(_Payload):
         "again), none (watch mode: it takes no commands, the runner sets the speed by hand)",
     )
     app_asked: str | None = Field(None, description="what that app last asked, and what came of it")
+    upload: str | None = Field(
+        None,
+        description="where the station's last session went: each service with the activity's "
+        "link, 'waiting' (and why) or 'FAILED' (and the service's own words)",
+    )
 
     @classmethod
     def of(cls, ts: float, s: Snapshot) -> StatePayload:

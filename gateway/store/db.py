@@ -61,6 +61,18 @@ CREATE TABLE IF NOT EXISTS derived (
     body TEXT NOT NULL,
     PRIMARY KEY (session, kind)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS uploads (
+    session INTEGER NOT NULL REFERENCES sessions(id),
+    service TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_try REAL NOT NULL,
+    remote_id TEXT,
+    link TEXT,
+    message TEXT,
+    updated REAL NOT NULL,
+    PRIMARY KEY (session, service)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS acks (
     session INTEGER NOT NULL REFERENCES sessions(id),
     stream TEXT NOT NULL,
@@ -157,6 +169,18 @@ class SessionStore:
         """The plan the session runs (a ``load_plan`` command changes it)."""
         self._db.execute("UPDATE sessions SET plan=? WHERE id=?", (plan, session))
 
+    def end_all(self, sessions: Iterable[int], ts: float) -> None:
+        """End these sessions where they are not already ended (idempotent)."""
+        self._db.executemany(
+            "UPDATE sessions SET ended=? WHERE id=? AND ended IS NULL",
+            [(ts, sid) for sid in sessions],
+        )
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection, for the store's own tables kept in sibling modules (uploads)."""
+        return self._db
+
     def checkpoint(self) -> None:
         """A durability point: the WAL is fsynced, so a power cut loses nothing before it.
 
@@ -233,7 +257,7 @@ class SessionStore:
         """Delete these sessions and everything recorded in them, then give the space back."""
         marks = ",".join("?" * len(sessions))
         with self._transaction():
-            for table in ("samples", "events", "acks", "derived"):
+            for table in ("samples", "events", "acks", "derived", "uploads"):
                 self._db.execute(f"DELETE FROM {table} WHERE session IN ({marks})", sessions)
             self._db.execute(f"DELETE FROM sessions WHERE id IN ({marks})", sessions)
         self._db.execute("VACUUM")

@@ -140,11 +140,18 @@ class Recorder:
             async with background(self._writer(), "recorder"):
                 yield self
         finally:
-            self.flush()
-            for record in self.records.values():
-                if record.unsubscribe:
-                    record.unsubscribe()
-                self.store.end_session(record.session, self.wall(self.clock.now()))
+            self.finish()
+
+    def finish(self) -> dict[str, int]:
+        """Flush and end every session (again: a no-op); returns the sessions that hold
+        treadmill records, by station: what a session end may upload."""
+        self.flush()
+        for record in self.records.values():
+            if record.unsubscribe:
+                record.unsubscribe()
+                record.unsubscribe = None
+        self.store.end_all([r.session for r in self.records.values()], self.wall(self.clock.now()))
+        return {r.station: r.session for r in self.records.values() if r.stored["telemetry"] > 0}
 
     async def _writer(self) -> None:
         failures = 0
