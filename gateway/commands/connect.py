@@ -79,7 +79,7 @@ def _wait_on_loopback(server: HTTPServer, timeout_s: float) -> str | None:
 def connect_strava(args: argparse.Namespace, settings: Settings) -> int:
     """The code flow; saves the account, queues again what waited for it."""
     from ..platforms.accounts import Accounts
-    from ..platforms.strava import ConnectError, authorize_url, code_from_redirect
+    from ..platforms.strava import ConnectError, authorize_url, code_from_redirect, trade_code
 
     client_id = args.client_id or input("Strava client id (your API application's): ").strip()
     if not client_id.isdigit():
@@ -127,7 +127,7 @@ def connect_strava(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 1
     try:
-        account = asyncio.run(_exchange(base, client_id, client_secret, code))
+        account = asyncio.run(trade_code(base, client_id, client_secret, code))
     except ConnectError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -136,22 +136,10 @@ def connect_strava(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _exchange(base: str, client_id: str, client_secret: str, code: str) -> dict[str, Any]:
-    import httpx
-
-    from ..platforms.strava import ConnectError, exchange_code
-
-    async with httpx.AsyncClient(timeout=30.0) as http:
-        try:
-            return await exchange_code(http, base, client_id, client_secret, code)
-        except httpx.TransportError as exc:
-            raise ConnectError(f"cannot reach Strava: {type(exc).__name__}") from exc
-
-
 def connect_intervals(args: argparse.Namespace, settings: Settings) -> int:
     """The API key, proved by asking who it belongs to, then saved."""
     from ..platforms.accounts import Accounts
-    from ..platforms.intervals import IntervalsError
+    from ..platforms.intervals import IntervalsError, who_is
 
     key = _secret(
         "intervals.icu API key (Settings, Developer Settings; not shown): ",
@@ -163,7 +151,7 @@ def connect_intervals(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     account = {"api_key": key, "athlete_id": args.athlete or "0"}
     try:
-        who = asyncio.run(_whoami(settings, account))
+        who = asyncio.run(who_is(settings.upload.intervals_url, account))
     except IntervalsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -171,15 +159,6 @@ def connect_intervals(args: argparse.Namespace, settings: Settings) -> int:
     path = Accounts(settings.data_dir).save("intervals", account)
     _connected(settings, "intervals", f"intervals.icu as {who}", path)
     return 0
-
-
-async def _whoami(settings: Settings, account: dict[str, Any]) -> str:
-    import httpx
-
-    from ..platforms.intervals import Intervals
-
-    async with httpx.AsyncClient(timeout=30.0) as http:
-        return await Intervals(account, http, settings.upload.intervals_url).whoami()
 
 
 def _connected(settings: Settings, service: str, who: str, path: Path) -> None:

@@ -158,3 +158,9 @@ class Intervals:
                 )
             )
         return out
+
+
+async def who_is(base: str, account: dict[str, Any]) -> str:
+    """Whom the key belongs to, on a client of its own (``retrogate connect intervals``)."""
+    async with httpx.AsyncClient(timeout=30.0) as http:
+        return await Intervals(account, http, base).whoami()

@@ -125,6 +125,15 @@ async def exchange_code(
     }
 
 
+async def trade_code(base: str, client_id: str, client_secret: str, code: str) -> dict[str, Any]:
+    """``exchange_code`` on a client of its own (``retrogate connect strava``)."""
+    async with httpx.AsyncClient(timeout=30.0) as http:
+        try:
+            return await exchange_code(http, base, client_id, client_secret, code)
+        except httpx.TransportError as exc:
+            raise ConnectError(f"cannot reach Strava: {type(exc).__name__}") from exc
+
+
 class Strava:
     """Uploads to one runner's Strava account; refreshes and saves its tokens."""
 

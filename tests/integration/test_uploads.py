@@ -175,9 +175,7 @@ async def test_a_crash_after_the_file_left_ends_in_the_one_activity_strava_has(
     queue.update(queue.get(session, "strava"), "sending", clock(), attempt=True)
     sent = await first.send(activity_of(store, session))  # ... and then the crash
     assert type(sent).__name__ == "Processing"
-    for _ in range(strava.polls_to_ready + 1):  # Strava makes the activity meanwhile
-        await first.check(sent.remote_id)  # type: ignore[union-attr]
-    assert len(strava.activities) == 1
+    assert len(strava.activities) == 1  # Strava makes the activity all the same
 
     restarted = Uploader(
         store, {"strava": Strava(account, Accounts(tmp_path), http, strava.base, clock)}, now=clock

@@ -107,6 +107,9 @@ class StravaDouble:
     uploads: dict[int, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     refreshes: int = 0
+    hold: threading.Event = field(default_factory=threading.Event)  # answer uploads late
+    release: threading.Event = field(default_factory=threading.Event)
+    arrived: threading.Event = field(default_factory=threading.Event)
     _codes: dict[str, str] = field(default_factory=dict)
     _access: dict[str, float] = field(default_factory=dict)
     _refresh: set[str] = field(default_factory=set)
@@ -238,34 +241,41 @@ class StravaDouble:
             "fields": fields,
             "valid": is_fit(data),
         }
+        entry["result"] = self._process(entry)
         self.uploads[upload_id] = entry
+        self.arrived.set()
+        if self.hold.is_set():  # the file is in; the answer waits (a client killed meanwhile)
+            self._lock.release()
+            try:
+                self.release.wait(30)
+            finally:
+                self._lock.acquire()
         return _json(201, self._public(entry), self._rate())
 
     def _status(self, upload_id: int) -> Response:
         entry = self.uploads.get(upload_id)
         if entry is None:
             return _error(404, "Record Not Found", None, self._rate())
-        if entry["activity_id"] is None and entry["error"] is None:
-            entry["polls"] += 1
-            if entry["polls"] > self.polls_to_ready:
-                self._process(entry)
+        entry["polls"] += 1
+        if entry["polls"] > self.polls_to_ready:  # what processing decided, shown now
+            entry.update(entry["result"])
         return _json(200, self._public(entry), self._rate())
 
-    def _process(self, entry: dict[str, Any]) -> None:
+    def _process(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """Processing, done when the file arrives (Strava does it whether or not anyone
+        asks); the status shows the result after ``polls_to_ready`` checks."""
+        failed = "There was an error processing your activity."
         if not entry["valid"]:
-            entry["error"] = "Improperly formatted data."
-            entry["status"] = "There was an error processing your activity."
-            return
+            return {"error": "Improperly formatted data.", "status": failed}
         for activity_id, activity in self.activities.items():
             if activity["digest"] == entry["digest"] or (
                 entry["external_id"] and activity["external_id"] == entry["external_id"]
             ):
-                entry["error"] = (
+                error = (
                     f"{entry['filename']} duplicate of <a href='/activities/{activity_id}' "
                     f"target='_blank'>{activity['name']}</a>"
                 )
-                entry["status"] = "There was an error processing your activity."
-                return
+                return {"error": error, "status": failed}
         activity_id = next(self._ids)
         fields = entry["fields"]
         self.activities[activity_id] = {
@@ -275,8 +285,7 @@ class StravaDouble:
             "description": fields.get("description", ""),
             "trainer": fields.get("trainer") == "1",
         }
-        entry["activity_id"] = activity_id
-        entry["status"] = "Your activity is ready."
+        return {"activity_id": activity_id, "status": "Your activity is ready."}
 
     @staticmethod
     def _public(entry: dict[str, Any]) -> dict[str, Any]:

@@ -52,6 +52,7 @@ ONLY_IN = {
     "textual": ("dashboard",),
     "textual_serve": ("dashboard.web",),
     "sqlite3": ("gateway.store",),
+    "httpx": ("gateway.platforms",),
     "garmin_fit_sdk": ("gateway.store",),
     "plotext": ("gateway.store",),
     "matplotlib": ("gateway.store",),
@@ -122,6 +123,7 @@ FLOORS: dict[str, int] = {
     "gateway.cues": 7,  # spoken cues (the gateway's own speaker, and the dashboard's)
     "gateway.status": 7,
     "gateway.mqtt": 8,
+    "gateway.platforms": 8,  # Strava and intervals.icu (httpx)
     "gateway.service": 9,
     "gateway.commands": 10,
     "gateway.cli": 11,
