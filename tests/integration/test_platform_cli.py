@@ -122,11 +122,12 @@ def test_connect_strava_refuses_an_authorization_without_uploads(
     secret.write_text(strava.client_secret)
     proc = retrogate("connect", "strava", "--client-id", strava.client_id, "--secret-file",
                      str(secret), "--paste", env=env_for(strava, intervals), stdin="")  # fmt: skip
-    assert proc.stdout is not None and proc.stdin is not None
+    assert proc.stdout is not None
+    assert proc.stdin is not None
     url = next(line.strip() for line in proc.stdout if "/oauth/authorize?" in line)
     # the phone's browser ends on an address it cannot open (the Pi's localhost): pasted
     ended_on = httpx.get(url, follow_redirects=False, timeout=10).headers["location"]
-    out, err = proc.communicate(ended_on + "\n", timeout=30)
+    _out, err = proc.communicate(ended_on + "\n", timeout=30)
     assert proc.returncode == 1
     assert "uploads were not allowed (activity:write)" in err
     assert Accounts(data_dir).load("strava") is None
