@@ -275,6 +275,7 @@ class MqttBridge:
     async def _goodbye(self, client: aiomqtt.Client) -> None:
         """A clean stop: drain what is queued (briefly), then say offline ourselves."""
         await self.publisher.drain()
+        await self.publisher.last_states(client)
         for station in self.stations:
             for device in ("treadmill", "hrm"):
                 await client.publish(

@@ -300,6 +300,14 @@ class Publisher:
                 depth += max(0, record.stored[stream] - acked)
         return depth
 
+    async def last_states(self, client: aiomqtt.Client) -> None:
+        """Every station's state as it ends (retained): what happened in the last
+        throttle interval, such as where the session was uploaded, is not lost."""
+        for station, port in self.stations.items():
+            ts = self.outbox.wall(self.clock.now())
+            payload = StatePayload.of(ts, port.hub.snapshot).model_dump_json()
+            await client.publish(self.topics.state(station), payload, qos=1, retain=True)
+
     async def drain(self, timeout_s: float = 2.0) -> None:
         """Wait (briefly) until everything queued and stored has reached the broker."""
         try:

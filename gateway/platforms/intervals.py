@@ -21,13 +21,14 @@ from typing import Any
 
 import httpx
 
-from .outcome import Done, Outcome, Refused, Retry, Unauthorized, retry_after_s
+from ..errors import RetrogateError
+from .outcome import Done, Outcome, Refused, Retry, Unauthorized, retry_after_s, why
 
 SERVICE = "intervals"
 AGAIN = "run `retrogate connect intervals` again"
 
 
-class IntervalsError(Exception):
+class IntervalsError(RetrogateError):
     """intervals.icu could not be asked (the message says why, never the key)."""
 
 
@@ -94,7 +95,7 @@ class Intervals:
                 auth=self._auth,
             )
         except httpx.TransportError as exc:
-            return Retry(f"cannot reach intervals.icu: {type(exc).__name__}")
+            return Retry(f"cannot reach intervals.icu: {why(exc)}")
         if response.status_code not in (200, 201):
             return self._not_ok(response)
         body = response.json()
@@ -113,7 +114,7 @@ class Intervals:
         try:
             response = await self.http.get(f"{self.base}{path}", params=params, auth=self._auth)
         except httpx.TransportError as exc:
-            raise IntervalsError(f"cannot reach intervals.icu: {type(exc).__name__}") from exc
+            raise IntervalsError(f"cannot reach intervals.icu: {why(exc)}") from exc
         if response.status_code in (401, 403):
             raise IntervalsError(f"intervals.icu refused the API key: {AGAIN}")
         if response.status_code != 200:

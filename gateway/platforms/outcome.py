@@ -109,3 +109,8 @@ def retry_after_s(headers: Mapping[str, str]) -> float | None:
         return max(float(value), 0.0)
     except ValueError:
         return None
+
+
+def why(exc: Exception) -> str:
+    """A transport error in words, without the URL (which can carry query values)."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

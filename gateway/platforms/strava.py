@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from ..errors import RetrogateError
 from .accounts import Accounts
 from .outcome import (
     Done,
@@ -32,6 +33,7 @@ from .outcome import (
     Unauthorized,
     strava_spent,
     strava_wait_s,
+    why,
 )
 
 SCOPE = "activity:write"
@@ -42,7 +44,7 @@ SERVICE = "strava"
 AGAIN = "run `retrogate connect strava` again"
 
 
-class ConnectError(Exception):
+class ConnectError(RetrogateError):
     """The code flow did not end in a usable authorization (the message says why)."""
 
 
@@ -170,7 +172,7 @@ class Strava:
                 },
             )
         except httpx.TransportError as exc:
-            return Retry(f"cannot reach Strava to refresh the token: {_why(exc)}")
+            return Retry(f"cannot reach Strava to refresh the token: {why(exc)}")
         if response.status_code in (400, 401, 403):
             return Unauthorized(f"Strava refused the saved authorization: {AGAIN}")
         if response.status_code != 200:
@@ -209,7 +211,7 @@ class Strava:
                 **kwargs,
             )
         except httpx.TransportError as exc:
-            return Retry(f"cannot reach Strava: {_why(exc)}")
+            return Retry(f"cannot reach Strava: {why(exc)}")
         if strava_spent(response.headers):
             self._not_before = self.now() + strava_wait_s(self.now(), response.headers)
         return response
@@ -253,8 +255,3 @@ class Strava:
         if body.get("activity_id"):
             return Done(f"{self.base}/activities/{body['activity_id']}")
         return Processing(str(body.get("id_str") or body["id"]))
-
-
-def _why(exc: httpx.TransportError) -> str:
-    """A transport error in words, without the URL (which can carry query values)."""
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
