@@ -234,7 +234,8 @@ class GovernorState(NamedTuple):
     running: bool = False
     running_since: float | None = None
     requested_c: int = 0
-    incline_pct: float | None = None
+    incline_pct: float | None = None  # the incline asked for (plan, controller, command)
+    incline_written: float | None = None  # ... and the last one written (None: not since control)
     commanded_c: int | None = None
     commanded_at: float | None = None
     reported_c: int | None = None
@@ -514,6 +515,20 @@ def _write(
     return replace(s, commanded_c=c, commanded_at=now, commands=replace(s.commands, recent=recent))
 
 
+def _incline(s: GovernorState, out: _Out, rule: Rule, why: str) -> GovernorState:
+    """The only Set Target Inclination, behind the guard a speed write has: control held,
+    a control point, and the phase's writers. One not written now is written when
+    control comes back (``_on_granted``)."""
+    pct = s.incline_pct
+    if pct is None or pct == s.incline_written or not s.incline_supported:
+        return s
+    writers = WRITERS[s.phase]
+    if not (s.control.held and s.controllable) or (writers is not None and rule not in writers):
+        return s
+    out.decide(rule, why, SetIncline(pct), f"incline {pct} %")
+    return replace(s, incline_written=pct)
+
+
 def _told(s: GovernorState, c: int, now: float) -> GovernorState:
     """Someone else (the console) told the belt ``c``: not a write of ours."""
     return replace(s, commanded_c=c, commanded_at=now)
@@ -752,15 +767,10 @@ def _on_segment(s: GovernorState, e: SegmentChange, now: float, out: _Out) -> Go
         return s  # a segment after the wind-down: the wind-down has the last word
     target = _clamp_request(s, e.target_kmh)
     s = replace(s, segment=e.index)
-    if e.incline_pct is not None and e.incline_pct != s.incline_pct:
+    if e.incline_pct is not None:
         s = replace(s, incline_pct=e.incline_pct)
         if s.incline_supported:
-            out.decide(
-                Rule.SEGMENT,
-                f"segment {e.index}",
-                SetIncline(e.incline_pct),
-                f"incline {e.incline_pct} %",
-            )
+            s = _incline(s, out, Rule.SEGMENT, f"segment {e.index}")
         elif not s.incline_noted:
             s = _note_no_incline(s, out)
     return _change_direction(s, e.direction, target, now, out, f"segment {e.index}")
@@ -771,9 +781,8 @@ def _on_effort(s: GovernorState, e: EffortTarget, now: float, out: _Out) -> Gove
     if s.stopping or e.index != s.segment or s.phase is not Phase.RUNNING:
         return s  # the wind-down, another segment, or a turnaround has the last word
     s = replace(s, requested_c=_clamp_request(s, e.target_kmh))
-    if e.incline_pct is not None and e.incline_pct != s.incline_pct and s.incline_supported:
-        s = replace(s, incline_pct=e.incline_pct)
-        out.decide(Rule.SEGMENT, e.why, SetIncline(e.incline_pct), f"incline {e.incline_pct} %")
+    if e.incline_pct is not None and s.incline_supported:
+        s = _incline(replace(s, incline_pct=e.incline_pct), out, Rule.SEGMENT, e.why)
     return _command(s, out, now, Rule.CAP if s.cap_active else Rule.SEGMENT, e.why)
 
 
@@ -937,8 +946,9 @@ def _on_granted(s: GovernorState, e: ControlGranted, now: float, out: _Out) -> G
     s = replace(
         s, commanded_c=None, control=replace(s.control, held=True, retry_at=None, backoff_s=1.0)
     )
-    # Re-assert the cap before anything else.
-    return _command(s, out, now, Rule.CONTROL_GRANTED, "control (re)granted", ramp=False)
+    # Re-assert the cap before anything else, then the incline asked for meanwhile.
+    s = _command(s, out, now, Rule.CONTROL_GRANTED, "control (re)granted", ramp=False)
+    return _incline(s, out, Rule.CONTROL_GRANTED, "control (re)granted")
 
 
 def _on_failed(s: GovernorState, e: CommandFailed, now: float, out: _Out) -> GovernorState:
@@ -961,7 +971,12 @@ def _on_lost(
         Decision(Rule.CONTROL_LOST, f"{what}{reason}", "request control with backoff")
     )
     retry = now if s.control.retry_at is None else s.control.retry_at
-    return replace(s, commanded_c=None, control=replace(s.control, held=False, retry_at=retry))
+    return replace(
+        s,
+        commanded_c=None,
+        incline_written=None,
+        control=replace(s.control, held=False, retry_at=retry),
+    )
 
 
 _CAP_OPS = frozenset({"set_target_speed", "stop_or_pause"})
@@ -1121,11 +1136,10 @@ def _cmd_incline(s: GovernorState, c: Command, now: float, out: _Out) -> Governo
         return _refuse(s, c, out, Rule.BAD_COMMAND, "incline must be a number from -10 to 40 %")
     if not s.incline_supported:
         return _refuse(s, c, out, Rule.BAD_COMMAND, "this treadmill has no incline control")
-    out.decide(
-        Rule.COMMAND, f"set_incline from {c.source}", SetIncline(value), f"incline {value} %"
-    )
-    out.actions.append(CommandResult(c.id, True, applied=f"incline {value} %"))
-    return replace(s, incline_pct=value)
+    s = _incline(replace(s, incline_pct=value), out, Rule.COMMAND, f"set_incline from {c.source}")
+    later = "" if s.incline_written == value else " (when control is back)"
+    out.actions.append(CommandResult(c.id, True, applied=f"incline {value} %{later}"))
+    return s
 
 
 def _cmd_run(s: GovernorState, c: Command, now: float, out: _Out) -> GovernorState:

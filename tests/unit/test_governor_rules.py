@@ -30,6 +30,7 @@ from gateway.safety.events import (
     CommandFailed,
     CommandKind,
     ControlGranted,
+    EffortTarget,
     ControlLost,
     Failure,
     HeartRateSample,
@@ -1040,6 +1041,30 @@ def test_watch_mode_writes_nothing_and_says_slow_down_every_few_seconds() -> Non
     assert run.state.phase is Phase.RUNNING  # no halt: nothing could be paused
     quiet = run.feed(TreadmillRecord(5.8), at=31.0)
     assert alerts(quiet) == []
+
+
+def test_no_incline_is_written_without_a_control_point_or_without_control() -> None:
+    """Hypothesis found it: a heart-rate controller's (or a segment's) incline was written
+    in watch mode, past the guard every speed goes through. An incline write needs what a
+    speed write needs; one not made is made when control is back."""
+    run = Run(initial_state(SafetyLimits(hr_expected=False)))
+    run.feed(SpeedRangeReported(0.5, 16.0))
+    run.feed(MachineFeatures(incline=True, control=False))
+    run.feed(SegmentChange(0, Direction.FORWARD, 5.0, incline_pct=2.0), at=0.2)
+    run.feed(MachineStopped(StopKind.STARTED), at=0.3)
+    run.feed(TreadmillRecord(4.0), at=0.5)
+    run.feed(EffortTarget(0, 4.5, 3.0, "hr target"), at=1.0)
+    assert not [a for _, _, acts in run.log for a in acts if isinstance(a, SetIncline)]
+
+    held = started()
+    held.feed(MachineFeatures(incline=True))
+    held.feed(ControlLost("0xFF"), at=0.5)
+    held.feed(SegmentChange(0, Direction.FORWARD, 5.0, incline_pct=2.0), at=1.0)
+    assert not [a for _, _, acts in held.log for a in acts if isinstance(a, SetIncline)]
+    held.feed(ControlGranted(), at=2.0)
+    held.feed(EffortTarget(0, 5.0, 2.0, "hr target"), at=3.0)
+    inclines = [a for _, _, acts in held.log for a in acts if isinstance(a, SetIncline)]
+    assert inclines == [SetIncline(2.0)]
 
 
 def test_watch_mode_refuses_the_commands_that_would_write() -> None:
