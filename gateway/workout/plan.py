@@ -32,6 +32,7 @@ from ..validation import describe, refuse_bool_for_number
 from .hrcontrol import HrRange
 
 SPEED_JUMP_WARN_KMH = 3.0
+WARM_UP_WARN_S = 300.0  # forward before the first backward step (energy.md advises ten minutes)
 
 
 MIN_HR_RANGE_BPM = 6  # a narrower range makes the controller chase noise
@@ -119,7 +120,18 @@ class Plan(BaseModel):
         """What a careful coach would point out before the runner starts."""
         out: list[str] = []
         previous: Segment | None = None
+        forward_s = 0.0
+        warned = False
         for i, seg in enumerate(self.segments):
+            if seg.direction is Direction.BACKWARD and not warned:
+                warned = True
+                if forward_s < WARM_UP_WARN_S:
+                    out.append(
+                        f"segments[{i}]: backward after {forward_s / 60:.0f} min forward: "
+                        f"warm up forward for at least {WARM_UP_WARN_S / 60:.0f} min first"
+                    )
+            elif not warned:
+                forward_s += seg.expected_distance_m / seg.speed_kmh * 3.6
             target = seg.hr_target(age)
             if target is not None and hr_ceiling_bpm is not None:
                 room = hr_ceiling_bpm - target.high_bpm

@@ -112,10 +112,11 @@ def test_a_heart_rate_range_near_the_ceiling_is_warned_about() -> None:
     segment = Segment(
         direction=Direction.BACKWARD, speed_kmh=4.0, duration_s=300, hr_bpm=(160, 170)
     )
-    plan = Plan(name="near", segments=(segment,))
+    warm_up = Segment(direction=Direction.FORWARD, speed_kmh=5.0, duration_s=600)
+    plan = Plan(name="near", segments=(warm_up, segment))
     near = plan.warnings(4.0, 400, age=20, hr_ceiling_bpm=174.6)
     assert near == [
-        "segments[0]: heart rate 160-170 bpm is within 5 bpm of your ceiling (175 bpm): the "
+        "segments[1]: heart rate 160-170 bpm is within 5 bpm of your ceiling (175 bpm): the "
         "ceiling will slow the belt in it; a range a few beats lower holds better"
     ]
     assert plan.warnings(4.0, 400, age=20, hr_ceiling_bpm=180.0) == []
