@@ -165,3 +165,11 @@ async def who_is(base: str, account: dict[str, Any]) -> str:
     """Whom the key belongs to, on a client of its own (``retrogate connect intervals``)."""
     async with httpx.AsyncClient(timeout=30.0) as http:
         return await Intervals(account, http, base).whoami()
+
+
+async def planned_workouts(
+    base: str, account: dict[str, Any], oldest: str, newest: str
+) -> list[PlannedWorkout]:
+    """The planned workouts between two days, on a client of its own (``plans import``)."""
+    async with httpx.AsyncClient(timeout=30.0) as http:
+        return await Intervals(account, http, base).planned(oldest, newest)
