@@ -246,8 +246,18 @@ class Service:
         for session in ended.values():
             for service in services:
                 queue.enqueue(session, service, time.time())
-        for upload in await self.uploader.settle(list(ended.values()), self.settings.upload.wait_s):
-            self._uploaded(upload)
+        wait_s = self.settings.upload.wait_s
+        # systemd's stop timeout (docs/retrogate.service) leaves room for this wait; its
+        # watchdog is still pinged, from the loop, while the uploads go.
+        notify(f"EXTEND_TIMEOUT_USEC={int((wait_s + 10) * 1_000_000)}")
+        interval = watchdog_interval_s()
+        async with contextlib.AsyncExitStack() as pings:
+            if interval is not None:
+                from .tasks import background
+
+                await pings.enter_async_context(background(watchdog(interval), "watchdog"))
+            for upload in await self.uploader.settle(list(ended.values()), wait_s):
+                self._uploaded(upload)
 
     def _uploaded(self, upload: Upload) -> None:
         """An upload moved on: the station's state says where its session went, and a

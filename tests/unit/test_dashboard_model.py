@@ -297,3 +297,15 @@ def test_watch_mode_is_a_permanent_banner_with_what_to_set_by_hand() -> None:
     held = Snapshot("a", speed_kmh=5.0, control="held", segment=seg)
     _feed(fleet, T.state("a"), StatePayload.of(3.0, held))
     assert watch_line(fleet.stations["a"]) == ""
+
+
+def test_where_the_last_session_went_is_shown_from_the_state() -> None:
+    """Issue 27: the session end says where the run went, read back from MQTT."""
+    from dashboard.widgets import upload_line
+
+    fleet = Fleet()
+    _feed(fleet, T.state("a"), StatePayload.of(1.0, Snapshot("a")))
+    assert upload_line(fleet.stations["a"]) == ""
+    went = "Strava https://www.strava.com/activities/12; intervals.icu waiting (offline)"
+    _feed(fleet, T.state("a"), StatePayload.of(2.0, Snapshot("a", upload=went)))
+    assert upload_line(fleet.stations["a"]) == f"last session → {went}"
