@@ -69,7 +69,6 @@ class RunnerProfile(BaseModel):
     )
     threshold_pace: str | None = Field(
         None,
-        pattern=r"^[0-9]{1,2}:[0-5][0-9]$",
         description='your threshold pace in minutes per km ("4:45"): imported workouts '
         "(.zwo, intervals.icu) give paces as a share of it",
     )
@@ -78,6 +77,15 @@ class RunnerProfile(BaseModel):
     @classmethod
     def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
         return refuse_bool_for_number(cls, value, info)
+
+    @field_validator("threshold_pace")
+    @classmethod
+    def _pace(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[0-9]{1,2}:[0-5][0-9]", value):
+            raise ValueError(f'expected minutes:seconds per km, like "4:45", not {value!r}')
+        if value is not None and value in ("0:00", "00:00"):
+            raise ValueError("a threshold pace of 0:00 per km is not a pace")
+        return value
 
     @property
     def threshold_kmh(self) -> float | None:

@@ -54,6 +54,18 @@ def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.Monk
         ),
         (GOOD + "colour = 'red'\n", "safety.colour: Extra inputs are not permitted"),
         ("gateway_id = ", "not valid TOML"),
+        (
+            "[runner]\nage = 40\nthreshold_pace = 5.0\n",
+            "line 3, runner.threshold_pace: Input should be a valid string",
+        ),
+        (
+            '[runner]\nthreshold_pace = "5"\n',
+            "line 2, runner.threshold_pace: Value error, expected minutes:seconds per km",
+        ),
+        (
+            '[upload]\nafter_session = ["garmin"]\n',
+            "line 2, upload.after_session[0]: Input should be 'strava' or 'intervals'",
+        ),
     ],
 )
 def test_invalid_config_names_file_line_and_key(tmp_path: Path, text: str, message: str) -> None:
