@@ -157,9 +157,10 @@ class Strava:
         self.now = now
         self._not_before = 0.0  # a spent rate limit: no request before this
 
-    async def _token(self) -> str | Outcome:
-        """A valid access token, refreshed (and saved) when it is about to expire."""
-        if float(self.account["expires_at"]) - self.now() > REFRESH_BEFORE_S:
+    async def _token(self, *, renew: bool = False) -> str | Outcome:
+        """A valid access token, refreshed (and saved) when it is about to expire, or
+        when Strava refused the one we have (``renew``)."""
+        if not renew and float(self.account["expires_at"]) - self.now() > REFRESH_BEFORE_S:
             return str(self.account["access_token"])
         try:
             response = await self.http.post(
@@ -198,22 +199,27 @@ class Strava:
         return Refused(f"Strava refused the upload: {_message(response)}")
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response | Outcome:
+        """One API request with a valid token; a 401 renews the token once and asks again
+        (Strava drops a token when the runner authorizes retrogate anew elsewhere)."""
         if self.now() < self._not_before:
             return Retry("Strava's rate limit is spent", self._not_before - self.now())
-        token = await self._token()
-        if not isinstance(token, str):
-            return token
-        try:
-            response = await self.http.request(
-                method,
-                f"{self.base}{path}",
-                headers={"Authorization": f"Bearer {token}"},
-                **kwargs,
-            )
-        except httpx.TransportError as exc:
-            return Retry(f"cannot reach Strava: {why(exc)}")
-        if strava_spent(response.headers):
-            self._not_before = self.now() + strava_wait_s(self.now(), response.headers)
+        for renew in (False, True):
+            token = await self._token(renew=renew)
+            if not isinstance(token, str):
+                return token
+            try:
+                response = await self.http.request(
+                    method,
+                    f"{self.base}{path}",
+                    headers={"Authorization": f"Bearer {token}"},
+                    **kwargs,
+                )
+            except httpx.TransportError as exc:
+                return Retry(f"cannot reach Strava: {why(exc)}")
+            if strava_spent(response.headers):
+                self._not_before = self.now() + strava_wait_s(self.now(), response.headers)
+            if response.status_code != 401:
+                break
         return response
 
     async def send(self, activity: Any) -> Outcome:

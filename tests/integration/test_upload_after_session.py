@@ -8,6 +8,7 @@ double made, the FIT bytes it received, what an MQTT subscriber saw.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,6 +143,14 @@ async def test_sessions_reach_both_services_once_each_across_a_restart(
         assert {u.state for ups in uploads.values() for u in ups} == {"done"}
     finally:
         store.close()
+    # the status of an upload is asked at most once a second (Strava's advice)
+    polls: dict[str, list[float]] = {}
+    for when, method, path in strava.times:
+        if method == "GET":
+            polls.setdefault(path, []).append(when)
+    assert polls
+    for times in polls.values():
+        assert all(b - a >= 0.99 for a, b in itertools.pairwise(times)), times
     everything = b"".join(payload for _, payload, _ in watcher.messages).decode(errors="replace")
     for secret in secrets:
         assert secret not in everything

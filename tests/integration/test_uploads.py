@@ -405,3 +405,24 @@ async def test_no_secret_reaches_the_logs(
     assert "upload of session" in caplog.text  # the logs were captured
     for secret in [*strava.secrets(), intervals.api_key, account["access_token"]]:
         assert secret not in caplog.text
+
+
+async def test_a_token_strava_dropped_is_renewed_once_and_the_upload_goes(
+    tmp_path: Path, store: SessionStore, strava: StravaDouble, http: httpx.AsyncClient
+) -> None:
+    """The token has hours left by our clock, but Strava no longer knows it (401)."""
+    session = ended_session(store)
+    clock = Clock()
+    account = strava_account(strava) | {"access_token": "dropped-by-strava"}
+    accounts = Accounts(tmp_path)
+    uploader = Uploader(
+        store, {"strava": Strava(account, accounts, http, strava.base, clock)}, now=clock
+    )
+    UploadQueue(store).enqueue(session, "strava", clock())
+    (done,) = await drive(uploader, clock, session)
+    assert done.state == "done"
+    assert strava.refreshes == 1
+    assert len(strava.activities) == 1
+    saved = accounts.load("strava")
+    assert saved is not None
+    assert saved["access_token"] != "dropped-by-strava"

@@ -106,6 +106,7 @@ class StravaDouble:
     activities: dict[int, dict[str, Any]] = field(default_factory=dict)
     uploads: dict[int, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    times: list[tuple[float, str, str]] = field(default_factory=list)  # when, method, path
     refreshes: int = 0
     hold: threading.Event = field(default_factory=threading.Event)  # answer uploads late
     release: threading.Event = field(default_factory=threading.Event)
@@ -156,6 +157,7 @@ class StravaDouble:
     def _handle(self, request: Request) -> Response:
         with self._lock:
             self.requests.append((request.method, request.path, dict(request.form)))
+            self.times.append((time.monotonic(), request.method, request.path))
             return self._route(request)
 
     def _route(self, request: Request) -> Response:
