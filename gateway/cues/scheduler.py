@@ -28,7 +28,7 @@ state payload (the dashboard's) both fit: they share field names.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Protocol
@@ -264,7 +264,9 @@ class CueScheduler:
         ]
         if not ready:
             return None
-        cue = min(ready, key=lambda c: (c.priority, c.at))
+        # What to do now before advice about the plan: a long warning said first would
+        # outlive the first segment's cue, and the runner would never hear it.
+        cue = min(ready, key=lambda c: (c.priority, c.kind == "plan_warning", c.at))
         del self._waiting[cue.kind]
         self._said[cue.text] = now
         if cue.chatty:
@@ -346,17 +348,20 @@ def _turned(state: StateLike | None) -> bool:
     return state is not None and state.phase in TURN_PHASES
 
 
-UNITS = [
+UNITS: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(\d)\s*km/h"), r"\1 kilometres an hour"),
     (re.compile(r"(\d)\s*bpm"), r"\1"),
     (re.compile(r"(\d)\s*s\b"), r"\1 seconds"),
     (re.compile(r"(\d)\s*m\b"), r"\1 metres"),
+    (re.compile(r"(\d)\s*min\b"), r"\1 minutes"),
+    (re.compile(r"\bsegments\[(\d+)\]"), lambda m: f"Segment {int(m.group(1)) + 1}"),
     (re.compile(r"(\d)\s*%"), r"\1 percent"),
     (re.compile(r"(\d+)\.0+\b"), r"\1"),  # 7.00 -> 7
     (re.compile(r"(\d+\.\d*?[1-9])0+\b"), r"\1"),  # 6.50 -> 6.5
     (re.compile(r"\s*\([^)]*\)"), ""),
     (re.compile(r"\b1 seconds\b"), "1 second"),
     (re.compile(r"\b1 metres\b"), "1 metre"),
+    (re.compile(r"\b1 minutes\b"), "1 minute"),
 ]
 
 

@@ -201,6 +201,23 @@ def test_segment_starts_say_what_the_segment_asks_for() -> None:
     assert said_instantly(s, 3.0) == [], "the end of a plan is not an emergency stop"
 
 
+def test_a_plan_warning_never_pushes_out_what_the_first_segment_asks_for() -> None:
+    """Found when the warm-up warning came (issue 27): the plan's warnings are said as
+    the workout starts, and a long one outlived the first segment's cue, so the runner
+    never heard "Warm-up. Forward, …". What to do now comes first; the warning after it,
+    in words ("Segment 2", not "segments[1]")."""
+    s = CueScheduler()
+    s.plan(PLAN)
+    warning = "segments[1]: backward after 5 min forward: warm up forward for at least 5 min first"
+    s.alert("warning", "plan_warning", warning, 0.0)
+    s.state(St(segment=Seg(0)), 0.0)
+    assert said_instantly(s, 0.0) == [
+        "Warm-up. Forward, 5 minutes at 5 kilometres an hour.",
+        "Segment 2, backward after 5 minutes forward, warm up forward for at least 5 minutes "
+        "first",
+    ]
+
+
 def test_the_workout_done_is_not_followed_by_belt_stopped() -> None:
     s = CueScheduler()
     s.state(St(segment=Seg(2)), 0.0)
@@ -416,7 +433,8 @@ def test_no_information_cue_starts_when_it_cannot_end_before_the_turn_cues() -> 
     s.alert("info", "data_back", "Treadmill data is back.", 1.0)
     assert said_instantly(s, 1.0) == [], "nothing chatty during the countdown"
     s.state(St(next_turn_s=None), 2.0)
-    assert said_instantly(s, 2.0) == [words(long), "Treadmill data is back."]
+    # what is happening now before advice about the plan
+    assert said_instantly(s, 2.0) == ["Treadmill data is back.", words(long)]
 
 
 def test_a_cue_that_waits_past_its_deadline_wakes_the_announcer_to_drop_it() -> None:
