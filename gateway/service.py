@@ -96,7 +96,7 @@ def build_service(settings: Settings, options: RunOptions) -> Service:
     if options.voice is not None:
         from .cues.station import cues_output
 
-        options.outputs.append(cues_output(options.voice))
+        options.outputs.append(cues_output(options.voice, speedup=options.speedup))
     return Service(settings, options, LoopClock(options.speedup))
 
 

@@ -148,6 +148,9 @@ class CueScheduler:
     warn_turn_s: float = 10.0  # "turn around in 10 seconds"
     metres_left: Sequence[float] = (20.0, 10.0)
     seconds_per_word: float = 0.5  # espeak-ng at 165 wpm with its pauses (measured: 0.4-0.5)
+    # The session's seconds per real second (--speedup): ``now`` is the runner's real
+    # time, since words take real seconds, but a state's next_turn_s is session time.
+    speedup: float = 1.0
     _waiting: dict[str, Cue] = field(default_factory=dict)
     _plan: list[PlannedSegment] = field(default_factory=list)
     _last: StateLike | None = None
@@ -295,8 +298,8 @@ class CueScheduler:
         turn = s.next_turn_s
         if turn is None:
             return True
-        turn_at = self._last_at + turn
-        warn_at = turn_at - self.warn_turn_s if turn > self.warn_turn_s else turn_at
+        warn_in = turn - self.warn_turn_s if turn > self.warn_turn_s else turn
+        warn_at = self._last_at + warn_in / self.speedup
         return now + self.speaking_s(cue.text) <= warn_at
 
     @property

@@ -40,24 +40,27 @@ def listener(announcer: Announcer) -> Callable[[HubMessage], None]:
     return on_message
 
 
-def announcer_for(config: VoiceConfig, clock: Clock, voice: Voice | None = None) -> Announcer:
+def announcer_for(
+    config: VoiceConfig, clock: Clock, voice: Voice | None = None, speedup: float = 1.0
+) -> Announcer:
     """The announcer a ``[voice]`` config asks for.
 
     ``clock`` is the runner's: real time, even when the session runs faster
-    (``--speedup``), since words take real seconds to say.
+    (``--speedup``), since words take real seconds to say; ``speedup`` turns the
+    session's seconds (until the next turn) into real ones.
     """
     chosen = voice or choose(config.voice, config.rate_wpm, config.record_dir)
-    return Announcer(chosen, clock, CueScheduler(min_gap_s=config.min_gap_s))
+    return Announcer(chosen, clock, CueScheduler(min_gap_s=config.min_gap_s, speedup=speedup))
 
 
 def cues_output(
-    config: VoiceConfig, voice: Voice | None = None
+    config: VoiceConfig, voice: Voice | None = None, speedup: float = 1.0
 ) -> Callable[[list[StationRuntime]], contextlib.AbstractAsyncContextManager[object]]:
     """A service output: one announcer for the first station (one speaker, one runner)."""
 
     @contextlib.asynccontextmanager
     async def speaking(stations: list[StationRuntime]) -> AsyncIterator[object]:
-        announcer = announcer_for(config, LoopClock(), voice)
+        announcer = announcer_for(config, LoopClock(), voice, speedup)
         unsubscribe = stations[0].hub.subscribe(listener(announcer)) if stations else None
         try:
             async with announcer.running():

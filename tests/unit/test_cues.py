@@ -213,8 +213,7 @@ def test_a_plan_warning_never_pushes_out_what_the_first_segment_asks_for() -> No
     s.state(St(segment=Seg(0)), 0.0)
     assert said_instantly(s, 0.0) == [
         "Warm-up. Forward, 5 minutes at 5 kilometres an hour.",
-        "Segment 2, backward after 5 minutes forward, warm up forward for at least 5 minutes "
-        "first",
+        "Segment 2, backward after 5 minutes forward, warm up forward for at least 5 minutes first",
     ]
 
 
@@ -435,6 +434,23 @@ def test_no_information_cue_starts_when_it_cannot_end_before_the_turn_cues() -> 
     s.state(St(next_turn_s=None), 2.0)
     # what is happening now before advice about the plan
     assert said_instantly(s, 2.0) == ["Treadmill data is back.", words(long)]
+
+
+def test_under_speedup_the_turn_comes_sooner_in_the_runners_seconds() -> None:
+    """The demo's voice test found it (issue 27): at --speedup 5 a turn 40 session
+    seconds away is 8 real seconds away, and its warning is due in 6: a cue of 8 s of
+    words started then would still be talking at it. ``now`` is real time; a state's
+    next_turn_s is session time."""
+    long = "Segment 2, backward after 1 minute forward, warm up forward for 5 minutes first"
+    assert 6.0 < CueScheduler().speaking_s(long) < 30.0
+    real_time = CueScheduler()
+    real_time.state(St(next_turn_s=40.0), 0.0)
+    real_time.alert("warning", "plan_warning", long, 0.0)
+    assert said_instantly(real_time, 0.0) == [long]  # 30 s until the warning: it fits
+    fast = CueScheduler(speedup=5.0)
+    fast.state(St(next_turn_s=40.0), 0.0)
+    fast.alert("warning", "plan_warning", long, 0.0)
+    assert said_instantly(fast, 0.0) == [], "it would still be talking at the turn warning"
 
 
 def test_a_cue_that_waits_past_its_deadline_wakes_the_announcer_to_drop_it() -> None:
