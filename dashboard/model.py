@@ -105,7 +105,7 @@ class Fleet:
             if where.kind == "status":
                 self.gateways[where.gateway] = payload.decode(errors="replace")
             return None
-        if not isinstance(where, StationTopic) or where.kind in ("cmd", "owner"):
+        if not isinstance(where, StationTopic) or where.kind in ("cmd", "owner", "session"):
             return None
         view = self.station(where.station)
         try:

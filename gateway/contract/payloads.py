@@ -66,6 +66,10 @@ class TelemetryPayload(_Payload):
 
     seq: int = Field(ge=1)
     ts: float = Field(description="wall-clock seconds since the epoch")
+    gateway: str | None = Field(None, description="the gateway that recorded it")
+    session: int | None = Field(
+        None, description="its session on that gateway: (gateway, station, session, seq) is unique"
+    )
     direction: Literal["forward", "backward"] = Field(
         "forward", description="the runner's direction when the record arrived"
     )
@@ -89,11 +93,16 @@ class TelemetryPayload(_Payload):
         cap_kmh: float | None = None,
         gateway_kcal: float | None = None,
         energy_method: str | None = None,
+        *,
+        gateway: str | None = None,
+        session: int | None = None,
     ) -> TelemetryPayload:
         """From a decoded record and the governor's view at that moment."""
         return cls(
             seq=seq,
             ts=ts,
+            gateway=gateway,
+            session=session,
             direction="backward" if direction == "backward" else "forward",
             capped=capped,
             cap_kmh=cap_kmh,
@@ -108,17 +117,29 @@ class HeartRatePayload(_Payload):
 
     seq: int = Field(ge=1)
     ts: float
+    gateway: str | None = Field(None, description="the gateway that recorded it")
+    session: int | None = Field(None, description="its session on that gateway")
     heart_rate_bpm: int
     contact: bool | None = None
     energy_kj: int | None = None
     rr_intervals_s: list[float] = Field(default_factory=list)
 
     @classmethod
-    def of(cls, seq: int, ts: float, sample: HeartRate) -> HeartRatePayload:
+    def of(
+        cls,
+        seq: int,
+        ts: float,
+        sample: HeartRate,
+        *,
+        gateway: str | None = None,
+        session: int | None = None,
+    ) -> HeartRatePayload:
         """From a decoded measurement."""
         return cls(
             seq=seq,
             ts=ts,
+            gateway=gateway,
+            session=session,
             heart_rate_bpm=sample.heart_rate_bpm,
             contact=sample.contact,
             energy_kj=sample.energy_kj,
@@ -225,6 +246,17 @@ class StatePayload(_Payload):
         return cls(ts=ts, segment=segment, direction=direction, **fields)
 
 
+class SessionPayload(_Payload):
+    """A station's session on its gateway (retained): live, then ended."""
+
+    ts: float
+    gateway: str
+    session: int = Field(ge=1)
+    started: float
+    ended: float | None = Field(None, description="when it ended; null while it is live")
+    plan: str | None = None
+
+
 class SafetyEventPayload(_Payload):
     """One governor decision: why the belt did what it did."""
 
@@ -232,11 +264,18 @@ class SafetyEventPayload(_Payload):
     rule: Rule
     input: str
     action: str
+    session: int | None = Field(None, description="the station's session on its gateway")
 
     @classmethod
-    def of(cls, ts: float, decision: Decision) -> SafetyEventPayload:
+    def of(cls, ts: float, decision: Decision, session: int | None = None) -> SafetyEventPayload:
         """From a decision record."""
-        return cls(ts=ts, rule=decision.rule, input=decision.input, action=decision.action)
+        return cls(
+            ts=ts,
+            rule=decision.rule,
+            input=decision.input,
+            action=decision.action,
+            session=session,
+        )
 
 
 class AlertPayload(_Payload):
@@ -254,12 +293,20 @@ class AlertPayload(_Payload):
     )
     speed_kmh: float | None = Field(None, description="the belt's speed, or the target refused")
     limit_kmh: float | None = Field(None, description="the speed the belt is brought to")
+    session: int | None = Field(None, description="the station's session on its gateway")
 
     @classmethod
-    def of(cls, ts: float, alert: Alert) -> AlertPayload:
+    def of(cls, ts: float, alert: Alert, session: int | None = None) -> AlertPayload:
         """From the runtime's alert."""
         facts = dataclasses.asdict(alert.facts)
-        return cls(ts=ts, level=alert.level.value, code=alert.code, message=alert.message, **facts)
+        return cls(
+            ts=ts,
+            level=alert.level.value,
+            code=alert.code,
+            message=alert.message,
+            session=session,
+            **facts,
+        )
 
     def facts(self) -> Facts:
         """The alert's facts, as the runtime has them."""
@@ -365,6 +412,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "diag": DiagPayload,
     "command": CommandPayload,
     "command_result": CommandResultPayload,
+    "session": SessionPayload,
 }
 
 
@@ -379,6 +427,7 @@ BY_KIND: dict[str, type[BaseModel]] = {
     "cmd": CommandPayload,
     "cmd/result": CommandResultPayload,
     "diag": DiagPayload,
+    "session": SessionPayload,
 }
 
 

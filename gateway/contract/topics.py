@@ -16,6 +16,7 @@ StationKind = Literal[
     "cmd",
     "cmd/result",
     "owner",
+    "session",
     "treadmill/availability",
     "hrm/availability",
 ]
@@ -110,6 +111,10 @@ class Topics:
     def owner(self, station: str) -> str:
         """Which gateway serves the station (retained): two may not answer one command."""
         return f"{self.prefix}/{station}/owner"
+
+    def session(self, station: str) -> str:
+        """The station's session record (retained): gateway, session, started, ended."""
+        return f"{self.prefix}/{station}/session"
 
     def status_of(self, gateway: str) -> str:
         """Another gateway's ``online``/``offline`` (its Last Will)."""

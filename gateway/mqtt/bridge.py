@@ -121,13 +121,47 @@ class MqttBridge:
         Two gateways whose stations share an id would both obey every
         command. Each station has a retained owner record; a record of
         another gateway whose status is ``online`` stops this one here. An
-        unreachable broker is no clash (the bridge keeps trying later).
+        unreachable broker is no clash (the bridge keeps trying later). With
+        ``[mqtt.bridge]`` the site's central broker is asked too: it holds
+        the owner record of every gateway's stations (docs/gym.md).
         """
+        local = f"{self.host}:{self.cfg.port}"
+        await self._check_owners(self._client(suffix="-claim", will=False), local, timeout_s)
+        if self.cfg.bridge is not None:
+            central = self.cfg.bridge
+            where = f"the central broker {central.address}:{central.port}"
+            found = await self._check_owners(self._central_client(), where, timeout_s)
+            if not found:
+                log.warning(
+                    "MQTT: the central broker %s:%d cannot be reached: station ids are not "
+                    "checked against the other gateways' now",
+                    central.address,
+                    central.port,
+                )
+
+    def _central_client(self) -> aiomqtt.Client:
+        """A short connection to the site's central broker, with the bridge's login."""
+        c = self.cfg.bridge
+        assert c is not None
+        return aiomqtt.Client(
+            c.address,
+            c.port,
+            username=c.username,
+            password=c.password.get_secret_value() if c.password else None,
+            identifier=f"retrogate-{self.topics.gateway}-claim",
+            protocol=aiomqtt.ProtocolVersion.V311,
+            clean_session=True,
+            tls_params=tls_parameters(c.ca_file, c.cert_file, c.key_file),
+            timeout=10,
+            logger=_client_log,
+        )
+
+    async def _check_owners(self, claim: aiomqtt.Client, where: str, timeout_s: float) -> bool:
+        """The owner records on one broker; StationClash on a clash. False: unreachable."""
         owners: dict[str, str] = {}
         statuses: dict[str, str] = {}
         fence = f"{self.topics.fence}/claim"
         try:
-            claim = self._client(suffix="-claim", will=False)
             async with claim as client, asyncio.timeout(timeout_s):
                 for station in self.stations:
                     await client.subscribe(self.topics.owner(station), qos=1)
@@ -144,15 +178,15 @@ class MqttBridge:
                     elif topic.endswith("/status"):
                         statuses[topic] = text
         except (aiomqtt.MqttError, TimeoutError):
-            return
+            return False
         for station, owner in owners.items():
             online = statuses.get(self.topics.status_of(owner)) == "online"
             if owner and owner != self.topics.gateway and online:
                 raise StationClash(
                     f"station {station!r} is already served by gateway {owner!r} on "
-                    f"{self.host}:{self.cfg.port}: give this station another id, or stop "
-                    "that gateway"
+                    f"{where}: give this station another id, or stop that gateway"
                 )
+        return True
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[MqttBridge]:
@@ -241,6 +275,7 @@ class MqttBridge:
             owner = self.topics.gateway.encode()
             await client.publish(self.topics.owner(station), owner, qos=1, retain=True)
         await self.reader.on_connect(client)
+        await self.publisher.sessions(client)
         if self.cfg.discovery:
             await client.subscribe(self.discovery.ha_status, qos=1)
             await self.discovery.send(client)

@@ -30,6 +30,7 @@ from ..contract.payloads import (
     CommandResultPayload,
     DiagPayload,
     SafetyEventPayload,
+    SessionPayload,
     StatePayload,
     WorkoutPayload,
 )
@@ -112,11 +113,13 @@ class Publisher:
                     self._state_urgent[station].set()
             elif isinstance(message, DecisionMessage):
                 ts = self.outbox.wall(message.at)
-                body = SafetyEventPayload.of(ts, message.decision).model_dump_json()
+                session = self._session_of(station)
+                body = SafetyEventPayload.of(ts, message.decision, session).model_dump_json()
                 self.events.put(Outgoing(self.topics.safety_events(station), body))
             elif isinstance(message, AlertMessage):
                 ts = self.outbox.wall(message.at)
-                body = AlertPayload.of(ts, message.alert).model_dump_json()
+                session = self._session_of(station)
+                body = AlertPayload.of(ts, message.alert, session).model_dump_json()
                 self.events.put(Outgoing(self.topics.alerts(station), body))
             elif isinstance(message, ResultMessage):
                 self.answer(station, CommandResultPayload.of(message.result))
@@ -301,12 +304,35 @@ class Publisher:
         return depth
 
     async def last_states(self, client: aiomqtt.Client) -> None:
-        """Every station's state as it ends (retained): what happened in the last
-        throttle interval, such as where the session was uploaded, is not lost."""
+        """Every station's state and session record as they end (retained): what happened
+        in the last throttle interval, such as where the session was uploaded, is not
+        lost, and an archive learns that the session ended."""
         for station, port in self.stations.items():
             ts = self.outbox.wall(self.clock.now())
             payload = StatePayload.of(ts, port.hub.snapshot).model_dump_json()
             await client.publish(self.topics.state(station), payload, qos=1, retain=True)
+        await self.sessions(client)
+
+    def _session_of(self, station: str) -> int | None:
+        record = self.outbox.records.get(station)
+        return record.session if record is not None else None
+
+    async def sessions(self, client: aiomqtt.Client) -> None:
+        """Each station's session record (retained), as the store has it."""
+        ts = self.outbox.wall(self.clock.now())
+        for station, record in self.outbox.records.items():
+            if station not in self.stations:
+                continue
+            info = self.outbox.store.session(record.session)
+            body = SessionPayload(
+                ts=ts,
+                gateway=info.gateway,
+                session=info.id,
+                started=info.started,
+                ended=info.ended,
+                plan=info.plan,
+            ).model_dump_json()
+            await client.publish(self.topics.session(station), body, qos=1, retain=True)
 
     async def drain(self, timeout_s: float = 2.0) -> None:
         """Wait (briefly) until everything queued and stored has reached the broker."""

@@ -216,12 +216,16 @@ class Recorder:
                 message.cap_kmh,
                 message.gateway_kcal,
                 message.energy_method,
+                gateway=self.gateway,
+                session=record.session,
             ).model_dump_json(exclude_none=True)
             return "telemetry", Sample(seq, ts, payload)
         if isinstance(message, HeartRateMessage):
             seq = record.base["heart_rate"] + message.seq
             ts = self.wall(message.at)
-            payload = HeartRatePayload.of(seq, ts, message.sample).model_dump_json()
+            payload = HeartRatePayload.of(
+                seq, ts, message.sample, gateway=self.gateway, session=record.session
+            ).model_dump_json()
             return "heart_rate", Sample(seq, ts, payload)
         return None
 
@@ -230,11 +234,12 @@ class Recorder:
     ) -> tuple[int, float, str, str] | None:
         if isinstance(message, DecisionMessage):
             ts = self.wall(message.at)
-            body = SafetyEventPayload.of(ts, message.decision).model_dump_json()
+            body = SafetyEventPayload.of(ts, message.decision, record.session).model_dump_json()
             return record.session, ts, "decision", body
         if isinstance(message, AlertMessage):
             ts = self.wall(message.at)
-            return record.session, ts, "alert", AlertPayload.of(ts, message.alert).model_dump_json()
+            body = AlertPayload.of(ts, message.alert, record.session).model_dump_json()
+            return record.session, ts, "alert", body
         if isinstance(message, ResultMessage):
             ts = self.wall(message.at)
             body = CommandResultPayload.of(message.result).model_dump_json()

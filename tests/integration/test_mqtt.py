@@ -14,7 +14,7 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from gateway.contract.payloads import StatePayload, TelemetryPayload
+from gateway.contract.payloads import SessionPayload, StatePayload, TelemetryPayload
 from gateway.ftms import ControlOp, ControlPointRequest
 from gateway.service import RunOptions
 from tests.support.gateway import running_gateway, settings_for
@@ -56,9 +56,15 @@ async def test_streams_state_and_discovery_reach_a_subscriber(
         )
     assert watcher.last["retrogate/sim/treadmill/availability"] == b"offline"
     assert gaps(watcher.seqs[TELEMETRY]) == []
-    TelemetryPayload.model_validate_json(
+    last = TelemetryPayload.model_validate_json(
         next(p for t, p, _ in reversed(watcher.messages) if t == TELEMETRY)
     )
+    # the session record: live at the start, ended by the clean stop (issue 28)
+    records = [SessionPayload.model_validate_json(p) for t, p, _ in watcher.messages
+               if t == "retrogate/sim/session"]  # fmt: skip
+    assert records[0].ended is None
+    assert records[-1].ended is not None
+    assert (last.gateway, last.session) == ("gw", records[-1].session)
     state = StatePayload.model_validate(watcher.json("retrogate/sim/state"))
     assert state.cap_kmh == 6.0
     config = watcher.json(discovery[0])

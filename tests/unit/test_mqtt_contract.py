@@ -46,11 +46,15 @@ def test_topics_follow_mqtt_md() -> None:
 
 def test_payloads_use_the_canonical_names_and_a_version() -> None:
     record = TreadmillData(speed_kmh=6.27, distance_m=12)
-    telemetry = TelemetryPayload.of(7, 1.5, record, "backward", True, 6.0, 3.25, "acsm")
+    telemetry = TelemetryPayload.of(
+        7, 1.5, record, "backward", True, 6.0, 3.25, "acsm", gateway="pi-1", session=4
+    )
     assert json.loads(telemetry.model_dump_json()) == {
         "v": 1,
         "seq": 7,
         "ts": 1.5,
+        "gateway": "pi-1",  # (gateway, station, session, seq) is unique across a site
+        "session": 4,
         "direction": "backward",
         "capped": True,
         "cap_kmh": 6.0,
