@@ -25,6 +25,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -117,6 +118,40 @@ class StationConfig(BaseModel):
         return value
 
 
+class CentralBridge(BaseModel):
+    """The embedded mosquitto as a bridge to a site's central broker (docs/gym.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address: str = Field(
+        min_length=1,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="the central broker's host name or address",
+    )
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    ca_file: Path | None = Field(None, description="TLS: the CA that signed the central broker")
+    cert_file: Path | None = Field(None, description="TLS: this gateway's certificate")
+    key_file: Path | None = None
+    client_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="the bridge's client id on the central broker (default: "
+        "retrogate-bridge-<gateway_id>); one per gateway, or they throw each other off",
+    )
+    queue_max: int = Field(
+        1_000_000,
+        ge=1000,
+        description="messages kept for the central broker while it is unreachable",
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return refuse_bool_for_number(cls, value, info)
+
+
 class MqttConfig(BaseModel):
     """Where to publish; 'embedded' starts a broker inside the gateway."""
 
@@ -141,6 +176,19 @@ class MqttConfig(BaseModel):
     key_file: Path | None = None
     discovery: bool = True
     discovery_prefix: str = "homeassistant"
+    bridge: CentralBridge | None = Field(
+        None, description="bridge the embedded mosquitto to a central broker (docs/gym.md)"
+    )
+
+    @model_validator(mode="after")
+    def _bridge_needs_embedded(self) -> MqttConfig:
+        if self.bridge is not None and (self.broker != "embedded" or self.embedded == "amqtt"):
+            raise ValueError(
+                "[mqtt.bridge] makes the embedded mosquitto a bridge: it needs broker = "
+                '"embedded" (for your own broker, add the bridge to its config: docs/gym.md)'
+            )
+        return self
+
     broker_autosave_s: float = Field(
         30.0,
         ge=0,

@@ -398,9 +398,15 @@ class Service:
 
         host, protocol = mqtt.broker, mqtt.protocol
         if mqtt.broker == "embedded":
+            from .mqtt.broker import Uplink
+
+            uplink = None
+            if mqtt.bridge is not None:
+                ids = tuple(s.id for s in self.stations)
+                uplink = Uplink(mqtt.bridge, self.settings.gateway_id, mqtt.prefix, ids)
             self.broker = await stack.enter_async_context(
                 embedded_broker(
-                    mqtt.embedded_bind, mqtt.port, self.settings.data_dir, mqtt.embedded
+                    mqtt.embedded_bind, mqtt.port, self.settings.data_dir, mqtt.embedded, uplink
                 )
             )
             host, protocol = self.broker.host, self.broker.protocol

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from ..config import CentralBridge
 from ..errors import RetrogateError
 from .probe import embedded_port_free
 
@@ -89,7 +90,68 @@ def _make_credentials(folder: Path, passwd_command: str) -> tuple[str, str]:
     return USER, password
 
 
-def _config(folder: Path, bind: str, port: int) -> Path:
+@dataclass(frozen=True, slots=True)
+class Uplink:
+    """The embedded mosquitto's bridge to a site's central broker (``[mqtt.bridge]``)."""
+
+    central: CentralBridge
+    gateway: str
+    prefix: str
+    stations: tuple[str, ...]
+
+    @property
+    def client_id(self) -> str:
+        """The bridge's id on the central broker: one per gateway."""
+        return self.central.client_id or f"retrogate-bridge-{self.gateway}"
+
+    @property
+    def notification_topic(self) -> str:
+        """Where mosquitto says whether the bridge is up ("1") or down ("0"), on both brokers."""
+        return f"{self.prefix}/gateways/{self.gateway}/bridge"
+
+    def lines(self) -> list[str]:
+        """The mosquitto ``connection`` block.
+
+        Everything under the prefix goes out (QoS 1); only the commands for this
+        gateway's own stations come in, with every gateway's owner record and
+        status (a station id clash is refused across the site). A persistent
+        session on both sides, and the local queue (``max_queued_messages``),
+        keep what an outage of the central broker or of the network holds up.
+        """
+        c = self.central
+        out = [
+            f"max_queued_messages {c.queue_max}",
+            f"connection {self.client_id}",
+            f"address {c.address}:{c.port}",
+            f"remote_clientid {self.client_id}",
+            "bridge_protocol_version mqttv311",
+            "cleansession false",
+            "local_cleansession false",
+            "try_private true",
+            "notifications true",
+            f"notification_topic {self.notification_topic}",
+            "restart_timeout 1 30",
+            "keepalive_interval 15",
+        ]
+        if c.username is not None:
+            out.append(f"remote_username {c.username}")
+        if c.password is not None:
+            out.append(f"remote_password {c.password.get_secret_value()}")
+        for option, path in (
+            ("bridge_cafile", c.ca_file),
+            ("bridge_certfile", c.cert_file),
+            ("bridge_keyfile", c.key_file),
+        ):
+            if path is not None:
+                out.append(f"{option} {path}")
+        out.append(f"topic {self.prefix}/# out 1")
+        out += [f"topic {self.prefix}/{station}/cmd in 1" for station in self.stations]
+        out.append(f"topic {self.prefix}/+/owner in 1")
+        out.append(f"topic {self.prefix}/gateways/+/status in 1")
+        return out
+
+
+def _config(folder: Path, bind: str, port: int, uplink: Uplink | None = None) -> Path:
     lines = [
         f"listener {port} {bind}",
         "allow_anonymous false",
@@ -104,7 +166,11 @@ def _config(folder: Path, bind: str, port: int) -> Path:
     ]
     if os.geteuid() == 0:  # as root, mosquitto would switch to a user who cannot read these
         lines.append(f"user {getpass.getuser()}")
+    if uplink is not None:
+        lines += uplink.lines()
     path = folder / "mosquitto.conf"
+    path.touch(mode=0o600)  # it may hold the central broker's password
+    os.chmod(path, 0o600)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -193,7 +259,7 @@ def reclaim_stale(folder: Path, config: Path, timeout_s: float = 5.0) -> int | N
 
 @contextlib.asynccontextmanager
 async def _private_mosquitto(
-    bind: str, port: int, data_dir: Path, commands: tuple[str, str]
+    bind: str, port: int, data_dir: Path, commands: tuple[str, str], uplink: Uplink | None
 ) -> AsyncIterator[EmbeddedBroker]:
     folder = data_dir / "broker"
     config = folder / "mosquitto.conf"
@@ -204,7 +270,7 @@ async def _private_mosquitto(
         log.warning("stopped the broker a previous gateway left running (pid %d)", stale)
     folder.mkdir(parents=True, exist_ok=True)
     user, password = await asyncio.to_thread(_make_credentials, folder, commands[1])
-    config = _config(folder, bind, port)
+    config = _config(folder, bind, port, uplink)
     host = "127.0.0.1" if bind in ("0.0.0.0", "") else bind
     process = await asyncio.create_subprocess_exec(
         *_tied_to_us([commands[0], "-c", str(config)]),
@@ -298,16 +364,17 @@ async def embedded_broker(
     port: int,
     data_dir: Path,
     kind: Literal["auto", "mosquitto", "amqtt"] = "auto",
+    uplink: Uplink | None = None,
 ) -> AsyncIterator[EmbeddedBroker]:
-    """The embedded broker for the duration of the block."""
+    """The embedded broker for the duration of the block (bridged, with an uplink)."""
     commands = mosquitto_commands()
-    if kind == "mosquitto" and commands is None:
+    if (kind == "mosquitto" or uplink is not None) and commands is None:
+        why = "[mqtt.bridge] is set" if uplink is not None else 'mqtt.embedded = "mosquitto"'
         raise BrokerStartError(
-            'mqtt.embedded = "mosquitto" but mosquitto is not installed '
-            "(sudo apt-get install mosquitto)"
+            f"{why} but mosquitto is not installed (sudo apt-get install mosquitto)"
         )
     if kind != "amqtt" and commands is not None:
-        async with _private_mosquitto(bind, port, data_dir, commands) as broker:
+        async with _private_mosquitto(bind, port, data_dir, commands, uplink) as broker:
             yield broker
     else:
         async with _amqtt(bind, port) as broker:
