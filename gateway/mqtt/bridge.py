@@ -125,9 +125,7 @@ class MqttBridge:
         ``[mqtt.bridge]`` the site's central broker is asked too: it holds
         the owner record of every gateway's stations (docs/gym.md).
         """
-        local = f"{self.host}:{self.cfg.port}"
-        await self._check_owners(self._client(suffix="-claim", will=False), local, timeout_s)
-        if self.cfg.bridge is not None:
+        if self.cfg.bridge is not None:  # first: it knows every gateway of the site
             central = self.cfg.bridge
             where = f"the central broker {central.address}:{central.port}"
             found = await self._check_owners(self._central_client(), where, timeout_s)
@@ -138,6 +136,8 @@ class MqttBridge:
                     central.address,
                     central.port,
                 )
+        local = f"{self.host}:{self.cfg.port}"
+        await self._check_owners(self._client(suffix="-claim", will=False), local, timeout_s)
 
     def _central_client(self) -> aiomqtt.Client:
         """A short connection to the site's central broker, with the bridge's login."""
