@@ -3,53 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gateway.config import Settings
-    from gateway.mqtt.consumer import BrokerAddress
-
-
-def broker_of(
-    args: argparse.Namespace, settings: Settings | None = None
-) -> tuple[BrokerAddress, str] | None:
-    """The broker from --broker, else from the config (the embedded one on loopback)."""
-    from gateway.commands.common import settings_or_exit
-    from gateway.mqtt.broker import credentials
-    from gateway.mqtt.consumer import AddressError, BrokerAddress
-
-    settings = settings or settings_or_exit(args)
-    if settings is None:
-        return None
-    prefix = settings.mqtt.prefix
-    if args.broker:
-        try:
-            address = BrokerAddress.parse(args.broker, settings.mqtt.ca_file)
-        except AddressError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return None
-        if address.password is not None:
-            print(
-                "warning: a password in --broker is visible to every user in the process "
-                "list; put it in the config ([mqtt] password) or in RETROGATE_MQTT__PASSWORD",
-                file=sys.stderr,
-            )
-        elif address.username is not None and settings.mqtt.password is not None:
-            address = dataclasses.replace(
-                address, password=settings.mqtt.password.get_secret_value()
-            )
-        return address, prefix
-    mqtt = settings.mqtt
-    host = "127.0.0.1" if mqtt.broker in ("embedded", "none") else mqtt.broker
-    password = mqtt.password.get_secret_value() if mqtt.password else None
-    if mqtt.broker == "embedded" and mqtt.username is None:
-        login = credentials(settings.data_dir)  # the private mosquitto's generated password
-        if login is not None:
-            return BrokerAddress(host, mqtt.port, *login, False, None), prefix
-    tls = mqtt.ca_file is not None
-    return BrokerAddress(host, mqtt.port, mqtt.username, password, tls, mqtt.ca_file), prefix
+    pass
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,6 +20,8 @@ def run(args: argparse.Namespace) -> int:
     from .app import Dashboard
 
     settings = settings_or_exit(args)
+    from gateway.commands.common import broker_of
+
     found = broker_of(args, settings) if settings is not None else None
     if settings is None or found is None:
         return 2

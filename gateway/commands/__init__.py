@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Protocol
 
-from . import coach, connect, decode, doctor, pair, plans, run, scan, schema, sessions
+from . import archive, coach, connect, decode, doctor, pair, plans, run, scan, schema, sessions
 
 
 class Subcommand(Protocol):
@@ -28,6 +28,7 @@ COMMANDS: tuple[Subcommand, ...] = (
     decode,
     sessions,
     connect,
+    archive,
     schema,
     doctor,
 )

@@ -16,7 +16,8 @@ from typing import Any
 
 def run(args: argparse.Namespace) -> int:
     """Propose, explain, write."""
-    from ..store.db import SessionStore, StoreError
+    from ..archive.db import ArchiveError
+    from ..store.db import SessionSource, SessionStore, StoreError
     from ..store.facts import history
     from ..workout.coach import ladder, propose, rung_of, top_kmh
     from ..workout.plan import plan_to_toml
@@ -27,12 +28,18 @@ def run(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     try:
-        store = SessionStore.in_dir(settings.data_dir)
+        store: SessionSource
+        if args.db:
+            from ..archive.reader import ArchiveReader
+
+            store = ArchiveReader(args.db)
+        else:
+            store = SessionStore.in_dir(settings.data_dir)
         try:
-            past = history(store)
+            past = history(store, args.station)
         finally:
             store.close()
-    except StoreError as exc:
+    except (StoreError, ArchiveError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     runner, limits = settings.runner, settings.safety
@@ -75,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``coach``."""
-    from .common import add_config_option
+    from .common import add_config_option, add_db_option
 
     parser = sub.add_parser(
         "coach",
@@ -85,6 +92,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "step up after trouble (docs/coach.md).",
     )
     add_config_option(parser)
+    add_db_option(parser)
+    parser.add_argument(
+        "--station", help="only this station's sessions (a runner's treadmill, in an archive)"
+    )
     parser.add_argument("--history", action="store_true", help="the progression so far, as a chart")
     parser.add_argument(
         "-o", "--output", type=Path, help="write the plan here (default: <plans folder>/next.toml)"

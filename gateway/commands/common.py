@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..config import Settings, VoiceConfig
+    from ..mqtt.consumer import BrokerAddress
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:
     """``--config FILE``."""
     parser.add_argument("--config", type=Path, help="config file (default: the user config dir)")
+
+
+def add_db_option(parser: argparse.ArgumentParser) -> None:
+    """``--db URL``: read the site's archive instead of this gateway's store."""
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        default=os.environ.get("RETROGATE_ARCHIVE_DB"),
+        help="the site's archive (postgresql://user@host/db; also RETROGATE_ARCHIVE_DB) "
+        "instead of this gateway's sessions (docs/gym.md)",
+    )
 
 
 def settings_or_exit(args: argparse.Namespace) -> Settings | None:
@@ -93,3 +106,44 @@ def voice_of(
     asked = args.voice or args.voice_to is not None
     wanted = (asked or (config.enabled and config_enables)) and not args.mute
     return config if wanted else None
+
+
+def broker_of(
+    args: argparse.Namespace, settings: Settings | None = None
+) -> tuple[BrokerAddress, str] | None:
+    """The broker from --broker, else from the config (the embedded one on loopback)."""
+    import dataclasses
+
+    from ..mqtt.broker import credentials
+    from ..mqtt.consumer import AddressError, BrokerAddress
+
+    settings = settings or settings_or_exit(args)
+    if settings is None:
+        return None
+    prefix = settings.mqtt.prefix
+    if args.broker:
+        try:
+            address = BrokerAddress.parse(args.broker, settings.mqtt.ca_file)
+        except AddressError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return None
+        if address.password is not None:
+            print(
+                "warning: a password in --broker is visible to every user in the process "
+                "list; put it in the config ([mqtt] password) or in RETROGATE_MQTT__PASSWORD",
+                file=sys.stderr,
+            )
+        elif address.username is not None and settings.mqtt.password is not None:
+            address = dataclasses.replace(
+                address, password=settings.mqtt.password.get_secret_value()
+            )
+        return address, prefix
+    mqtt = settings.mqtt
+    host = "127.0.0.1" if mqtt.broker in ("embedded", "none") else mqtt.broker
+    password = mqtt.password.get_secret_value() if mqtt.password else None
+    if mqtt.broker == "embedded" and mqtt.username is None:
+        login = credentials(settings.data_dir)  # the private mosquitto's generated password
+        if login is not None:
+            return BrokerAddress(host, mqtt.port, *login, False, None), prefix
+    tls = mqtt.ca_file is not None
+    return BrokerAddress(host, mqtt.port, mqtt.username, password, tls, mqtt.ca_file), prefix

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..config import Settings
-    from ..store.db import SessionStore
+    from ..store.db import SessionSource, SessionStore
 
 
 def _open(args: argparse.Namespace, settings: Settings | None = None) -> SessionStore | None:
@@ -27,6 +27,20 @@ def _open(args: argparse.Namespace, settings: Settings | None = None) -> Session
         return None
 
 
+def _source(args: argparse.Namespace, settings: Settings | None = None) -> SessionSource | None:
+    """The archive (``--db``) or this gateway's store: what reading commands read."""
+    if getattr(args, "db", None):
+        from ..archive.db import ArchiveError
+        from ..archive.reader import ArchiveReader
+
+        try:
+            return ArchiveReader(args.db)
+        except ArchiveError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return None
+    return _open(args, settings)
+
+
 def _duration(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes // 60}:{minutes % 60:02}:{secs:02}"
@@ -36,10 +50,11 @@ def list_sessions(args: argparse.Namespace) -> int:
     """One line per session, newest first: time, distance (backward too), energy, HR."""
     import dataclasses
 
+    from ..store.db import SessionStore
     from ..store.timeline import Summary, summarize
     from ..store.uploads import UploadQueue
 
-    store = _open(args)
+    store = _source(args)
     if store is None:
         return 2
     try:
@@ -49,7 +64,8 @@ def list_sessions(args: argparse.Namespace) -> int:
             return 0
         print(f"{'id':>4}  {'started':16}  {'station':10} {'time':>8} {'dist':>8} "
               f"{'backward':>14} {'kcal':>5} {'avg HR':>6}  plan")  # fmt: skip
-        uploads = UploadQueue(store).of_sessions()
+        uploads = UploadQueue(store).of_sessions() if isinstance(store, SessionStore) else {}
+        many = len({info.gateway for info in sessions}) > 1  # the archive of a site
         for info in sessions:
             cached = store.cached(info.id, "totals") if info.ended else None
             if cached:
@@ -67,8 +83,9 @@ def list_sessions(args: argparse.Namespace) -> int:
             avg_hr = f"{mean_hr:.0f}" if mean_hr else "-"
             state = "" if info.ended else " (live)"
             started = datetime.fromtimestamp(info.started).strftime("%Y-%m-%d %H:%M")
+            where = f"{info.gateway}/{info.station}" if many else info.station
             print(
-                f"{info.id:>4}  {started:16}  {info.station:10} "
+                f"{info.id:>4}  {started:16}  {where:10} "
                 f"{_duration(totals.time_s):>8} {distance:>8} {backward:>14} {kcal:>5} "
                 f"{avg_hr:>6}  {info.plan or 'free'}{state}"
                 + (f"  [{_where(uploads[info.id])}]" if info.id in uploads else "")
@@ -83,7 +100,7 @@ def export_session(args: argparse.Namespace) -> int:
     from ..store.db import StoreError
     from ..store.export import export
 
-    store = _open(args)
+    store = _source(args)
     if store is None:
         return 2
     try:
@@ -123,7 +140,7 @@ def show_session(args: argparse.Namespace) -> int:
     from .common import settings_or_exit
 
     settings = settings_or_exit(args)
-    store = _open(args, settings) if settings is not None else None
+    store = _source(args, settings) if settings is not None else None
     if store is None or settings is None:
         return 2
     try:
@@ -140,7 +157,8 @@ def show_session(args: argparse.Namespace) -> int:
     finally:
         store.close()
     started = datetime.fromtimestamp(info.started).strftime("%Y-%m-%d %H:%M")
-    title = f"session {info.id} on {info.station}, {started}, {info.plan or 'free run'}"
+    where = f"{info.station} of {info.gateway}" if getattr(args, "db", None) else info.station
+    title = f"session {info.id} on {where}, {started}, {info.plan or 'free run'}"
     print("\n".join(report(title, data, decisions, hr_max(settings.runner.age))))
     if data and not args.no_chart:
         width = min(shutil.get_terminal_size((100, 24)).columns, 120)
@@ -270,7 +288,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``sessions`` and ``export``."""
     from ..argtypes import age
     from ..store.formats import FORMATS
-    from .common import add_config_option
+    from .common import add_config_option, add_db_option
 
     parser = sub.add_parser(
         "sessions",
@@ -278,10 +296,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         description="Without an action: one line per session, newest first.",
     )
     add_config_option(parser)
+    add_db_option(parser)
     parser.set_defaults(run=list_sessions)
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     show = actions.add_parser("show", help="one session: totals, laps and a chart")
     add_config_option(show)
+    add_db_option(show)
     show.add_argument("session", type=int, help="session id (`retrogate sessions` lists them)")
     show.add_argument("--svg", type=Path, help="also draw the chart into this SVG file")
     show.add_argument("--no-chart", action="store_true", help="the summary only")
@@ -320,6 +340,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "(`retrogate sessions` lists them).",
     )
     add_config_option(parser)
+    add_db_option(parser)
     parser.add_argument("session", type=int, help="session id")
     parser.add_argument("--format", choices=FORMATS, default="fit")
     parser.add_argument("-o", "--output", type=Path, help="file to write ('-' for stdout)")

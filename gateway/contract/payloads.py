@@ -17,6 +17,7 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
+    model_validator,
 )
 
 from ..ftms import HeartRate, TreadmillData, to_jsonable
@@ -255,6 +256,33 @@ class SessionPayload(_Payload):
     started: float
     ended: float | None = Field(None, description="when it ended; null while it is live")
     plan: str | None = None
+    telemetry_seq: int = Field(0, ge=0, description="the last telemetry seq stored so far")
+    heart_rate_seq: int = Field(0, ge=0, description="the last heart_rate seq stored so far")
+
+
+MAX_REPLAY = 10_000  # messages one replay request may ask for
+
+
+class ReplayPayload(_Payload):
+    """An archive asks a gateway for stored stream messages it is missing (a gap).
+
+    The gateway sends them again on their stream topic, as they were first sent:
+    consumers dedupe by ``seq``, as for any replay after an outage.
+    """
+
+    station: str = Field(pattern=r"^[a-z0-9_-]{1,40}$")
+    session: int = Field(ge=1)
+    stream: Literal["telemetry", "heart_rate"]
+    from_seq: int = Field(ge=1)
+    to_seq: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _range(self) -> ReplayPayload:
+        if not 0 <= self.to_seq - self.from_seq < MAX_REPLAY:
+            raise ValueError(
+                f"from_seq..to_seq must be an ascending range of at most {MAX_REPLAY} messages"
+            )
+        return self
 
 
 class SafetyEventPayload(_Payload):
@@ -413,6 +441,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "command": CommandPayload,
     "command_result": CommandResultPayload,
     "session": SessionPayload,
+    "replay": ReplayPayload,
 }
 
 
@@ -428,6 +457,7 @@ BY_KIND: dict[str, type[BaseModel]] = {
     "cmd/result": CommandResultPayload,
     "diag": DiagPayload,
     "session": SessionPayload,
+    "replay": ReplayPayload,
 }
 
 

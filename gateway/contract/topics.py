@@ -21,7 +21,7 @@ StationKind = Literal[
     "hrm/availability",
 ]
 # What a gateway topic carries, after ``<prefix>/gateways/<gateway>/``.
-GatewayKind = Literal["status", "diag", "fence"]
+GatewayKind = Literal["status", "diag", "fence", "replay", "bridge"]
 _STATION_KINDS: frozenset[str] = frozenset(get_args(StationKind))
 _GATEWAY_KINDS: frozenset[str] = frozenset(get_args(GatewayKind))
 
@@ -123,6 +123,15 @@ class Topics:
     def command(self, station: str) -> str:
         """Commands in (never retained)."""
         return f"{self.prefix}/{station}/cmd"
+
+    @property
+    def replay(self) -> str:
+        """Where an archive asks this gateway to send stored stream messages again."""
+        return f"{self.prefix}/gateways/{self.gateway}/replay"
+
+    def replay_of(self, gateway: str) -> str:
+        """Another gateway's replay topic (the archive's side)."""
+        return f"{self.prefix}/gateways/{gateway}/replay"
 
     @property
     def fence(self) -> str:

@@ -275,6 +275,7 @@ class MqttBridge:
             owner = self.topics.gateway.encode()
             await client.publish(self.topics.owner(station), owner, qos=1, retain=True)
         await self.reader.on_connect(client)
+        await client.subscribe(self.topics.replay, qos=1)
         await self.publisher.sessions(client)
         if self.cfg.discovery:
             await client.subscribe(self.discovery.ha_status, qos=1)
@@ -304,6 +305,10 @@ class MqttBridge:
             if message.topic.value == self.discovery.ha_status:
                 if message.payload == b"online":
                     await self.discovery.send(client)
+                continue
+            if message.topic.value == self.topics.replay:
+                if isinstance(message.payload, bytes) and not message.retain:
+                    self.publisher.send_again(message.payload)
                 continue
             await self.reader.handle(client, message)
 

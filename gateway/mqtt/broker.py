@@ -146,6 +146,7 @@ class Uplink:
                 out.append(f"{option} {path}")
         out.append(f"topic {self.prefix}/# out 1")
         out += [f"topic {self.prefix}/{station}/cmd in 1" for station in self.stations]
+        out.append(f"topic {self.prefix}/gateways/{self.gateway}/replay in 1")
         out.append(f"topic {self.prefix}/+/owner in 1")
         out.append(f"topic {self.prefix}/gateways/+/status in 1")
         return out

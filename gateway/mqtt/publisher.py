@@ -29,6 +29,7 @@ from ..contract.payloads import (
     AlertPayload,
     CommandResultPayload,
     DiagPayload,
+    ReplayPayload,
     SafetyEventPayload,
     SessionPayload,
     StatePayload,
@@ -44,7 +45,7 @@ from ..hub import (
     Snapshot,
     StateMessage,
 )
-from ..store.db import Stream
+from ..store.db import StoreError, Stream
 from ..store.recorder import StationRecord
 from .ports import EventQueue, Outbox, Outgoing, Reply, StationPort
 
@@ -91,6 +92,8 @@ class Publisher:
         self._state_key: dict[str, tuple[object, ...]] = {}
         self._progress = asyncio.Event()
         self._started = time.monotonic()
+        self.replayed = 0  # stream messages sent again for an archive
+        self.replays_refused = 0
 
     # --- hub side (never blocks) -----------------------------------------------------------
 
@@ -313,6 +316,37 @@ class Publisher:
             await client.publish(self.topics.state(station), payload, qos=1, retain=True)
         await self.sessions(client)
 
+    def send_again(self, payload: bytes) -> None:
+        """An archive's request for stored stream messages it missed: sent again as they
+        were (consumers dedupe by seq). Only this gateway's own sessions; a bad request
+        is a counted log line."""
+        try:
+            ask = ReplayPayload.model_validate_json(payload)
+        except ValueError as exc:
+            self.replays_refused += 1
+            log.warning("MQTT: a replay request broke the contract: %s", str(exc).splitlines()[0])
+            return
+        record = self.outbox.records.get(ask.station)
+        store = self.outbox.store
+        try:
+            info = store.session(ask.session)
+        except StoreError:
+            info = None
+        if record is None or info is None or info.station != ask.station:
+            self.replays_refused += 1
+            log.warning("MQTT: replay of %s session %d refused: not a session of this gateway",
+                        ask.station, ask.session)  # fmt: skip
+            return
+        topic = (
+            self.topics.telemetry(ask.station)
+            if ask.stream == "telemetry"
+            else self.topics.heart_rate(ask.station)
+        )
+        rows = store.read(ask.session, ask.stream, ask.from_seq, ask.to_seq - ask.from_seq + 1)
+        for row in rows:
+            self.events.put(Outgoing(topic, row.payload))
+        self.replayed += len(rows)
+
     def _session_of(self, station: str) -> int | None:
         record = self.outbox.records.get(station)
         return record.session if record is not None else None
@@ -331,6 +365,8 @@ class Publisher:
                 started=info.started,
                 ended=info.ended,
                 plan=info.plan,
+                telemetry_seq=self.outbox.store.last_seq(info.id, "telemetry"),
+                heart_rate_seq=self.outbox.store.last_seq(info.id, "heart_rate"),
             ).model_dump_json()
             await client.publish(self.topics.session(station), body, qos=1, retain=True)
 

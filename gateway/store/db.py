@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from ..errors import RetrogateError
 
@@ -108,6 +108,44 @@ class Sample:
     seq: int
     ts: float
     payload: str
+
+
+class SessionSource(Protocol):
+    """What the exports, reports and the coach read: one gateway's store, or the
+    site's archive in PostgreSQL (``gateway.archive.reader``)."""
+
+    @property
+    def path(self) -> Path | str:
+        """Where it is, for messages."""
+
+    def close(self) -> None:
+        """Done reading."""
+
+    def sessions(self) -> list[SessionInfo]:
+        """Every session, newest first."""
+
+    def session(self, session: int) -> SessionInfo:
+        """One session, or StoreError."""
+
+    def iter_samples(self, session: int, stream: Stream) -> Iterator[Sample]:
+        """A stream's messages, in order."""
+
+    def iter_events(self, session: int) -> Iterator[tuple[float, str, str]]:
+        """Segment changes, decisions, alerts, in order."""
+
+    def points(
+        self, session: int
+    ) -> Iterator[tuple[float | None, float | None, float | None, str | None]]:
+        """(distance, elapsed, gateway kcal, direction) per record."""
+
+    def mean_heart_rate(self, session: int) -> float | None:
+        """The mean heart rate."""
+
+    def cached(self, session: int, kind: str) -> dict[str, Any] | None:
+        """Something derived from an ended session, if kept."""
+
+    def keep(self, session: int, kind: str, body: dict[str, Any]) -> None:
+        """Keep something derived (a source may decline)."""
 
 
 class SessionStore:

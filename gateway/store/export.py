@@ -22,7 +22,7 @@ from garmin_fit_sdk import Encoder, Profile
 if TYPE_CHECKING:
     from garmin_fit_sdk.mesgs import DeveloperDataIdMesg, FieldDescriptionMesg
 
-from .db import SessionInfo, SessionStore
+from .db import SessionInfo, SessionSource
 from .formats import Format
 from .timeline import Row, Stored, Totals, laps_with_rows, read_rows, segments_of, totals
 
@@ -30,7 +30,7 @@ PRODUCT = "retrogate"
 DIRECTION_FIELD = {"backward": 1, "forward": 0}  # the FIT developer field's values
 
 
-def rows(store: SessionStore, session: int) -> list[Row]:
+def rows(store: SessionSource, session: int) -> list[Row]:
     """The session's treadmill records, read once for every format."""
     telemetry = (Stored(s.ts, s.seq, s.payload) for s in store.iter_samples(session, "telemetry"))
     beats = (Stored(s.ts, s.seq, s.payload) for s in store.iter_samples(session, "heart_rate"))
@@ -305,7 +305,7 @@ def to_fit(info: SessionInfo, data: list[Row]) -> bytes:
     return bytes(encoder.close())
 
 
-def export(store: SessionStore, session: int, fmt: Format) -> bytes:
+def export(store: SessionSource, session: int, fmt: Format) -> bytes:
     """The session in ``fmt``."""
     info = store.session(session)
     data = rows(store, session)

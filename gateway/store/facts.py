@@ -14,7 +14,7 @@ import statistics
 
 from ..safety.actions import Rule
 from ..workout.coach import SessionFacts
-from .db import SessionInfo, SessionStore
+from .db import SessionInfo, SessionSource
 from .export import rows
 from .timeline import Row, laps_with_rows
 
@@ -35,7 +35,7 @@ KIND = "coach/2"  # the facts' name among what the store keeps per ended session
 MIN_STRETCH_M = 10.0  # a shorter "backward lap" is a turnaround's tail, not a stretch
 
 
-def facts_of(store: SessionStore, info: SessionInfo) -> SessionFacts:
+def facts_of(store: SessionSource, info: SessionInfo) -> SessionFacts:
     """One session, as the coach sees it (an ended one read once, then kept)."""
     kept = store.cached(info.id, KIND) if info.ended is not None else None
     if kept is not None:
@@ -46,7 +46,7 @@ def facts_of(store: SessionStore, info: SessionInfo) -> SessionFacts:
     return facts
 
 
-def _read(store: SessionStore, info: SessionInfo) -> SessionFacts:
+def _read(store: SessionSource, info: SessionInfo) -> SessionFacts:
     interventions = hr_ceiling = 0
     finished = False
     for _, kind, body in store.iter_events(info.id):
@@ -84,7 +84,11 @@ def held_kmh(lap: list[Row]) -> float | None:
     return statistics.median(speeds) if speeds else None
 
 
-def history(store: SessionStore) -> list[SessionFacts]:
-    """Every ended session, oldest first."""
-    ended = [info for info in store.sessions() if info.ended is not None]
+def history(store: SessionSource, station: str | None = None) -> list[SessionFacts]:
+    """Every ended session (of one station, in an archive of many), oldest first."""
+    ended = [
+        info
+        for info in store.sessions()
+        if info.ended is not None and station in (None, info.station)
+    ]
     return [facts_of(store, info) for info in sorted(ended, key=lambda i: i.started)]

@@ -149,7 +149,7 @@ def test_zones_pace_and_clock() -> None:
 def test_a_password_on_the_command_line_is_warned_about(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from dashboard.cli import broker_of
+    from gateway.commands.common import broker_of
 
     monkeypatch.setenv("RETROGATE_MQTT__PASSWORD", "from-env")
     config = tmp_path / "config.toml"

@@ -53,6 +53,7 @@ ONLY_IN = {
     "textual_serve": ("dashboard.web",),
     "sqlite3": ("gateway.store",),
     "httpx": ("gateway.platforms",),
+    "psycopg": ("gateway.archive",),
     "garmin_fit_sdk": ("gateway.store",),
     "plotext": ("gateway.store",),
     "matplotlib": ("gateway.store",),
@@ -124,6 +125,7 @@ FLOORS: dict[str, int] = {
     "gateway.status": 7,
     "gateway.mqtt": 8,
     "gateway.platforms": 8,  # Strava and intervals.icu (httpx)
+    "gateway.archive": 9,  # the site's archive in PostgreSQL (psycopg), fed by gateway.mqtt
     "gateway.service": 9,
     "gateway.commands": 10,
     "gateway.cli": 11,
