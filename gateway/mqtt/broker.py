@@ -130,7 +130,7 @@ class Uplink:
             "try_private true",
             "notifications true",
             f"notification_topic {self.notification_topic}",
-            "restart_timeout 1 30",
+            "restart_timeout 1 10",  # back within 10 s of the central broker
             "keepalive_interval 15",
         ]
         if c.username is not None:
