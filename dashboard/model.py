@@ -60,6 +60,7 @@ class StationView:
     last_seq: int = 0
     last_telemetry: TelemetryPayload | None = None
     countdown: str | None = None  # the latest "Turn around in N s", for the banner
+    gateway: str | None = None  # which gateway serves it (its owner record)
 
     def value(self, name: str) -> Any:
         """A field of the latest state (None before the first one)."""
@@ -88,9 +89,21 @@ class Fleet:
     prefix: str = "retrogate"
     stations: dict[str, StationView] = field(default_factory=dict)
     gateways: dict[str, str] = field(default_factory=dict)
+    bridges: dict[str, str] = field(default_factory=dict)  # on a central broker: "1" / "0"
     malformed: int = 0
     # Sees each message read (station, model): the dashboard's voice listens here.
     observer: Callable[[str, object], None] | None = None
+
+    def gateway_up(self, gateway: str) -> bool:
+        """Online, and (seen through a central broker) its bridge connected."""
+        return self.gateways.get(gateway) != "offline" and self.bridges.get(gateway) != "0"
+
+    def by_gateway(self) -> list[tuple[str | None, list[str]]]:
+        """The stations grouped by the gateway that serves them (a site's overview)."""
+        groups: dict[str | None, list[str]] = {}
+        for sid in sorted(self.stations):
+            groups.setdefault(self.stations[sid].gateway, []).append(sid)
+        return sorted(groups.items(), key=lambda item: (item[0] is None, item[0] or ""))
 
     def station(self, station_id: str) -> StationView:
         """The view of a station, created on first sight."""
@@ -104,8 +117,14 @@ class Fleet:
         if isinstance(where, GatewayTopic):
             if where.kind == "status":
                 self.gateways[where.gateway] = payload.decode(errors="replace")
+            elif where.kind == "bridge":
+                self.bridges[where.gateway] = payload.decode(errors="replace")
             return None
-        if not isinstance(where, StationTopic) or where.kind in ("cmd", "owner", "session"):
+        if isinstance(where, StationTopic) and where.kind == "owner":
+            owner = payload.decode(errors="replace")
+            self.station(where.station).gateway = owner or None
+            return where.station
+        if not isinstance(where, StationTopic) or where.kind in ("cmd", "session"):
             return None
         view = self.station(where.station)
         try:

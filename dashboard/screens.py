@@ -95,11 +95,20 @@ class OverviewScreen(LiveScreen):
         self.query_one(Connections).show(None, self.dash.broker_up, self.dash.broker_text)
         self.query_one("#empty").display = not fleet.stations
         table = self.query_one(DataTable)
-        for sid in sorted(fleet.stations):
+        site = len({v.gateway for v in fleet.stations.values()} - {None}) > 1
+        order = [(gw, sid) for gw, sids in fleet.by_gateway() for sid in sids]
+        if [sid for _, sid in order] != [key.value for key in table.rows]:
+            table.clear()  # a new station or gateway: the rows again, grouped by gateway
+        for gateway, sid in order:
             view = fleet.stations[sid]
             speed, _, _ = speed_line(view)
+            name: str | Text = sid
+            if site:  # several gateways on one broker: say which, and if it is away
+                up = gateway is None or fleet.gateway_up(gateway)
+                where = f"{gateway or '?'} · {sid}" + ("" if up else "  OFFLINE")
+                name = Text(where, style="" if up else "bold red")
             row: list[Any] = [
-                sid,
+                name,
                 Text("◀◀ backward", style="bold orange1")
                 if view.direction == "backward"
                 else "forward ▶▶",

@@ -9,6 +9,7 @@ as the office's dashboard or the archive would be.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -133,3 +134,33 @@ async def test_a_central_broker_outage_loses_nothing_the_bridge_held(
         await watcher.wait_for(lambda: max(watcher.seqs[topic]) > seen + 3 * 4, within=60)
         assert time.monotonic() - down >= 3.0
     assert gaps(watcher.seqs[topic]) == []
+
+
+async def test_the_offices_dashboard_groups_every_station_by_gateway_and_shows_one_gone(
+    tmp_path: Path, central: Mosquitto
+) -> None:
+    from textual.widgets import DataTable
+
+    from dashboard.app import Dashboard
+    from gateway.mqtt.consumer import BrokerAddress
+    from tests.integration.test_dashboard import until
+
+    def rows(app: Dashboard) -> list[str]:
+        table = app.screen.query_one(DataTable)
+        return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+
+    async with contextlib.AsyncExitStack() as gateways:
+        await gateways.enter_async_context(running_gateway(
+            gateway_settings("gw-a", ["lane-1", "lane-2"], central, tmp_path), RunOptions(sim=True)
+        ))  # fmt: skip
+        b = contextlib.AsyncExitStack()
+        await b.enter_async_context(running_gateway(
+            gateway_settings("gw-b", ["lane-3"], central, tmp_path), RunOptions(sim=True)
+        ))  # fmt: skip
+        app = Dashboard(BrokerAddress("127.0.0.1", central.port))
+        async with app.run_test(size=(120, 34)) as pilot:
+            expected = ["gw-a · lane-1", "gw-a · lane-2", "gw-b · lane-3"]
+            await until(pilot, "three stations of two gateways", lambda: rows(app) == expected)
+            await b.aclose()  # gw-b stops: its station stays listed, its gateway is away
+            await until(pilot, "gw-b offline", lambda: rows(app)[2] == "gw-b · lane-3  OFFLINE")
+            assert rows(app)[:2] == expected[:2]

@@ -309,3 +309,19 @@ def test_where_the_last_session_went_is_shown_from_the_state() -> None:
     went = "Strava https://www.strava.com/activities/12; intervals.icu waiting (offline)"
     _feed(fleet, T.state("a"), StatePayload.of(2.0, Snapshot("a", upload=went)))
     assert upload_line(fleet.stations["a"]) == f"last session → {went}"
+
+
+def test_a_sites_stations_are_grouped_by_gateway_and_a_dropped_bridge_is_offline() -> None:
+    """Issue 28: on a central broker, the owner records say which gateway serves which
+    station; a gateway whose bridge dropped ("0", mosquitto's notification) is away even
+    though its last status, retained, still says online."""
+    fleet = Fleet()
+    for station, gateway in (("b-1", "gw-b"), ("a-2", "gw-a"), ("a-1", "gw-a"), ("x", "")):
+        fleet.feed(f"retrogate/{station}/owner", gateway.encode(), 1.0)
+    assert fleet.by_gateway() == [("gw-a", ["a-1", "a-2"]), ("gw-b", ["b-1"]), (None, ["x"])]
+    fleet.feed("retrogate/gateways/gw-b/status", b"online", 1.0)
+    fleet.feed("retrogate/gateways/gw-b/bridge", b"1", 1.0)
+    assert fleet.gateway_up("gw-b")
+    fleet.feed("retrogate/gateways/gw-b/bridge", b"0", 2.0)
+    assert not fleet.gateway_up("gw-b")
+    assert fleet.gateway_up("gw-a")
