@@ -156,6 +156,11 @@ async def one_size(count: int, seconds: float, warm_up: float) -> dict[str, floa
                                 "AND ts < to_timestamp(%s)",
                                 (t0, t1),
                             ).fetchone()
+                            disk = db.execute(
+                                "SELECT sum(pg_total_relation_size(inhrelid)), "
+                                "(SELECT count(*) FROM archive_samples) FROM pg_inherits "
+                                "WHERE inhparent = 'archive_samples'::regclass"
+                            ).fetchone()
                 finally:
                     archive.terminate()
                     await archive.wait()
@@ -171,19 +176,21 @@ async def one_size(count: int, seconds: float, warm_up: float) -> dict[str, floa
             "archive_cpu_pct": 100 * (a1 - a0) / window,
             "central_cpu_pct": 100 * (c1 - c0) / window,
             "archive_rss_mib": memory,
+            "bytes_per_row": float(disk[0]) / max(int(disk[1]), 1) if disk else 0.0,
         }
 
 
 async def main(counts: list[int], seconds: float, warm_up: float) -> None:
     print(f"{'stations':>8} {'gateways':>8} {'rows/s':>8} {'offered':>8} {'lag p50':>8} "
           f"{'lag p99':>8} {'archive CPU':>11} {'central CPU':>11} "
-          f"{'archive RSS':>11}")  # fmt: skip
+          f"{'archive RSS':>11} {'disk/row':>9}")  # fmt: skip
     for count in counts:
         f = await one_size(count, seconds, warm_up)
         print(f"{f['stations']:>8.0f} {f['gateways']:>8.0f} {f['rows_per_s']:>8.0f} "
               f"{f['expected_per_s']:>8.0f} {f['lag_p50_ms']:>6.0f}ms {f['lag_p99_ms']:>6.0f}ms "
               f"{f['archive_cpu_pct']:>10.0f}% {f['central_cpu_pct']:>10.0f}% "
-              f"{f['archive_rss_mib']:>8.0f}MiB", flush=True)  # fmt: skip
+              f"{f['archive_rss_mib']:>8.0f}MiB {f['bytes_per_row']:>7.0f} B",
+              flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
