@@ -209,3 +209,6 @@ async def test_sessions_export_and_show_read_the_archive(
     assert remote["session"][0]["total_distance"] == mine["session"][0]["total_distance"]
     assert main(["sessions", "show", str(session), "--db", postgres.url, "--no-chart"]) == 0
     assert f"session {session} on sim of gw" in capsys.readouterr().out
+    plan = tmp_path / "next.toml"
+    assert main(["coach", "--db", postgres.url, "--station", "sim", "-o", str(plan)]) == 0
+    assert plan.read_text().startswith("name = ")

@@ -63,6 +63,11 @@ def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.Monk
             "line 2, runner.threshold_pace: Value error, expected minutes:seconds per km",
         ),
         (
+            '[mqtt]\nbroker = "office.lan"\n[mqtt.bridge]\naddress = "central"\n',
+            "mqtt: Value error, [mqtt.bridge] makes the embedded mosquitto a bridge: it needs "
+            'broker = "embedded"',
+        ),
+        (
             '[upload]\nafter_session = ["garmin"]\n',
             "line 2, upload.after_session[0]: Input should be 'strava' or 'intervals'",
         ),
