@@ -4,7 +4,6 @@ planned workouts, and an imported workout run on the simulator to its end."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from gateway.platforms.accounts import Accounts
 from gateway.service import RunOptions, Service
 from gateway.store.db import SessionStore
 from gateway.workout.plan import Plan, load_plan_file
-from tests.support.platforms import IntervalsDouble, http_double
+from tests.support.platforms import IntervalsDouble
 
 SAMPLES = Path(__file__).resolve().parents[1] / "workouts"
 
@@ -30,12 +29,6 @@ def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("RETROGATE_RUNNER__THRESHOLD_PACE", "5:00")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     return plans
-
-
-@pytest.fixture
-def intervals() -> Iterator[IntervalsDouble]:
-    with http_double() as server:
-        yield IntervalsDouble(server)
 
 
 def test_import_a_zwo_file_into_the_plans_folder_with_its_warnings(

@@ -14,39 +14,19 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from pytest_httpserver import HTTPServer
 
 from gateway.cli import main
 from gateway.platforms.accounts import Accounts
 from gateway.store.db import SessionStore
 from gateway.store.uploads import UploadQueue
-from tests.support.platforms import IntervalsDouble, StravaDouble, http_double
+from tests.support.platforms import IntervalsDouble, StravaDouble, connect_both, http_double
 from tests.unit.store_helpers import fill
 
 pytestmark = pytest.mark.slow  # a process per command
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[HTTPServer, HTTPServer]]:
-    with http_double() as one, http_double() as two:
-        yield one, two
-
-
-@pytest.fixture
-def strava(servers: tuple[HTTPServer, HTTPServer]) -> StravaDouble:
-    servers[0].clear_all_handlers()
-    return StravaDouble(servers[0])
-
-
-@pytest.fixture
-def intervals(servers: tuple[HTTPServer, HTTPServer]) -> IntervalsDouble:
-    servers[1].clear_all_handlers()
-    return IntervalsDouble(servers[1])
 
 
 @pytest.fixture
@@ -164,16 +144,6 @@ def ended_session(data_dir: Path) -> int:
         store.close()
 
 
-def connected(data_dir: Path, strava: StravaDouble, intervals: IntervalsDouble) -> None:
-    tokens = strava.issue_tokens()
-    accounts = Accounts(data_dir)
-    accounts.save("strava", {"client_id": strava.client_id, "client_secret": strava.client_secret,
-                             "access_token": tokens["access_token"],
-                             "refresh_token": tokens["refresh_token"],
-                             "expires_at": tokens["expires_at"], "athlete": "Rita"})  # fmt: skip
-    accounts.save("intervals", {"api_key": intervals.api_key, "athlete_id": "0"})
-
-
 def test_sessions_upload_a_killed_upload_still_makes_one_activity(
     data_dir: Path,
     strava: StravaDouble,
@@ -184,7 +154,7 @@ def test_sessions_upload_a_killed_upload_still_makes_one_activity(
     """SIGKILL while Strava holds the answer to the upload: the file is in, the
     gateway never hears back. The next run sends it again and ends on the activity."""
     session = ended_session(data_dir)
-    connected(data_dir, strava, intervals)
+    connect_both(data_dir, strava, intervals)
     env = env_for(strava, intervals)
     strava.hold.set()
     proc = retrogate("sessions", "upload", str(session), "--to", "strava", env=env)
@@ -223,7 +193,7 @@ def test_sessions_upload_offline_waits_and_says_so(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     session = ended_session(data_dir)
-    connected(data_dir, strava, intervals)
+    connect_both(data_dir, strava, intervals)
     monkeypatch.setenv("RETROGATE_UPLOAD__INTERVALS_URL", f"http://127.0.0.1:{free_port()}")
     assert main(["sessions", "upload", str(session), "--to", "intervals", "--wait", "0"]) == 1
     out = capsys.readouterr().out

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pytest_httpserver import HTTPServer
 
 from gateway.clock import LoopClock
 from gateway.config import Settings, UploadConfig
@@ -26,7 +24,7 @@ from gateway.store.uploads import UploadQueue
 from gateway.workout.plan import parse_plan
 from tests.support.mosquitto import Mosquitto
 from tests.support.observer import Observer, observing
-from tests.support.platforms import IntervalsDouble, StravaDouble, http_double
+from tests.support.platforms import IntervalsDouble, StravaDouble, connect_both, http_double
 
 pytestmark = [pytest.mark.slow, pytest.mark.mosquitto]
 STATE = "retrogate/sim/state"
@@ -51,24 +49,6 @@ PLAN = parse_plan(
 )
 
 
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[HTTPServer, HTTPServer]]:
-    with http_double() as one, http_double() as two:
-        yield one, two
-
-
-@pytest.fixture
-def strava(servers: tuple[HTTPServer, HTTPServer]) -> StravaDouble:
-    servers[0].clear_all_handlers()
-    return StravaDouble(servers[0])
-
-
-@pytest.fixture
-def intervals(servers: tuple[HTTPServer, HTTPServer]) -> IntervalsDouble:
-    servers[1].clear_all_handlers()
-    return IntervalsDouble(servers[1])
-
-
 def settings(broker: Mosquitto, data: Path, strava_url: str, intervals_url: str) -> Settings:
     return Settings(
         gateway_id="gw",
@@ -83,19 +63,6 @@ def settings(broker: Mosquitto, data: Path, strava_url: str, intervals_url: str)
     )
 
 
-def connect(data: Path, strava: StravaDouble, intervals: IntervalsDouble) -> list[str]:
-    """Both accounts saved as `retrogate connect` saves them; returns their secrets."""
-    tokens = strava.issue_tokens()
-    accounts = Accounts(data)
-    accounts.save("strava", {"client_id": strava.client_id, "client_secret": strava.client_secret,
-                             "access_token": tokens["access_token"],
-                             "refresh_token": tokens["refresh_token"],
-                             "expires_at": tokens["expires_at"], "athlete": "Rita"})  # fmt: skip
-    accounts.save("intervals", {"api_key": intervals.api_key, "athlete_id": "0"})
-    return [strava.client_secret, tokens["access_token"], tokens["refresh_token"],
-            intervals.api_key]  # fmt: skip
-
-
 async def run_session(config: Settings, seconds: float = 120) -> Service:
     options = RunOptions(plan=PLAN, sim=True, duration_s=seconds, status_line=False)
     service = Service(config, options, LoopClock(20.0))
@@ -107,7 +74,7 @@ async def test_sessions_reach_both_services_once_each_across_a_restart(
     tmp_path: Path, broker: Mosquitto, strava: StravaDouble, intervals: IntervalsDouble
 ) -> None:
     data = tmp_path / "data"
-    secrets = connect(data, strava, intervals)
+    secrets = connect_both(data, strava, intervals)
     config = settings(broker, data, strava.base, intervals.base)
     watcher = Observer(broker.port)
     async with observing(watcher):
@@ -160,7 +127,7 @@ async def test_a_broken_network_delays_the_upload_to_the_next_start_and_loses_no
     tmp_path: Path, broker: Mosquitto, strava: StravaDouble, intervals: IntervalsDouble
 ) -> None:
     data = tmp_path / "data"
-    connect(data, strava, intervals)
+    connect_both(data, strava, intervals)
     with http_double() as gone:
         nowhere = gone.url_for("/").rstrip("/")  # a port nobody listens on after this
     offline = settings(broker, data, nowhere, nowhere).model_copy(
@@ -206,7 +173,7 @@ async def test_an_upload_that_fails_for_good_is_an_alert_and_says_what_to_do(
 ) -> None:
     """The runner revoked retrogate's access on strava.com: the refresh is refused."""
     data = tmp_path / "data"
-    connect(data, strava, intervals)
+    connect_both(data, strava, intervals)
     account = Accounts(data).load("strava")
     assert account is not None
     Accounts(data).save("strava", account | {"expires_at": time.time() - 60})

@@ -20,7 +20,6 @@ from typing import Any
 import fitdecode
 import httpx
 import pytest
-from pytest_httpserver import HTTPServer
 
 from gateway.platforms.accounts import Accounts
 from gateway.platforms.intervals import Intervals
@@ -31,7 +30,7 @@ from gateway.store.activity import Activity, activity_of
 from gateway.store.db import SessionStore
 from gateway.store.export import export
 from gateway.store.uploads import Upload, UploadQueue
-from tests.support.platforms import IntervalsDouble, StravaDouble, http_double
+from tests.support.platforms import IntervalsDouble, StravaDouble, http_double, strava_account
 from tests.unit.store_helpers import fill
 
 
@@ -43,25 +42,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.t
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[HTTPServer, HTTPServer]]:
-    """Two loopback servers for the module (stopping one takes half a second)."""
-    with http_double() as one, http_double() as two:
-        yield one, two
-
-
-@pytest.fixture
-def strava(servers: tuple[HTTPServer, HTTPServer]) -> StravaDouble:
-    servers[0].clear_all_handlers()
-    return StravaDouble(servers[0])
-
-
-@pytest.fixture
-def intervals(servers: tuple[HTTPServer, HTTPServer]) -> IntervalsDouble:
-    servers[1].clear_all_handlers()
-    return IntervalsDouble(servers[1])
 
 
 @pytest.fixture
@@ -82,18 +62,6 @@ def ended_session(store: SessionStore, plan: str | None = "retro-run-intervals")
     fill(store, session)
     store.end_session(session, time.time())
     return session
-
-
-def strava_account(double: StravaDouble, expires_in: float | None = None) -> dict[str, Any]:
-    tokens = double.issue_tokens(expires_in)
-    return {
-        "client_id": double.client_id,
-        "client_secret": double.client_secret,
-        "access_token": tokens["access_token"],
-        "refresh_token": tokens["refresh_token"],
-        "expires_at": float(tokens["expires_at"]),
-        "athlete": "Rita Retro",
-    }
 
 
 def intervals_account(double: IntervalsDouble) -> dict[str, Any]:

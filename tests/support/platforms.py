@@ -44,6 +44,7 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import fitdecode
@@ -398,3 +399,28 @@ def http_double() -> Iterator[HTTPServer]:
     finally:
         if server.is_running():
             server.stop()
+
+
+def strava_account(double: StravaDouble, expires_in: float | None = None) -> dict[str, Any]:
+    """An account as ``retrogate connect strava`` saves it, with tokens from the double."""
+    tokens = double.issue_tokens(expires_in)
+    return {
+        "client_id": double.client_id,
+        "client_secret": double.client_secret,
+        "access_token": tokens["access_token"],
+        "refresh_token": tokens["refresh_token"],
+        "expires_at": float(tokens["expires_at"]),
+        "athlete": "Rita Retro",
+    }
+
+
+def connect_both(data: Path, strava: StravaDouble, intervals: IntervalsDouble) -> list[str]:
+    """Both accounts saved in ``data`` as ``retrogate connect`` saves them; their secrets."""
+    from gateway.platforms.accounts import Accounts
+
+    account = strava_account(strava)
+    accounts = Accounts(data)
+    accounts.save("strava", account)
+    accounts.save("intervals", {"api_key": intervals.api_key, "athlete_id": "0"})
+    return [strava.client_secret, account["access_token"], account["refresh_token"],
+            intervals.api_key]  # fmt: skip
