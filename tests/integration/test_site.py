@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from gateway.clock import LoopClock
 from gateway.config import CentralBridge, MqttConfig, Settings, StationConfig
@@ -164,3 +165,27 @@ async def test_the_offices_dashboard_groups_every_station_by_gateway_and_shows_o
             await b.aclose()  # gw-b stops: its station stays listed, its gateway is away
             await until(pilot, "gw-b offline", lambda: rows(app)[2] == "gw-b · lane-3  OFFLINE")
             assert rows(app)[:2] == expected[:2]
+
+
+async def test_the_bridge_logs_in_over_tls_with_the_gateways_own_user(tmp_path: Path) -> None:
+    """A central broker as docs/gym.md sets it up: TLS and a password per gateway."""
+    import aiomqtt
+
+    from tests.support.mosquitto import PASSWORD, USER
+
+    async with running_mosquitto(tmp_path / "central", auth=True, tls=True) as secure:
+        assert secure.ca is not None
+        settings = gateway_settings("gw-a", ["lane-1"], secure, tmp_path)
+        settings.mqtt.bridge = CentralBridge(
+            address="127.0.0.1",
+            port=secure.port,
+            username=USER,
+            password=SecretStr(PASSWORD),
+            ca_file=secure.ca,
+        )
+        tls = aiomqtt.TLSParameters(ca_certs=str(secure.ca))
+        watcher = Observer(secure.port, username=USER, password=PASSWORD, tls=tls)
+        async with observing(watcher), running_gateway(settings, RunOptions(sim=True)):
+            await watcher.wait_for(lambda: len(watcher.seqs["retrogate/lane-1/telemetry"]) >= 5)
+        conf = (settings.data_dir / "broker" / "mosquitto.conf").stat()
+        assert conf.st_mode & 0o077 == 0  # it holds the central broker's password
