@@ -400,6 +400,10 @@ class DiagPayload(_Payload):
     dropped: int
     commands: int
     commands_refused: int
+    replayed: int = Field(0, description="stream messages sent again at an archive's request")
+    replays_refused: int = Field(
+        0, description="replay requests refused (malformed, or not this gateway's session)"
+    )
 
 
 class CommandPayload(BaseModel):

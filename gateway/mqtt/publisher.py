@@ -285,6 +285,8 @@ class Publisher:
             dropped=self.events.dropped + self.outbox.dropped,
             commands=counters.get("commands", 0),
             commands_refused=counters.get("commands_refused", 0),
+            replayed=self.replayed,
+            replays_refused=self.replays_refused,
         )
 
     # --- the outbox ------------------------------------------------------------------------

@@ -174,6 +174,19 @@ async def test_a_gap_is_asked_for_again_and_filled_from_the_gateways_store(
         async with archiving(postgres, broker) as archive:
             await caught_up(postgres.url, "gw", data, within=30)
             assert archive.stats.replays_asked >= 1
+        # a request for a session that is not this gateway's is refused, and counted
+        async with aiomqtt.Client("127.0.0.1", broker.port) as stranger:
+            ask = {"v": 1, "station": "sim", "session": 999, "stream": "telemetry",
+                   "from_seq": 1, "to_seq": 5}  # fmt: skip
+            await stranger.publish("retrogate/gateways/gw/replay", json.dumps(ask), qos=1)
+            await stranger.publish("retrogate/gateways/gw/replay", b"{not json", qos=1)
+            await stranger.subscribe("retrogate/gateways/gw/diag", qos=1)
+            async with asyncio.timeout(30):
+                async for message in stranger.messages:
+                    diag = json.loads(message.payload)
+                    if diag["replays_refused"] >= 2:
+                        assert diag["replayed"] >= 5
+                        break
 
 
 async def test_sessions_export_and_show_read_the_archive(
