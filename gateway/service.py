@@ -212,7 +212,10 @@ class Service:
                     *(s.wind_down(reason) for s in self.stations), return_exceptions=True
                 )
                 await asyncio.gather(*(s.close() for s in self.stations), return_exceptions=True)
-                await self._upload_ended()
+                try:
+                    await self._upload_ended()
+                except Exception as exc:  # never hides why the run stopped, never silent
+                    log.error("ending the sessions' uploads failed: %r", exc, exc_info=exc)
         return self.stations
 
     async def _uploads(self, stack: contextlib.AsyncExitStack) -> None:

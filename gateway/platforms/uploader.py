@@ -84,7 +84,13 @@ class Uploader:
         async with self._lock:
             due = self.queue.due(self.now())
             for upload in due:
-                await self._advance(upload)
+                try:
+                    await self._advance(upload)
+                except Exception as exc:  # a bug: this upload fails, said; the others go on
+                    log.error("upload of session %d to %s: unexpected error %r",
+                              upload.session, upload.service, exc, exc_info=exc)  # fmt: skip
+                    message = f"retrogate could not send it ({exc!r}): please report this"
+                    self._changed(self.queue.update(upload, "failed", self.now(), message=message))
             return len(due)
 
     async def _advance(self, upload: Upload) -> None:
@@ -136,9 +142,21 @@ class Uploader:
         self.on_change(upload)
 
     async def run(self) -> None:
-        """Forever: step when something is due, sleep until the next one (or a wake)."""
+        """Forever: step when something is due, sleep until the next one (or a wake).
+
+        An unexpected error in a step is logged (with its traceback, once) and the
+        worker goes on after a pause: one bad row must not stop every later upload.
+        """
+        failures = 0
         while True:
-            await self.step()
+            try:
+                await self.step()
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                log.error("uploads: unexpected error (%d in a row): %r; going on",
+                          failures, exc, exc_info=exc if failures == 1 else None)  # fmt: skip
+                await asyncio.sleep(min(IDLE_S, 5.0 * failures))
             upcoming = self.queue.next_try()
             wait = IDLE_S if upcoming is None else min(max(upcoming - self.now(), 0.0), IDLE_S)
             self._wake.clear()

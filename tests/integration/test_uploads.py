@@ -394,3 +394,29 @@ async def test_a_token_strava_dropped_is_renewed_once_and_the_upload_goes(
     saved = accounts.load("strava")
     assert saved is not None
     assert saved["access_token"] != "dropped-by-strava"
+
+
+async def test_an_unexpected_error_fails_that_upload_says_so_and_the_others_go(
+    tmp_path: Path, store: SessionStore, strava: StravaDouble, http: httpx.AsyncClient
+) -> None:
+    """Nothing dies silently: a bug met by one upload ends it as failed, with the
+    error in its message and the log, and the queue goes on."""
+    first, second = ended_session(store), ended_session(store)
+    clock = Clock()
+
+    def buggy(store: SessionStore, number: int) -> Activity:
+        if number == first:
+            raise RuntimeError("a bug")
+        return activity_of(store, number)
+
+    client = Strava(strava_account(strava), Accounts(tmp_path), http, strava.base, clock)
+    uploader = Uploader(store, {"strava": client}, now=clock, activity=buggy)
+    queue = UploadQueue(store)
+    queue.enqueue(first, "strava", clock())
+    queue.enqueue(second, "strava", clock())
+    (failed,) = await drive(uploader, clock, first)
+    assert failed.state == "failed"
+    assert failed.message is not None
+    assert "RuntimeError('a bug')" in failed.message
+    (done,) = await drive(uploader, clock, second)
+    assert done.state == "done"
