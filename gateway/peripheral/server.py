@@ -18,6 +18,7 @@ from typing import Any
 from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 
+from ..bluez import close_bus
 from ..errors import RetrogateError
 from .gatt import Advertisement, GattCharacteristic, GattService, ReadHandler, WriteHandler
 
@@ -92,7 +93,7 @@ class GattServer:
             yield self
         finally:
             self._bus = None
-            bus.disconnect()
+            await close_bus(bus)
 
     def notify(self, uuid: str, data: bytes) -> None:
         """Notify (or indicate) ``data`` to the clients that subscribed to ``uuid``."""
