@@ -221,10 +221,10 @@ class Service:
     async def _uploads(self, stack: contextlib.AsyncExitStack) -> None:
         """The upload queue's worker (docs/platforms.md), when uploads are configured or an
         account is connected: what earlier sessions left waiting goes now."""
-        from .platforms.accounts import Accounts
+        from .platforms.accounts import SERVICES, Accounts
 
         accounts = Accounts(self.settings.data_dir)
-        connected = any(accounts.path(s).exists() for s in ("strava", "intervals"))
+        connected = any(accounts.path(s).exists() for s in SERVICES)
         if self.recorder is None or not (self.settings.upload.after_session or connected):
             return
         from .platforms.uploader import Uploader, platforms
@@ -259,8 +259,7 @@ class Service:
                 from .tasks import background
 
                 await pings.enter_async_context(background(watchdog(interval), "watchdog"))
-            for upload in await self.uploader.settle(list(ended.values()), wait_s):
-                self._uploaded(upload)
+            await self.uploader.settle(list(ended.values()), wait_s)  # on_change reports
 
     def _uploaded(self, upload: Upload) -> None:
         """An upload moved on: the station's state says where its session went, and a
@@ -271,11 +270,8 @@ class Service:
 
         if self.recorder is None:
             return
-        station = next(
-            (s for s in self.stations if (r := self.recorder.records.get(s.id)) is not None
-             and r.session == upload.session),
-            None,
-        )  # fmt: skip
+        by_session = {r.session: r.station for r in self.recorder.records.values()}
+        station = next((s for s in self.stations if s.id == by_session.get(upload.session)), None)
         if station is None:
             return  # an earlier session's upload: `retrogate sessions` shows it
         mine = (

@@ -189,5 +189,8 @@ async def test_an_upload_that_fails_for_good_is_an_alert_and_says_what_to_do(
     assert said == "Strava FAILED: Strava refused the saved authorization: run `retrogate " \
         "connect strava` again"  # fmt: skip
     alerts = [m for t, m, _ in watcher.messages if t == "retrogate/sim/alerts"]
-    assert any(b"the upload of session" in m and b"retrogate connect strava" in m for m in alerts)
+    failed = [m for m in alerts if b"upload_failed" in m]
+    assert len(failed) == 1, failed  # said once, not once per report of the same upload
+    assert b"the upload of session" in failed[0]
+    assert b"retrogate connect strava" in failed[0]
     assert strava.received == []
