@@ -82,6 +82,14 @@ CREATE TABLE IF NOT EXISTS acks (
 """
 
 
+_INFO = (
+    "SELECT s.id, s.gateway, s.station, s.started, s.last_ts, s.ended, s.plan, "
+    "(SELECT count(*) FROM samples WHERE session=s.id AND stream='telemetry'), "
+    "(SELECT count(*) FROM samples WHERE session=s.id AND stream='heart_rate') "
+    "FROM sessions s"
+)
+
+
 class StoreError(RetrogateError):
     """The session store cannot be opened or read (the message says which file)."""
 
@@ -258,12 +266,7 @@ class SessionStore:
 
     def sessions(self) -> list[SessionInfo]:
         """Every session, newest first, with its sample counts."""
-        rows = self._db.execute(
-            "SELECT s.id, s.gateway, s.station, s.started, s.last_ts, s.ended, s.plan, "
-            "(SELECT count(*) FROM samples WHERE session=s.id AND stream='telemetry'), "
-            "(SELECT count(*) FROM samples WHERE session=s.id AND stream='heart_rate') "
-            "FROM sessions s ORDER BY s.id DESC"
-        ).fetchall()
+        rows = self._db.execute(_INFO + " ORDER BY s.id DESC").fetchall()
         return [SessionInfo(*row) for row in rows]
 
     def mean_heart_rate(self, session: int) -> float | None:
@@ -321,10 +324,11 @@ class SessionStore:
         return self.path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
     def session(self, session: int) -> SessionInfo:
-        """One session, or StoreError naming what exists."""
-        for info in self.sessions():
-            if info.id == session:
-                return info
+        """One session (one row, not every session: MQTT asks at each connect and each
+        replay), or StoreError naming what exists."""
+        row = self._db.execute(_INFO + " WHERE s.id=?", (session,)).fetchone()
+        if row is not None:
+            return SessionInfo(*row)
         raise StoreError(f"no session {session} in {self.path} (`retrogate sessions` lists them)")
 
     # --- writing --------------------------------------------------------------------

@@ -142,10 +142,17 @@ class UploadQueue:
 
     def of_sessions(self, sessions: list[int] | None = None) -> dict[int, list[Upload]]:
         """Every upload, by session (of these sessions only, if given)."""
-        rows = self._db.execute(f"SELECT {_COLUMNS} FROM uploads ORDER BY session, service")
+        if sessions is None:
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM uploads ORDER BY session, service")
+        else:
+            marks = ",".join("?" * len(sessions))
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM uploads WHERE session IN ({marks}) "
+                "ORDER BY session, service",
+                sessions,
+            )
         out: dict[int, list[Upload]] = {}
         for row in rows:
             upload = Upload(*row)
-            if sessions is None or upload.session in sessions:
-                out.setdefault(upload.session, []).append(upload)
+            out.setdefault(upload.session, []).append(upload)
         return out
