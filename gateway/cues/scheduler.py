@@ -42,6 +42,7 @@ class Priority(IntEnum):
     SAFETY = 0  # interventions, danger, the belt stopping
     TURN = 1  # the turnaround: warning, countdown, "now backward"
     INFO = 2  # segment starts, metres left, workout done
+    ADVICE = 3  # about the plan, not about now (its warnings): after what is happening
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,9 @@ SHORT = {
 NO_FACTS = Facts()
 SILENT = frozenset({"incline_unsupported"})  # a note for the screen, not for the ears
 INFO_CODES = frozenset({"plan_warning", "no_hr_source", "data_back", "hr_back", "plan_done"})
+# What to do now comes before advice about the plan: a long plan warning said first
+# outlived the first segment's cue, and the runner never heard it.
+ADVICE_CODES = frozenset({"plan_warning"})
 
 
 @dataclass
@@ -193,6 +197,8 @@ class CueScheduler:
         text = short(code, message, facts)
         if level in ("danger", "warning") and code not in INFO_CODES:
             self._offer(text, Priority.SAFETY, code, now, SAFETY_LIFETIME)
+        elif code in ADVICE_CODES:
+            self._offer(text, Priority.ADVICE, code, now, INFO_LIFETIME)
         else:
             self._offer(text, Priority.INFO, code, now, LIFETIME.get(code, INFO_LIFETIME))
 
@@ -263,13 +269,11 @@ class CueScheduler:
             c
             for c in self._waiting.values()
             if (not c.chatty or now - self._last_chatty >= self.min_gap_s)
-            and (c.priority is not Priority.INFO or self._fits(c, now))
+            and (c.priority < Priority.INFO or self._fits(c, now))
         ]
         if not ready:
             return None
-        # What to do now before advice about the plan: a long warning said first would
-        # outlive the first segment's cue, and the runner would never hear it.
-        cue = min(ready, key=lambda c: (c.priority, c.kind == "plan_warning", c.at))
+        cue = min(ready, key=lambda c: (c.priority, c.at))
         del self._waiting[cue.kind]
         self._said[cue.text] = now
         if cue.chatty:

@@ -54,9 +54,11 @@ def wav_seconds(data: bytes) -> float:
 
 
 def tone_wav(priority: Priority) -> bytes:
-    """A short 16-bit mono WAV: 3 beeps for safety, 2 for the turnaround, 1 for information."""
-    beeps = {Priority.SAFETY: 3, Priority.TURN: 2, Priority.INFO: 1}[priority]
-    pitch = {Priority.SAFETY: 1320.0, Priority.TURN: 990.0, Priority.INFO: 660.0}[priority]
+    """A short 16-bit mono WAV: 3 beeps for safety, 2 for the turnaround, 1 for information
+    (and advice, which is information too)."""
+    level = min(priority, Priority.INFO)
+    beeps = {Priority.SAFETY: 3, Priority.TURN: 2, Priority.INFO: 1}[level]
+    pitch = {Priority.SAFETY: 1320.0, Priority.TURN: 990.0, Priority.INFO: 660.0}[level]
     beep, gap = int(0.12 * RATE_HZ), int(0.08 * RATE_HZ)
     frames = bytearray()
     for n in range(beeps):

@@ -126,7 +126,7 @@ def test_safety_is_said_before_the_turnaround_and_information() -> None:
         ("danger", "data_lost", "No data from the treadmill for 3 s: the cap is NOT verified. Pausing and reconnecting.", "No data from the treadmill. Pausing.", Priority.SAFETY, NO_FACTS),  # noqa: E501
         ("info", "plan_done", "Workout complete. Well done!", "Workout complete. Well done!", Priority.INFO, NO_FACTS),  # noqa: E501
         ("info", "hr_back", "Heart rate is back.", "Heart rate is back.", Priority.INFO, NO_FACTS),
-        ("warning", "plan_warning", "Segment 2: 120 m backward is longer than 100 m", "Segment 2, 120 metres backward is longer than 100 metres", Priority.INFO, NO_FACTS),  # noqa: E501
+        ("warning", "plan_warning", "Segment 2: 120 m backward is longer than 100 m", "Segment 2, 120 metres backward is longer than 100 metres", Priority.ADVICE, NO_FACTS),  # noqa: E501
     ],
 )  # fmt: skip
 def test_alerts_in_words_a_person_would_say(
