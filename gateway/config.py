@@ -13,7 +13,7 @@ import socket
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import tomli_w
 from platformdirs import user_config_dir, user_data_dir
@@ -268,6 +268,7 @@ class BridgeConfig(BaseModel):
 
 
 UploadService = Literal["strava", "intervals"]
+UPLOAD_SERVICES: tuple[UploadService, ...] = get_args(UploadService)
 
 
 class UploadConfig(BaseModel):

@@ -200,6 +200,7 @@ def run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``connect``."""
+    from ..config import UPLOAD_SERVICES
     from .common import add_config_option
 
     parser = sub.add_parser(
@@ -209,7 +210,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "Secrets are kept in the data directory, readable by you only.",
     )
     add_config_option(parser)
-    parser.add_argument("service", choices=["strava", "intervals"])
+    parser.add_argument("service", choices=UPLOAD_SERVICES)
     parser.add_argument("--client-id", help="Strava: your API application's client id")
     parser.add_argument(
         "--secret-file",

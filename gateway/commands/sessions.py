@@ -287,6 +287,7 @@ async def _carry(settings: Settings, store: SessionStore, ids: list[int], wait_s
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``sessions`` and ``export``."""
     from ..argtypes import age
+    from ..config import UPLOAD_SERVICES
     from ..store.formats import FORMATS
     from .common import add_config_option, add_db_option
 
@@ -315,7 +316,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     add_config_option(upload)
     upload.add_argument("session", type=int, nargs="*", help="session ids")
     upload.add_argument(
-        "--to", choices=["strava", "intervals"], help="default: [upload] after_session, or strava"
+        "--to", choices=UPLOAD_SERVICES, help="default: [upload] after_session, or strava"
     )
     upload.add_argument("--pending", action="store_true", help="also every upload still waiting")
     upload.add_argument(

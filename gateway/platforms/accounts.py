@@ -14,9 +14,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..config import UPLOAD_SERVICES
 from ..errors import RetrogateError
 
-SERVICES = ("strava", "intervals")
+SERVICES = UPLOAD_SERVICES
 TITLES = {"strava": "Strava", "intervals": "intervals.icu"}
 
 
