@@ -13,7 +13,7 @@ import socket
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import tomli_w
 from platformdirs import user_config_dir, user_data_dir
@@ -34,6 +34,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .destinations import UploadService
 from .errors import RetrogateError
 from .safety.limits import SafetyLimits
 from .validation import describe, refuse_bool_for_number
@@ -265,10 +266,6 @@ class BridgeConfig(BaseModel):
         if "ftms" not in value:
             raise ValueError("the bridge is an FTMS treadmill: 'ftms' must be in services")
         return value
-
-
-UploadService = Literal["strava", "intervals"]
-UPLOAD_SERVICES: tuple[UploadService, ...] = get_args(UploadService)
 
 
 class UploadConfig(BaseModel):

@@ -200,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``connect``."""
-    from ..config import UPLOAD_SERVICES
+    from ..destinations import UPLOAD_SERVICES
     from .common import add_config_option
 
     parser = sub.add_parser(

@@ -287,7 +287,7 @@ async def _carry(settings: Settings, store: SessionStore, ids: list[int], wait_s
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``sessions`` and ``export``."""
     from ..argtypes import age
-    from ..config import UPLOAD_SERVICES
+    from ..destinations import UPLOAD_SERVICES
     from ..store.formats import FORMATS
     from .common import add_config_option, add_db_option
 

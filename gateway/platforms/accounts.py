@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..config import UPLOAD_SERVICES
+from ..destinations import UPLOAD_SERVICES
 from ..errors import RetrogateError
 
 SERVICES = UPLOAD_SERVICES

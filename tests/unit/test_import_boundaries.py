@@ -108,6 +108,7 @@ FLOORS: dict[str, int] = {
     "gateway.backoff": 1,
     "gateway.systemd": 1,
     "gateway.tasks": 1,  # a task for the length of a block
+    "gateway.destinations": 1,  # the names of the services runs go to
     "gateway.bluez": 1,  # BlueZ over D-Bus, without bleak
     "gateway.ftms": 2,  # the codec
     "gateway.safety": 3,  # the governor: the cap lives here
