@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiomqtt
+import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -105,7 +106,7 @@ class DurableSubscriber:
                             self.address.host, self.address.port, exc, delay)  # fmt: skip
                 await asyncio.sleep(delay)
 
-    async def _receive(self, client: aiomqtt.Client, paho: object, handle: Handler) -> None:
+    async def _receive(self, client: aiomqtt.Client, paho: mqtt.Client, handle: Handler) -> None:
         messages = client.messages
         iterator = aiter(messages)
         while True:
@@ -125,7 +126,7 @@ class DurableSubscriber:
             await handle(deliveries)  # the commit: only then are they acknowledged
             for d in deliveries:
                 if d.qos > 0:
-                    paho.ack(d.mid, d.qos)  # type: ignore[attr-defined]
+                    paho.ack(d.mid, d.qos)
 
     async def publish(self, topic: str, payload: str) -> bool:
         """Publish on the live connection (replay requests); False when not connected."""

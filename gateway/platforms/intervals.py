@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from ..errors import RetrogateError
+from ..store.activity import Activity
 from .outcome import Done, Outcome, Refused, Retry, Unauthorized, retry_after_s, why
 
 SERVICE = "intervals"
@@ -64,13 +63,11 @@ class Intervals:
         account: dict[str, Any],
         http: httpx.AsyncClient,
         base: str,
-        now: Callable[[], float] = time.time,
     ) -> None:
         self.http = http
         self.base = base.rstrip("/")
         self.athlete = str(account.get("athlete_id") or "0")
         self._auth = httpx.BasicAuth("API_KEY", str(account["api_key"]))
-        self.now = now
 
     def _not_ok(self, response: httpx.Response) -> Outcome:
         if response.status_code == 429:
@@ -81,7 +78,7 @@ class Intervals:
             return Retry(f"intervals.icu answered {response.status_code}")
         return Refused(f"intervals.icu refused the upload: {_message(response)}")
 
-    async def send(self, activity: Any) -> Outcome:
+    async def send(self, activity: Activity) -> Outcome:
         """Upload the FIT file: intervals.icu answers with the activity."""
         try:
             response = await self.http.post(

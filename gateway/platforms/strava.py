@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from ..errors import RetrogateError
+from ..store.activity import Activity
 from .accounts import Accounts
 from .outcome import (
     Done,
@@ -222,7 +223,7 @@ class Strava:
                 break
         return response
 
-    async def send(self, activity: Any) -> Outcome:
+    async def send(self, activity: Activity) -> Outcome:
         """Upload the FIT file; the answer is usually "being processed"."""
         response = await self._request(
             "POST",

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
 
@@ -49,7 +49,7 @@ class Platform(Protocol):
     name: str
     title: str
 
-    async def send(self, activity: Any) -> Outcome: ...
+    async def send(self, activity: Activity) -> Outcome: ...
 
     async def check(self, remote_id: str) -> Outcome: ...
 

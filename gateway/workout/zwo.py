@@ -76,8 +76,7 @@ def _texts(step: _Step, start: float = 0.0, end: float = math.inf) -> list[str]:
 
 
 class _Builder:
-    def __init__(self, origin: str, threshold_kmh: float, by_distance: bool) -> None:
-        self.origin = origin
+    def __init__(self, threshold_kmh: float, by_distance: bool) -> None:
         self.threshold_kmh = threshold_kmh
         self.by_distance = by_distance
         self.segments: list[Segment] = []
@@ -156,7 +155,7 @@ def plan_from_zwo(text: bytes | str, origin: str, threshold_kmh: float | None) -
     body = root.find("workout")
     if body is None or len(body) == 0:
         raise PlanError(f"{origin}: <workout>: missing or empty (expected its steps)")
-    build = _Builder(origin, threshold_kmh, duration_type == "distance")
+    build = _Builder(threshold_kmh, duration_type == "distance")
     counts: dict[str, int] = {}
     for element in body:
         tag = element.tag

@@ -295,7 +295,7 @@ async def test_intervals_gets_the_file_once_with_name_description_and_external_i
 ) -> None:
     session = ended_session(store, plan=None)
     clock = Clock()
-    client = Intervals(intervals_account(intervals), http, intervals.base, clock)
+    client = Intervals(intervals_account(intervals), http, intervals.base)
     uploader = Uploader(store, {"intervals": client}, now=clock)
     queue = UploadQueue(store)
     queue.enqueue(session, "intervals", clock())
@@ -323,9 +323,7 @@ async def test_intervals_refuses_a_wrong_key_and_it_waits_for_connect(
     session = ended_session(store)
     clock = Clock()
     wrong = {"api_key": "not-the-key", "athlete_id": "0"}
-    uploader = Uploader(
-        store, {"intervals": Intervals(wrong, http, intervals.base, clock)}, now=clock
-    )
+    uploader = Uploader(store, {"intervals": Intervals(wrong, http, intervals.base)}, now=clock)
     UploadQueue(store).enqueue(session, "intervals", clock())
     (stuck,) = await drive(uploader, clock, session)
     assert stuck.state == "unauthorized"
@@ -361,7 +359,7 @@ async def test_no_secret_reaches_the_logs(
         store,
         {
             "strava": Strava(account, Accounts(tmp_path), http, strava.base, clock),
-            "intervals": Intervals(intervals_account(intervals), http, intervals.base, clock),
+            "intervals": Intervals(intervals_account(intervals), http, intervals.base),
         },
         now=clock,
     )
