@@ -90,10 +90,37 @@ class Received:
 
 
 @dataclass
-class StravaDouble:
-    """Strava's OAuth, uploads and rate limits (see the module's docstring)."""
+class _Double:
+    """A service on a loopback HTTP server: every request goes to ``_route``, one at a
+    time (the server is threaded)."""
 
     server: HTTPServer
+    _lock: threading.Lock = field(default_factory=threading.Lock, kw_only=True)
+
+    def __post_init__(self) -> None:
+        self.server.expect_request(ANY).respond_with_handler(self._handle)
+
+    @property
+    def base(self) -> str:
+        """What the ``[upload]`` URL of the service is set to."""
+        return self.server.url_for("/").rstrip("/")
+
+    def _handle(self, request: Request) -> Response:
+        with self._lock:
+            self._seen(request)
+            return self._route(request)
+
+    def _seen(self, request: Request) -> None:
+        """A request arrived (before it is answered)."""
+
+    def _route(self, request: Request) -> Response:
+        raise NotImplementedError
+
+
+@dataclass
+class StravaDouble(_Double):
+    """Strava's OAuth, uploads and rate limits (see the module's docstring)."""
+
     client_id: str = "12345"
     client_secret: str = "s3cr3t-client"
     token_life_s: float = 6 * 3600
@@ -116,15 +143,6 @@ class StravaDouble:
     _access: dict[str, float] = field(default_factory=dict)
     _refresh: set[str] = field(default_factory=set)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1001))
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __post_init__(self) -> None:
-        self.server.expect_request(ANY).respond_with_handler(self._handle)
-
-    @property
-    def base(self) -> str:
-        """What ``[upload] strava_url`` is set to."""
-        return self.server.url_for("/").rstrip("/")
 
     def issue_tokens(self, expires_in: float | None = None) -> dict[str, Any]:
         """Tokens as if the runner had connected (for tests that start connected)."""
@@ -155,11 +173,9 @@ class StravaDouble:
             "X-RateLimit-Usage": f"{self.usage[0]},{self.usage[1]}",
         }
 
-    def _handle(self, request: Request) -> Response:
-        with self._lock:
-            self.requests.append((request.method, request.path, dict(request.form)))
-            self.times.append((time.monotonic(), request.method, request.path))
-            return self._route(request)
+    def _seen(self, request: Request) -> None:
+        self.requests.append((request.method, request.path, dict(request.form)))
+        self.times.append((time.monotonic(), request.method, request.path))
 
     def _route(self, request: Request) -> Response:
         path = request.path
@@ -298,10 +314,9 @@ class StravaDouble:
 
 
 @dataclass
-class IntervalsDouble:
+class IntervalsDouble(_Double):
     """intervals.icu's uploads and planned workouts (see the module's docstring)."""
 
-    server: HTTPServer
     api_key: str = "k3y-for-intervals"
     athlete_id: str = "i4242"
     fail_next: list[int] = field(default_factory=list)
@@ -309,15 +324,6 @@ class IntervalsDouble:
     received: list[Received] = field(default_factory=list)
     activities: dict[str, dict[str, Any]] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(501))
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __post_init__(self) -> None:
-        self.server.expect_request(ANY).respond_with_handler(self._handle)
-
-    @property
-    def base(self) -> str:
-        """What ``[upload] intervals_url`` is set to."""
-        return self.server.url_for("/").rstrip("/")
 
     def plan(self, date: str, name: str, zwo: str, sport: str = "Run") -> None:
         """Put a planned workout on the runner's calendar."""
@@ -332,10 +338,6 @@ class IntervalsDouble:
                 "workout_file_base64": base64.b64encode(zwo.encode()).decode(),
             }
         )
-
-    def _handle(self, request: Request) -> Response:
-        with self._lock:
-            return self._route(request)
 
     def _route(self, request: Request) -> Response:
         auth = request.authorization
