@@ -193,7 +193,6 @@ class Service:
                 self.stations.append(runtime)
             await self._record(stack)
             self._resume_sessions()
-            await self._uploads(stack)
             for output in self.options.outputs:
                 await stack.enter_async_context(output(self.stations))
             await self._bridge(stack)
@@ -220,7 +219,9 @@ class Service:
 
     async def _uploads(self, stack: contextlib.AsyncExitStack) -> None:
         """The upload queue's worker (docs/platforms.md), when uploads are configured or an
-        account is connected: what earlier sessions left waiting goes now."""
+        account is connected: what earlier sessions left waiting goes now. Started once
+        the stations have their first records, as MQTT is: a restart after a crash slows
+        a moving belt before it loads anything it does not need for that."""
         from .platforms.accounts import SERVICES, Accounts
 
         accounts = Accounts(self.settings.data_dir)
@@ -450,6 +451,7 @@ class Service:
             try:
                 await self._settled()
                 await self._mqtt(stack)
+                await self._uploads(stack)  # httpx (170 ms to load): after the belt is held
             except RetrogateError as exc:  # no broker, a station clash: wind down, then say so
                 failed = exc
                 self.stop(f"error: {exc}")

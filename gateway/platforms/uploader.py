@@ -23,7 +23,7 @@ from ..config import Settings
 from ..store.activity import Activity, activity_of
 from ..store.db import SessionStore, StoreError
 from ..store.uploads import Upload, UploadQueue, UploadState
-from .accounts import TITLES, Accounts
+from .accounts import SERVICES, TITLES, AccountError, Accounts
 from .intervals import Intervals
 from .outcome import (
     POLL_S,
@@ -181,17 +181,29 @@ class Uploader:
 
 @contextlib.asynccontextmanager
 async def platforms(settings: Settings) -> AsyncIterator[dict[str, Platform]]:
-    """The services the runner connected, on one HTTP client (closed on the way out)."""
+    """The services the runner connected, on one HTTP client (closed on the way out).
+
+    A saved account that cannot be read is said in one line and left out (its uploads
+    wait as "not connected"): it must never stop the gateway that holds the belt.
+    """
     accounts = Accounts(settings.data_dir)
     cfg = settings.upload
     async with httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False) as http:
         found: dict[str, Platform] = {}
-        strava = accounts.load("strava")
-        if strava is not None:
-            found["strava"] = Strava(strava, accounts, http, cfg.strava_url)
-        intervals = accounts.load("intervals")
-        if intervals is not None:
-            found["intervals"] = Intervals(intervals, http, cfg.intervals_url)
+        for service in SERVICES:
+            try:
+                account = accounts.load(service)
+                if account is None:
+                    continue
+                found[service] = (
+                    Strava(account, accounts, http, cfg.strava_url)
+                    if service == "strava"
+                    else Intervals(account, http, cfg.intervals_url)
+                )
+            except (AccountError, KeyError, TypeError, ValueError) as exc:
+                log.error("uploads: %s: the saved account cannot be used (%s): run "
+                          "`retrogate connect %s` again", accounts.path(service),
+                          str(exc) or type(exc).__name__, service)  # fmt: skip
         yield found
 
 

@@ -418,3 +418,20 @@ async def test_an_unexpected_error_fails_that_upload_says_so_and_the_others_go(
     assert "RuntimeError('a bug')" in failed.message
     (done,) = await drive(uploader, clock, second)
     assert done.state == "done"
+
+
+async def test_a_saved_account_that_cannot_be_read_is_said_and_left_out(
+    tmp_path: Path, intervals: IntervalsDouble, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It must never stop a gateway: the other service still uploads."""
+    from gateway.config import Settings, UploadConfig
+    from gateway.platforms.uploader import platforms
+
+    accounts = Accounts(tmp_path)
+    accounts.save("intervals", {"api_key": intervals.api_key})
+    accounts.path("strava").write_text("{half a file")
+    settings = Settings(data_dir=tmp_path, upload=UploadConfig(intervals_url=intervals.base))
+    async with platforms(settings) as found:
+        assert sorted(found) == ["intervals"]
+    assert "strava.json: not valid JSON" in caplog.text
+    assert "run `retrogate connect strava` again" in caplog.text
